@@ -1,0 +1,29 @@
+"""Write files so that an interrupted run leaves the old file or the new one, never a part."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+__all__ = ["write_text_atomic", "write_bytes_atomic"]
+
+
+def write_bytes_atomic(path, data: bytes) -> None:
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".onnxlint-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows; replaces a symlink, never writes through it
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text_atomic(path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,244 @@
+"""The tap geometry of one conv node in an analyzed model.
+
+Shared by the rules that reason about kernel taps (DT001, DT002): it resolves
+what the conv really sees, independent of how the exporter wrote it:
+
+* the input: a constant-mode ``Pad`` with value 0 in front of the conv is
+  padding too (one exporter folds ``F.pad`` into the conv's pads, the other
+  keeps a Pad node), so its pads are added to the conv's and the Pad's input is
+  the map the taps read;
+* the pads: explicit, asymmetric, or derived from ``auto_pad``;
+* the weight: an initializer or computed (Constant, DequantizeLinear...), its
+  shape taken from shape propagation; the geometry decides, not the values;
+* the cause: the node upstream that made the map small.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .geometry import GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
+
+__all__ = ["CONV_OPS", "ConvTaps", "conv_taps", "shrink_cause", "weight_source"]
+
+# op type -> (data input position, weight input position, transpose?)
+CONV_OPS = {
+    "Conv": (0, 1, False),
+    "ConvInteger": (0, 1, False),
+    "QLinearConv": (0, 3, False),
+    "ConvTranspose": (0, 1, True),
+}
+
+# Walking up from a conv to the node that shrank its input stops after this many
+# steps (a long chain of same-size ops proves nothing more).
+MAX_CAUSE_STEPS = 10_000
+
+
+@dataclass
+class ConvTaps:
+    op: object  # OpNode
+    input_key: tuple  # the value whose spatial size the taps see (before any folded Pad)
+    input_spatial: tuple
+    weight_key: tuple
+    weight_shape: tuple
+    kernel_shape: tuple
+    strides: tuple
+    dilations: tuple
+    pads_begin: tuple  # including a folded Pad node's pads
+    pads_end: tuple
+    group: int
+    transpose: bool
+    output_padding: tuple
+    pad_node: object  # OpNode of a folded Pad, or None
+    taps: TapAnalysis
+
+    @property
+    def weights_per_tap(self) -> int:
+        """Weights at one kernel position: out-channels x in-channels-per-group
+        (for ConvTranspose: in-channels x out-channels-per-group)."""
+        return int(self.weight_shape[0]) * int(self.weight_shape[1])
+
+    @property
+    def total_weights(self) -> int:
+        return self.weights_per_tap * self.taps.total_taps
+
+    @property
+    def dead_weights(self) -> int:
+        return self.weights_per_tap * self.taps.dead_count
+
+
+class NotChecked(Exception):
+    """Why a conv's taps cannot be decided statically (a note, not a finding)."""
+
+
+def _ints(seq):
+    return seq is not None and all(isinstance(x, int) for x in seq)
+
+
+def conv_taps(model, op) -> ConvTaps:
+    """Tap analysis of ``op`` or :class:`NotChecked` with the reason."""
+    spec = CONV_OPS.get(op.op_type)
+    if spec is None or op.domain not in ("", "ai.onnx"):
+        raise NotChecked("not a convolution")
+    x_i, w_i, transpose = spec
+    if len(op.inputs) <= w_i or op.inputs[x_i] is None or op.inputs[w_i] is None:
+        raise NotChecked("input or weight missing")
+    x_key, w_key = op.inputs[x_i], op.inputs[w_i]
+    x_shape = model.shape(x_key)
+    w_shape = model.shape(w_key)
+    if x_shape is None or len(x_shape) < 3:
+        raise NotChecked("input rank unknown")
+    sr = len(x_shape) - 2
+    if w_shape is None or len(w_shape) != sr + 2 or not _ints(w_shape):
+        raise NotChecked("weight shape unknown")
+    kernel = op.attr("kernel_shape", None)
+    kernel = tuple(kernel) if kernel is not None else tuple(w_shape[2:])
+    if tuple(kernel) != tuple(w_shape[2:]):
+        raise NotChecked(f"kernel_shape {list(kernel)} disagrees with the weight {list(w_shape)}")
+    strides = tuple(op.attr("strides", None) or (1,) * sr)
+    dilations = tuple(op.attr("dilations", None) or (1,) * sr)
+    group = int(op.attr("group", 1))
+    auto_pad = op.attr("auto_pad", "NOTSET")
+    spatial = tuple(x_shape[2:])
+    if not _ints(spatial):
+        raise NotChecked(f"input spatial size {_fmt(spatial)} is not static")
+    output_padding = tuple(op.attr("output_padding", None) or (0,) * sr)
+    try:
+        if transpose:
+            begins, ends, _ = resolve_conv_transpose_pads(
+                auto_pad, spatial, kernel, strides, dilations, op.attr("pads", None), output_padding, op.attr("output_shape", None)
+            )
+        else:
+            begins, ends = resolve_conv_pads(auto_pad, spatial, kernel, strides, dilations, op.attr("pads", None))
+    except GeometryError as e:
+        raise NotChecked(str(e)) from None
+    begins, ends = list(begins), list(ends)
+    pad_node = None
+    input_key = x_key
+    if not transpose:
+        folded = _zero_pad_in_front(model, x_key, sr)
+        if folded is not None:
+            pad_node, inner_key, extra = folded
+            inner = model.shape(inner_key)
+            if inner is not None and _ints(inner[2:]):
+                input_key = inner_key
+                spatial = tuple(inner[2:])
+                begins = [b + e[0] for b, e in zip(begins, extra)]
+                ends = [b + e[1] for b, e in zip(ends, extra)]
+            else:
+                pad_node = None
+    try:
+        taps = analyze_taps(spatial, kernel, strides, dilations, begins, ends, transpose=transpose, output_padding=output_padding)
+    except GeometryError as e:
+        raise NotChecked(str(e)) from None
+    return ConvTaps(
+        op=op,
+        input_key=input_key,
+        input_spatial=spatial,
+        weight_key=w_key,
+        weight_shape=tuple(w_shape),
+        kernel_shape=tuple(kernel),
+        strides=strides,
+        dilations=dilations,
+        pads_begin=tuple(begins),
+        pads_end=tuple(ends),
+        group=group,
+        transpose=transpose,
+        output_padding=output_padding,
+        pad_node=pad_node,
+        taps=taps,
+    )
+
+
+def _fmt(dims):
+    return "x".join("?" if d is None else str(d) for d in dims)
+
+
+def _zero_pad_in_front(model, x_key, sr):
+    """(Pad op, its data input, per-spatial-axis (begin, end)) if ``x_key`` is the
+    output of a constant-mode Pad with value 0 that pads only spatial axes."""
+    pad = model.graph.producer(x_key)
+    if pad is None or pad.op_type != "Pad" or pad.domain not in ("", "ai.onnx"):
+        return None
+    if (pad.attr("mode", "constant") or "constant") != "constant":
+        return None
+    data_key = pad.inputs[0] if pad.inputs else None
+    shape = model.shape(data_key)
+    if data_key is None or shape is None or len(shape) != sr + 2:
+        return None
+    if len(pad.inputs) > 1 and pad.inputs[1] is not None:
+        pads = model.ints(pad.inputs[1])
+        value = model.constant(pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] is not None else None
+        if len(pad.inputs) > 2 and pad.inputs[2] is not None and value is None:
+            return None
+        axes = model.ints(pad.inputs[3]) if len(pad.inputs) > 3 and pad.inputs[3] is not None else list(range(sr + 2))
+        if len(pad.inputs) > 3 and pad.inputs[3] is not None and axes is None:
+            return None
+    else:
+        pads = pad.attr("pads", None)
+        value = pad.attr("value", 0.0)
+        axes = list(range(sr + 2))
+    if pads is None or len(pads) != 2 * len(axes):
+        return None
+    if not _is_zero(value):
+        return None
+    rank = sr + 2
+    per_axis = [(0, 0)] * rank
+    for i, a in enumerate(axes):
+        a = a + rank if a < 0 else a
+        if not 0 <= a < rank:
+            return None
+        per_axis[a] = (pads[i], pads[i + len(axes)])
+    if any(p != (0, 0) for p in per_axis[:2]) or any(b < 0 or e < 0 for b, e in per_axis):
+        return None
+    return pad, data_key, per_axis[2:]
+
+
+def _is_zero(value) -> bool:
+    """A Pad's constant value: absent (0), a number, or a one-element array."""
+    if value is None:
+        return True
+    try:
+        flat = [float(v) for v in getattr(value, "reshape", lambda *_: [value])(-1)]
+    except (TypeError, ValueError):
+        return False
+    return len(flat) <= 1 and all(v == 0.0 for v in flat)
+
+
+def shrink_cause(model, value_key, rank: int):
+    """The op upstream of ``value_key`` that made its spatial size (last ``rank - 2``
+    dims) what it is: walk producers while some input of the same rank has the
+    same spatial dims; the first op where none does is the cause.  Returns the
+    OpNode, or None when the size comes straight from a graph input."""
+    key = value_key
+    for _ in range(MAX_CAUSE_STEPS):
+        prod = model.graph.producer(key)
+        if prod is None:
+            return None
+        here = model.shape(key)
+        nxt = None
+        for inp in prod.inputs:
+            s = model.shape(inp) if inp is not None else None
+            if s is not None and here is not None and len(s) == len(here) and tuple(s[2:]) == tuple(here[2:]):
+                nxt = inp
+                break
+        if nxt is None:
+            return prod
+        key = nxt
+    return None
+
+
+def weight_source(model, w_key) -> str:
+    if model.graph.is_initializer(w_key):
+        return "initializer"
+    attrs = model.graph.nx.nodes[w_key]
+    if attrs.get("role") == "input":
+        return "graph input"
+    prod = model.graph.producer(w_key)
+    if prod is None:
+        return "undefined"
+    src = f"computed by {prod.op_type} node {prod.id!r}"
+    if prod.op_type in ("DequantizeLinear", "Identity", "Cast", "Reshape") and prod.inputs and prod.inputs[0] is not None:
+        inner = prod.inputs[0]
+        if model.graph.is_initializer(inner):
+            src += f" from initializer {inner[2]!r}"
+    return src

@@ -1,0 +1,66 @@
+"""Findings and reports: plain data that every output format renders."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["SEVERITIES", "Finding", "FileResult", "Report", "severity_rank"]
+
+SEVERITIES = ("info", "warning", "error")
+
+
+def severity_rank(sev: str) -> int:
+    return SEVERITIES.index(sev)
+
+
+@dataclass
+class Finding:
+    rule: str
+    name: str
+    severity: str
+    node: str  # node name, or the synthesized <op_type>#<index>
+    node_index: int
+    graph: str
+    op_type: str
+    message: str
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str = "ok"  # ok | error
+    error: dict | None = None  # {"kind": ..., "message": ...}
+    findings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = {"path": self.path, "status": self.status}
+        if self.error is not None:
+            d["error"] = dict(self.error)
+        d["findings"] = [f.to_dict() for f in self.findings]
+        d["notes"] = list(self.notes)
+        return d
+
+
+@dataclass
+class Report:
+    files: list = field(default_factory=list)
+
+    @property
+    def findings(self):
+        return [f for r in self.files for f in r.findings]
+
+    @property
+    def errors(self):
+        return [r for r in self.files if r.status == "error"]
+
+    def dead_weights(self) -> int:
+        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if f.rule == "DT001")
+
+    def to_dict(self) -> dict:
+        from . import __version__
+
+        return {"tool": {"name": "onnxlint", "version": __version__}, "files": [r.to_dict() for r in self.files]}

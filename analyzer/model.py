@@ -1,0 +1,57 @@
+"""An analyzed model: loaded file + networkx graph + shapes; what rules see."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from onnx import ModelProto
+
+from .graph import Graph, build_graph
+from .load import LoadedModel, from_proto, load
+from .shapes import Shapes, TensorInfo, infer_shapes
+
+__all__ = ["AnalyzedModel", "analyze"]
+
+
+@dataclass
+class AnalyzedModel:
+    path: str | None
+    loaded: LoadedModel
+    graph: Graph
+    shapes: Shapes
+    notes: list = field(default_factory=list)
+
+    @property
+    def model(self) -> ModelProto:
+        return self.loaded.model
+
+    def info(self, value_key) -> TensorInfo:
+        return self.shapes.info(value_key)
+
+    def shape(self, value_key):
+        return None if value_key is None else self.shapes.shape(value_key)
+
+    def constant(self, value_key) -> np.ndarray | None:
+        return None if value_key is None else self.shapes.info(value_key).value
+
+    def ints(self, value_key):
+        v = self.constant(value_key)
+        if v is None or v.dtype.kind not in "iu":
+            return None
+        return [int(x) for x in v.reshape(-1)]
+
+
+def analyze(path_or_model, input_shapes=None) -> AnalyzedModel:
+    """Load (a path, or an in-memory ``onnx.ModelProto``), build the graph and
+    propagate shapes.  Raises ``LoadError`` / ``GraphError`` / ``ShapeError``."""
+    if isinstance(path_or_model, ModelProto):
+        loaded = from_proto(path_or_model)
+        path = None
+    else:
+        loaded = load(path_or_model)
+        path = str(path_or_model)
+    graph = build_graph(loaded.model)
+    shapes = infer_shapes(graph, loaded, input_shapes)
+    notes = list(loaded.notes) + list(shapes.notes)
+    return AnalyzedModel(path=path, loaded=loaded, graph=graph, shapes=shapes, notes=notes)

@@ -1,0 +1,50 @@
+"""Text output, like a compiler's: ``path:node: CODE message``, then a summary."""
+from __future__ import annotations
+
+__all__ = ["render_text", "escape"]
+
+_COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
+_RESET = "\x1b[0m"
+
+
+def escape(s: str) -> str:
+    """Make a string from a model safe for one terminal/CI-log line: control
+    characters (ANSI escapes, newlines, carriage returns) are shown as escapes."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
+            out.append(f"\\x{o:02x}")
+        elif ch in "\u2028\u2029":
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def render_text(report, color: bool = False) -> str:
+    lines = []
+    for fr in report.files:
+        path = escape(fr.path)
+        if fr.status == "error":
+            lines.append(f"{path}: error: {fr.error['kind']}: {escape(fr.error['message'])}")
+            continue
+        for f in fr.findings:
+            where = f.node if f.graph == "main" else f"{f.graph}/{f.node}"
+            code = f"{_COLORS[f.severity]}{f.rule}{_RESET}" if color else f.rule
+            lines.append(f"{path}:{escape(where)}: {code} [{f.severity}] {escape(f.message)}")
+    n_files = len(report.files)
+    n_err = len(report.errors)
+    findings = report.findings
+    by_rule = {}
+    for f in findings:
+        by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+    rules = ", ".join(f"{k}: {v}" for k, v in sorted(by_rule.items()))
+    summary = f"{n_files} file{'s' if n_files != 1 else ''} checked, {len(findings)} finding{'s' if len(findings) != 1 else ''}"
+    if rules:
+        summary += f" ({rules})"
+    summary += f", {report.dead_weights()} dead weights"
+    if n_err:
+        summary += f", {n_err} file{'s' if n_err != 1 else ''} could not be analyzed"
+    lines.append(summary)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,296 @@
+"""Shape functions: convolutions, pooling, reductions, matrix products."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
+from .dims import dim_add, dim_mul, dims_equal, pool_out
+from .engine import ShapeError, register
+from .ops_elementwise import broadcast
+
+INT64 = TensorProto.INT64
+
+
+def _norm_axis(axis, rank):
+    if axis < -rank or axis >= max(rank, 1):
+        raise ShapeError(f"axis {axis} out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def conv_params(ctx, spatial_rank, kernel):
+    strides = list(ctx.attr("strides", None) or [1] * spatial_rank)
+    dilations = list(ctx.attr("dilations", None) or [1] * spatial_rank)
+    if len(strides) != spatial_rank or len(dilations) != spatial_rank:
+        raise ShapeError("strides/dilations do not match the number of spatial axes")
+    if any(s < 1 for s in strides) or any(d < 1 for d in dilations):
+        raise ShapeError("strides and dilations must be positive")
+    return strides, dilations
+
+
+def _kernel_from_weight(ctx, w_index, spatial_rank):
+    ks = ctx.attr("kernel_shape", None)
+    w = ctx.shape(w_index)
+    if ks is None and w is not None and len(w) == spatial_rank + 2:
+        ks = list(w[2:])
+    if ks is None or any(not isinstance(k, int) for k in ks):
+        return None
+    return list(ks)
+
+
+@register("Conv", "ConvInteger", "QLinearConv", "FusedConv")
+def conv(ctx):
+    op = ctx.node.op_type
+    x_i, w_i = (0, 3) if op == "QLinearConv" else (0, 1)
+    x = ctx.shape(x_i)
+    w = ctx.shape(w_i)
+    dtype = {"ConvInteger": TensorProto.INT32, "QLinearConv": ctx.dtype(7)}.get(op, ctx.dtype(x_i))
+    if x is None:
+        return
+    sr = len(x) - 2
+    if sr < 1:
+        raise ShapeError(f"input of rank {len(x)}; a conv needs at least 3")
+    kernel = _kernel_from_weight(ctx, w_i, sr)
+    out_c = w[0] if w is not None and len(w) == sr + 2 else None
+    if kernel is None:
+        ctx.set(0, (x[0], out_c) + (None,) * sr, dtype)
+        return
+    if len(kernel) != sr:
+        raise ShapeError(f"kernel has {len(kernel)} spatial axes, input has {sr}")
+    group = ctx.attr("group", 1)
+    if w is not None and len(w) == sr + 2 and isinstance(w[1], int) and isinstance(x[1], int) and w[1] * group != x[1]:
+        raise ShapeError(f"input has {x[1]} channels, weight expects {w[1]} x group {group}")
+    strides, dilations = conv_params(ctx, sr, kernel)
+    begins, ends = resolve_conv_pads(ctx.attr("auto_pad", "NOTSET"), x[2:], kernel, strides, dilations, ctx.attr("pads", None))
+    out = [x[0], out_c]
+    for n, k, s, d, b, e in zip(x[2:], kernel, strides, dilations, begins, ends):
+        out.append(pool_out(n, k, s, d, b, e) if b is not None else (_same_out(n, s)))
+    ctx.set(0, out, dtype)
+
+
+def _same_out(n, s):
+    from .dims import dim_ceildiv
+
+    return dim_ceildiv(n, s)
+
+
+@register("ConvTranspose")
+def conv_transpose(ctx):
+    x, w = ctx.shape(0), ctx.shape(1)
+    if x is None:
+        return
+    sr = len(x) - 2
+    kernel = _kernel_from_weight(ctx, 1, sr)
+    group = ctx.attr("group", 1)
+    out_c = dim_mul(w[1], group) if w is not None and len(w) == sr + 2 else None
+    if kernel is None:
+        ctx.set(0, (x[0], out_c) + (None,) * sr, ctx.dtype(0))
+        return
+    strides, dilations = conv_params(ctx, sr, kernel)
+    output_shape = ctx.attr("output_shape", None)
+    output_padding = ctx.attr("output_padding", None)
+    sizes = list(x[2:])
+    if any(not isinstance(n, int) for n in sizes) and not output_shape:
+        out = []
+        pads = ctx.attr("pads", None) or [0] * (2 * sr)
+        auto = ctx.attr("auto_pad", "NOTSET")
+        op = output_padding or [0] * sr
+        for ax, n in enumerate(sizes):
+            if auto in ("SAME_UPPER", "SAME_LOWER"):
+                out.append(dim_mul(n, strides[ax]))
+            else:
+                extra = op[ax] + (kernel[ax] - 1) * dilations[ax] + 1 - (0 if auto == "VALID" else pads[ax] + pads[ax + sr])
+                out.append(dim_add(dim_mul(dim_add(n, -1), strides[ax]), extra))
+        ctx.set(0, [x[0], out_c] + out, ctx.dtype(0))
+        return
+    _, _, outs = resolve_conv_transpose_pads(
+        ctx.attr("auto_pad", "NOTSET"), sizes, kernel, strides, dilations, ctx.attr("pads", None), output_padding, output_shape
+    )
+    ctx.set(0, [x[0], out_c] + list(outs), ctx.dtype(0))
+
+
+@register("MaxPool", "AveragePool", "LpPool")
+def pool(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    sr = len(x) - 2
+    kernel = ctx.attr("kernel_shape", None)
+    if kernel is None or len(kernel) != sr:
+        raise ShapeError("kernel_shape missing or of the wrong length")
+    strides = list(ctx.attr("strides", None) or [1] * sr)
+    dilations = list(ctx.attr("dilations", None) or [1] * sr)
+    ceil_mode = bool(ctx.attr("ceil_mode", 0))
+    begins, ends = resolve_conv_pads(ctx.attr("auto_pad", "NOTSET"), x[2:], kernel, strides, dilations, ctx.attr("pads", None))
+    out = list(x[:2])
+    for n, k, s, d, b, e in zip(x[2:], kernel, strides, dilations, begins, ends):
+        if b is None:
+            out.append(_same_out(n, s))
+        else:
+            out.append(pool_out(n, k, s, d, b, e, ceil_mode))
+    ctx.set(0, out, ctx.dtype(0))
+    ctx.set(1, out, INT64)
+
+
+@register("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+def global_pool(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    ctx.set(0, tuple(x[:2]) + (1,) * (len(x) - 2), ctx.dtype(0))
+
+
+REDUCE_OPS = (
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+)
+
+
+def reduce_axes(ctx):
+    """Axes of a Reduce*: input 1 (ReduceSum since opset 13, the others since 18) or attribute.
+    Returns a list, [] for 'all axes', or None when not constant."""
+    if ctx.has_input(1):
+        return ctx.ints(1)
+    return list(ctx.attr("axes", None) or [])
+
+
+@register(*REDUCE_OPS)
+def reduce(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    keep = ctx.attr("keepdims", 1)
+    axes = reduce_axes(ctx)
+    if axes is None:
+        ctx.set(0, None if not keep else (None,) * len(x), ctx.dtype(0))
+        return
+    if not axes:
+        if ctx.attr("noop_with_empty_axes", 0) and ctx.has_input(1):
+            ctx.same_as_input()
+            return
+        axes = list(range(len(x)))
+    axes = {_norm_axis(a, len(x)) for a in axes}
+    out = [(1 if i in axes else d) for i, d in enumerate(x)] if keep else [d for i, d in enumerate(x) if i not in axes]
+    value = None
+    v = ctx.value(0)
+    if v is not None and ctx.node.op_type in ("ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin"):
+        fn = {"ReduceProd": np.prod, "ReduceSum": np.sum, "ReduceMax": np.max, "ReduceMin": np.min}[ctx.node.op_type]
+        value = fn(v, axis=tuple(sorted(axes)), keepdims=bool(keep)).astype(v.dtype)
+    ctx.set(0, out, ctx.dtype(0), value)
+
+
+@register("ArgMax", "ArgMin")
+def arg_reduce(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    axis = _norm_axis(ctx.attr("axis", 0), len(x))
+    keep = ctx.attr("keepdims", 1)
+    out = [(1 if i == axis else d) for i, d in enumerate(x)] if keep else [d for i, d in enumerate(x) if i != axis]
+    ctx.set(0, out, INT64)
+
+
+@register("MatMul", "MatMulInteger", "QLinearMatMul")
+def matmul(ctx):
+    op = ctx.node.op_type
+    a_i, b_i = (0, 3) if op == "QLinearMatMul" else (0, 1)
+    a, b = ctx.shape(a_i), ctx.shape(b_i)
+    dtype = {"MatMulInteger": TensorProto.INT32, "QLinearMatMul": ctx.dtype(7)}.get(op, ctx.dtype(a_i))
+    if a is None or b is None:
+        return
+    if len(a) == 0 or len(b) == 0:
+        raise ShapeError("MatMul of a scalar")
+    a1 = len(a) == 1
+    b1 = len(b) == 1
+    a2 = (1,) + tuple(a) if a1 else tuple(a)
+    b2 = tuple(b) + (1,) if b1 else tuple(b)
+    if isinstance(a2[-1], int) and isinstance(b2[-2], int) and a2[-1] != b2[-2]:
+        raise ShapeError(f"inner dims differ: {a2[-1]} vs {b2[-2]}")
+    batch = broadcast(a2[:-2], b2[:-2])
+    out = list(batch) + ([] if a1 else [a2[-2]]) + ([] if b1 else [b2[-1]])
+    ctx.set(0, out, dtype)
+
+
+@register("Gemm")
+def gemm(ctx):
+    a, b = ctx.shape(0), ctx.shape(1)
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        return
+    m = a[1] if ctx.attr("transA", 0) else a[0]
+    k1 = a[0] if ctx.attr("transA", 0) else a[1]
+    k2 = b[1] if ctx.attr("transB", 0) else b[0]
+    n = b[0] if ctx.attr("transB", 0) else b[1]
+    if isinstance(k1, int) and isinstance(k2, int) and k1 != k2:
+        raise ShapeError(f"inner dims differ: {k1} vs {k2}")
+    ctx.set(0, (m, n), ctx.dtype(0))
+
+
+@register("RoiAlign")
+def roi_align(ctx):
+    x, rois = ctx.shape(0), ctx.shape(1)
+    n = rois[0] if rois is not None else None
+    c = x[1] if x is not None else None
+    ctx.set(0, (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1)), ctx.dtype(0))
+
+
+@register("NonMaxSuppression")
+def nms(ctx):
+    ctx.set(0, (None, 3), INT64)
+
+
+@register("TopK")
+def topk(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    axis = _norm_axis(ctx.attr("axis", -1), len(x))
+    k = ctx.ints(1)
+    kdim = k[0] if k is not None and len(k) == 1 else None
+    out = list(x)
+    out[axis] = kdim
+    ctx.set(0, out, ctx.dtype(0))
+    ctx.set(1, out, INT64)
+
+
+@register("DepthToSpace", "SpaceToDepth")
+def depth_space(ctx):
+    x = ctx.shape(0)
+    if x is None or len(x) != 4:
+        return
+    b = ctx.attr("blocksize")
+    n, c, h, w = x
+    if ctx.node.op_type == "DepthToSpace":
+        if isinstance(c, int) and c % (b * b):
+            raise ShapeError(f"{c} channels not divisible by blocksize^2 = {b * b}")
+        c2 = c // (b * b) if isinstance(c, int) else None
+        ctx.set(0, (n, c2, dim_mul(h, b), dim_mul(w, b)), ctx.dtype(0))
+    else:
+        from .dims import dim_floordiv
+
+        ctx.set(0, (n, dim_mul(c, b * b), dim_floordiv(h, b), dim_floordiv(w, b)), ctx.dtype(0))
+
+
+@register("LSTM", "GRU", "RNN")
+def rnn(ctx):
+    x, w = ctx.shape(0), ctx.shape(1)
+    if x is None or w is None:
+        return
+    hidden = ctx.attr("hidden_size", None)
+    dirs = w[0]
+    layout = ctx.attr("layout", 0)
+    seq, batch = (x[0], x[1]) if layout == 0 else (x[1], x[0])
+    if layout == 0:
+        ctx.set(0, (seq, dirs, batch, hidden), ctx.dtype(0))
+        ctx.set(1, (dirs, batch, hidden), ctx.dtype(0))
+        ctx.set(2, (dirs, batch, hidden), ctx.dtype(0))
+    else:
+        ctx.set(0, (batch, seq, dirs, hidden), ctx.dtype(0))
+        ctx.set(1, (batch, dirs, hidden), ctx.dtype(0))
+        ctx.set(2, (batch, dirs, hidden), ctx.dtype(0))
+
+
+def same_spatial(a, b):
+    """True when two shapes have provably equal spatial dims (axes 2..)."""
+    if a is None or b is None or len(a) != len(b):
+        return False
+    return all(dims_equal(x, y) for x, y in zip(a[2:], b[2:]))

@@ -1,0 +1,148 @@
+"""DT001 dead-conv-taps: conv weights that can only ever multiply zero padding.
+
+## What it does
+For every Conv, ConvTranspose, ConvInteger and QLinearConv (1-D, 2-D, 3-D, any
+group, explicit or asymmetric pads, ``auto_pad``, any stride and dilation), works
+out from the input's spatial size which kernel taps can ever read real input.
+A tap whose every read lands in zero padding (or, for ConvTranspose, whose every
+write is cropped away) is dead; the rule reports each conv that has one.
+
+A constant-mode ``Pad`` with value 0 in front of the conv counts as padding, so
+the result does not depend on whether the exporter folded ``F.pad`` into the
+conv.  Computed weights (Constant, DequantizeLinear...) are checked all the
+same: the geometry decides, not the values.  When the spatial size is symbolic
+and nothing proves a tap dead, there is no finding (bind it with
+``--input-shape``).
+
+## Why is this bad?
+Dead weights are parameters that no training step can make useful and no input
+can activate: they cost memory, bandwidth and MACs, and they hide what the layer
+really computes.  In DRLN's "Laplacian" attention, 3x3 convs with dilation 3, 5
+and 7 run on the 1x1 output of a global average pool: only the centre tap reads
+the pooled value, 8/9 of the weights never influence the output, and each branch
+is a 1x1 conv in disguise.
+
+## Example
+```
+y  = GlobalAveragePool(x)                                 # N x 64 x 1 x 1
+c1 = Conv(y, W[4, 64, 3, 3], dilations=[3, 3], pads=[3, 3, 3, 3])
+```
+Only tap (1, 1) is live: 2048 of the 2304 weights are dead.
+
+## How to fix
+Replace the conv by its effective kernel: keep only the live taps
+(``details.live_taps``), use ``details.effective_kernel_shape``,
+``details.effective_dilations`` and ``details.effective_pads``; the output is
+identical.  For DRLN: a 1x1 conv with no padding.  If the layer was meant to see
+context at several scales, it needs an input map larger than its receptive field.
+
+## Details
+``weight`` (the weight's tensor name), ``weight_source`` (initializer, or the node
+that computes it), ``kernel_shape``, ``input_spatial_shape``, ``strides``,
+``dilations``, ``pads`` (resolved, ONNX layout, including a folded Pad node's),
+``pad_node``, ``group``, ``transpose``, ``live_taps`` and ``dead_taps`` (lists of
+kernel index tuples; at most 4096 listed, ``dead_taps_truncated`` says if cut),
+``live_taps_per_axis``, ``dead_weights``, ``total_weights``, ``dead_bytes``,
+``effective_kernel_shape``, ``effective_dilations``, ``effective_pads`` (negative
+means the smaller conv would have to crop), ``live_taps_contiguous``, ``cause``
+(``{"node", "op_type"}`` of the op that made the map small, or null when the size
+comes straight from a graph input).
+"""
+from __future__ import annotations
+
+from analyzer.convs import CONV_OPS, NotChecked, conv_taps, shrink_cause, weight_source
+from analyzer.findings import Finding
+
+CODE = "DT001"
+NAME = "dead-conv-taps"
+SEVERITY = "warning"
+
+MAX_LISTED_TAPS = 4096
+
+_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+
+
+def _fmt(dims) -> str:
+    return "x".join(str(d) for d in dims)
+
+
+def check(model, options=None):
+    unchecked: dict[str, int] = {}
+    for op in model.graph.all_ops():
+        if op.op_type not in CONV_OPS:
+            continue
+        try:
+            ct = conv_taps(model, op)
+        except NotChecked as e:
+            reason = str(e).split(" (")[0]
+            key = "input size not static" if "not static" in reason else reason
+            unchecked[key] = unchecked.get(key, 0) + 1
+            continue
+        if ct.taps.has_dead:
+            yield _finding(model, ct)
+    if unchecked:
+        parts = ", ".join(f"{n} {why}" for why, n in sorted(unchecked.items()))
+        model.notes.append(f"{CODE}: {sum(unchecked.values())} conv(s) not checked ({parts})")
+
+
+def _finding(model, ct) -> Finding:
+    op, taps = ct.op, ct.taps
+    cause = shrink_cause(model, ct.input_key, len(ct.input_spatial) + 2)
+    dead = list(_take(taps.iter_dead(), MAX_LISTED_TAPS))
+    live = list(_take(taps.iter_live(), MAX_LISTED_TAPS))
+    w_dtype = model.info(ct.weight_key).dtype
+    details = {
+        "weight": ct.weight_key[2],
+        "weight_source": weight_source(model, ct.weight_key),
+        "kernel_shape": list(ct.kernel_shape),
+        "input_spatial_shape": list(ct.input_spatial),
+        "strides": list(ct.strides),
+        "dilations": list(ct.dilations),
+        "pads": list(ct.pads_begin) + list(ct.pads_end),
+        "pad_node": ct.pad_node.id if ct.pad_node is not None else None,
+        "group": ct.group,
+        "transpose": ct.transpose,
+        "live_taps": [list(t) for t in live],
+        "dead_taps": [list(t) for t in dead],
+        "dead_taps_truncated": taps.dead_count > len(dead),
+        "live_taps_per_axis": [list(a.live) for a in taps.axes],
+        "dead_weights": ct.dead_weights,
+        "total_weights": ct.total_weights,
+        "dead_bytes": ct.dead_weights * _ITEMSIZE.get(w_dtype, 4) if w_dtype else None,
+        "effective_kernel_shape": list(taps.effective_kernel_shape),
+        "effective_dilations": list(taps.effective_dilations),
+        "effective_pads": list(taps.effective_pads),
+        "live_taps_contiguous": all(a.contiguous for a in taps.axes),
+        "cause": {"node": cause.id, "op_type": cause.op_type} if cause is not None else None,
+    }
+    where = f" (made small by {cause.op_type} {cause.id!r})" if cause is not None else " (graph input size)"
+    if ct.pad_node is not None:
+        where += f", padded by Pad {ct.pad_node.id!r}"
+    if taps.live_count == 0:
+        verdict = "every tap only reads zero padding"
+    else:
+        verdict = f"{taps.dead_count} of {taps.total_taps} taps only read zero padding"
+    eff = _fmt(taps.effective_kernel_shape) if taps.live_count else "nothing"
+    message = (
+        f"{_fmt(ct.kernel_shape)} kernel on a {_fmt(ct.input_spatial)} input{where}: {verdict}; "
+        f"{ct.dead_weights} of {ct.total_weights} weights are dead; "
+        f"same output as a {eff} kernel with pads {list(taps.effective_pads)}"
+    )
+    return Finding(
+        rule=CODE,
+        name=NAME,
+        severity=SEVERITY,
+        node=op.id,
+        node_index=op.index,
+        graph=op.graph,
+        op_type=op.op_type,
+        message=message,
+        details=details,
+    )
+
+
+def _take(it, n):
+    for i, x in enumerate(it):
+        if i >= n:
+            return
+        yield x
