@@ -9,6 +9,8 @@ stride-1 conv that keeps the size); full symbolic algebra is a later step.
 """
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "is_known",
     "is_static",
@@ -40,17 +42,34 @@ def _wrap(s: str) -> str:
     return s if s.replace("_", "").isalnum() else f"({s})"
 
 
+_TRAILING_CONST = re.compile(r"^(.*\S) ([+-]) (\d+)$")
+
+
+def _split_const(s: str):
+    """``"expr + 3"`` -> ("expr", 3); a top-level trailing constant is always the
+    last term of a sum built by these helpers (anything nested ends in ')')."""
+    m = _TRAILING_CONST.match(s)
+    if not m:
+        return s, 0
+    c = int(m.group(3))
+    return m.group(1), (c if m.group(2) == "+" else -c)
+
+
 def dim_add(a, b):
     if a is None or b is None:
         return None
     if isinstance(a, int) and isinstance(b, int):
         return a + b
+    if isinstance(a, int):
+        a, b = b, a
     if b == 0:
         return a
-    if a == 0:
-        return b
     if isinstance(b, int):
-        return f"{a} - {-b}" if b < 0 else f"{a} + {b}"
+        base, c = _split_const(a)
+        c += b
+        if c == 0:
+            return base
+        return f"{base} - {-c}" if c < 0 else f"{base} + {c}"
     return f"{a} + {_wrap(str(b))}"
 
 
