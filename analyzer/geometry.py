@@ -125,6 +125,19 @@ def resolve_conv_transpose_pads(auto_pad, sizes, kernel, strides, dilations, pad
             outs.append(t if isinstance(t, int) else None)
             continue
         total = s * (n - 1) + op + ((k - 1) * d + 1) - t
+        if total < 0:
+            # The target is larger than the unpadded output.  onnxruntime then pads
+            # nothing: with output_shape it appends zeros at the end (refused once
+            # the gap reaches a stride); SAME_* keeps the unpadded size.
+            if output_shape:
+                if op - total >= s:
+                    raise GeometryError(f"output_shape {t} exceeds the largest output {t + total + s - 1 - op}")
+                outs.append(t)
+            else:
+                outs.append(t + total)
+            begins.append(0)
+            ends.append(0)
+            continue
         small, big = total // 2, total - total // 2
         if auto_pad == "SAME_UPPER":
             begins.append(small)
@@ -167,6 +180,8 @@ def live_taps_conv_transpose(
 ) -> list[int]:
     """Indices of the taps of one ConvTranspose axis that write inside the (cropped) output at least once."""
     _check_axis(n, k, stride, dilation, pad_begin, pad_end)
+    if not 0 <= output_padding < max(stride, dilation):
+        raise GeometryError(f"output_padding {output_padding} not in [0, max(stride, dilation))")
     out = conv_transpose_output_size(n, k, stride, dilation, pad_begin, pad_end, output_padding)
     if out < 1:
         raise GeometryError(f"padding ({pad_begin}, {pad_end}) crops the whole output")
