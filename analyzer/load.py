@@ -154,6 +154,8 @@ def _check_model(loaded: LoadedModel, path) -> None:
         raise LoadError(
             path, "unsupported", f"IR version {model.ir_version} is newer than this onnx supports ({onnx.IR_VERSION})"
         )
+    if not model.opset_import:
+        raise LoadError(path, "not-onnx", "no opset_import (every ONNX model declares its opsets; a file cut short?)")
     default_opset = None
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx"):

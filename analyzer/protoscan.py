@@ -73,6 +73,10 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
                 f"field {number} has wire type {wire}, a ModelProto's {expected[0]} has {expected[1]} "
                 "(another protobuf message, e.g. a bare GraphProto or TensorProto?)",
             )
+        if expected is None and (number == 0 or number > MAX_FIELD_NUMBER):
+            # Unknown fields are legal protobuf (newer ONNX versions add some),
+            # but random bytes decode as a stream of far-off field numbers.
+            raise ScanError("not-onnx", f"unexpected protobuf field {number} (not an ONNX model)")
         if wire == 0:
             _, pos = _varint(data, pos, end)
         elif wire == 1:
@@ -84,7 +88,11 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
             start = pos
             pos += length
             if pos > end:
-                name = expected[0] if expected else f"field {number}"
+                if expected is None:
+                    # Only a known field cut short says "truncated model"; an unknown
+                    # one running off the end is what random bytes look like.
+                    raise ScanError("not-onnx", f"unexpected protobuf field {number} of {length} bytes (not an ONNX model)")
+                name = expected[0]
                 raise ScanError(
                     "truncated",
                     f"{name} needs {length} bytes from offset {start}, but the file ends at {end} (truncated or cut-off download)",
@@ -95,10 +103,6 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
             raise ScanError("not-onnx", f"invalid protobuf wire type {wire} at offset {pos} (not an ONNX model)")
         if pos > end:
             raise ScanError("truncated", f"file ends inside field {number}")
-        if expected is None and (number == 0 or number > MAX_FIELD_NUMBER):
-            # Unknown fields are legal protobuf (newer ONNX versions add some),
-            # but random bytes decode as a stream of far-off field numbers.
-            raise ScanError("not-onnx", f"unexpected protobuf field {number} (not an ONNX model)")
     if not seen_graph:
         raise ScanError("not-onnx", "no graph in the file (not an ONNX model)")
     return fields

@@ -104,12 +104,10 @@ def _finding(model, input_key, eff, members) -> Finding:
     members = sorted(members, key=lambda m: (m.op.graph, m.op.index))
     first = members[0]
     t = first.taps
-    feeds = {(_feeds(model, m.op) or first).key for m in members}
+    users = [_feeds(model, m.op) for m in members]
     concat = None
-    if len(feeds) == 1:
-        user = model.graph.op(feeds.pop())
-        if user.op_type == "Concat":
-            concat = user.id
+    if all(u is not None and u.key == users[0].key for u in users) and users[0].op_type == "Concat":
+        concat = users[0].id
     branches = [
         {
             "node": m.op.id,

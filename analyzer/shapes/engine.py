@@ -196,6 +196,11 @@ class _Engine:
     def seed_inputs(self, path):
         sub = self.graph.subgraphs[path]
         symbol_values = {}
+        if path == MAIN and self.input_shapes:
+            names = [self.graph.nx.nodes[k]["name"] for k in sub.input_keys if self.graph.nx.nodes[k].get("role") == "input"]
+            unknown = sorted(set(self.input_shapes) - set(names))
+            if unknown:
+                raise ShapeError(f"--input-shape names {', '.join(map(repr, unknown))}, not a graph input (inputs: {', '.join(names) or 'none'})")
         for key in sub.input_keys:
             attrs = self.graph.nx.nodes[key]
             if attrs.get("role") == "initializer":
@@ -292,6 +297,10 @@ class _Engine:
             bindings[a.name] = onnx.helper.get_attribute_value(a)
         for a in ctx.node.attribute:
             bindings[a.name] = ctx.op.attrs.get(a.name)
+        body_keys = list(sub.input_keys) + [v for k in sub.op_keys for v in self.graph.ops[k].outputs if v is not None]
+        # A function called more than once keeps, on its body, only what holds for
+        # every call: rules reading the body must not see one call's sizes as the truth.
+        earlier = {k: self.graph.nx.nodes[k]["info"] for k in body_keys if "info" in self.graph.nx.nodes[k]}
         for key, i in zip(sub.input_keys, range(len(sub.input_keys))):
             self.store(key, ctx.info(i) if ctx.has_input(i) else TensorInfo())
         self.depth += 1
@@ -303,6 +312,8 @@ class _Engine:
         for i, key in enumerate(sub.output_keys):
             inf = self.info(key)
             ctx.set(i, inf.shape, inf.dtype, inf.value, inf.sym)
+        for key, old in earlier.items():
+            self.store(key, _merge_infos(old, self.info(key)))
 
     # -- onnx fallback ---------------------------------------------------
     def fill_from_onnx(self, op, vkey, inf: TensorInfo):
@@ -334,6 +345,22 @@ class _Engine:
             except Exception as e:
                 self.note(f"onnx shape inference failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return self._onnx_types
+
+
+def _merge_infos(a: TensorInfo, b: TensorInfo) -> TensorInfo:
+    """What holds for a value that is sometimes ``a`` and sometimes ``b``."""
+    if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+        shape = None
+    else:
+        shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+    same_value = a.value is not None and b.value is not None and a.value.shape == b.value.shape and bool((a.value == b.value).all())
+    return TensorInfo(
+        shape,
+        a.dtype if a.dtype == b.dtype else None,
+        a.value if same_value else None,
+        a.sym if a.sym is not None and a.sym == b.sym else None,
+        a.source if a.source == b.source else "inferred",
+    )
 
 
 def _without_big_weights(model):

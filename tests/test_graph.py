@@ -1,0 +1,381 @@
+"""analyzer.graph.build_graph: queries, order, ids, subgraphs, captured values, malformed graphs."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import analyzer
+from analyzer.graph import GraphError, build_graph
+
+F = TensorProto.FLOAT
+
+
+def _vi(name, shape, dtype=F):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def V(name, path="main"):
+    return ("value", path, name)
+
+
+def _diamond():
+    """x -> relu -> r;  Sigmoid(r) -> s;  add(r, s) -> y;  Mul(r, r) -> z  (two nodes unnamed)."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Sigmoid", ["r"], ["s"]),
+        helper.make_node("Add", ["r", "s"], ["y"], name="add"),
+        helper.make_node("Mul", ["r", "r"], ["z"]),
+    ]
+    return _model(nodes, [_vi("x", [1, 2, 4, 4])], [_vi("y", None), _vi("z", None)])
+
+
+# --- queries ----------------------------------------------------------------------------
+
+
+def test_producer_and_consumers():
+    g = build_graph(_diamond())
+    assert g.producer(V("x")) is None
+    assert g.producer(V("r")).id == "relu"
+    assert g.producer(V("s")).op_type == "Sigmoid"
+    users = [(op.id, pos) for op, pos in g.consumers(V("r"))]
+    assert users == [("Sigmoid#1", 0), ("add", 0), ("Mul#3", 0), ("Mul#3", 1)]
+    assert [(op.id, pos) for op, pos in g.consumers(V("s"))] == [("add", 1)]
+    assert g.consumers(V("y")) == []
+    add = g.op(("op", "main", 2))
+    assert add.inputs == [V("r"), V("s")] and add.outputs == [V("y")]
+
+
+def test_initializer_queries():
+    w = numpy_helper.from_array(np.ones((2, 2, 1, 1), np.float32), "W")
+    m = _model(
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="c")],
+        [_vi("x", [1, 2, 4, 4])],
+        [_vi("y", None)],
+        [w],
+    )
+    g = build_graph(m)
+    assert g.is_initializer(V("W")) and not g.is_initializer(V("x"))
+    assert g.initializer(V("W")).name == "W"
+    assert g.producer(V("W")) is None
+    assert [op.id for op, _ in g.consumers(V("W"))] == ["c"]
+
+
+def test_initializer_that_is_also_an_input_counts_as_initializer():
+    w = numpy_helper.from_array(np.ones((2, 2, 1, 1), np.float32), "W")
+    m = _model(
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="c")],
+        [_vi("x", [1, 2, 4, 4]), _vi("W", [2, 2, 1, 1])],
+        [_vi("y", None)],
+        [w],
+    )
+    g = build_graph(m)
+    assert g.is_initializer(V("W"))
+
+
+def test_omitted_optional_inputs_and_outputs_are_none():
+    m = _model(
+        [helper.make_node("Clip", ["x", "", "hi"], ["y"], name="clip"), helper.make_node("Dropout", ["y"], ["d", ""], name="drop")],
+        [_vi("x", [3]), _vi("hi", [])],
+        [_vi("d", None)],
+    )
+    g = build_graph(m)
+    clip = g.op(("op", "main", 0))
+    assert clip.inputs == [V("x"), None, V("hi")]
+    assert g.op(("op", "main", 1)).outputs == [V("d"), None]
+
+
+# --- order and ids ------------------------------------------------------------------------
+
+
+def _check_valid_order(g, path="main"):
+    order = g.topological_order(path)
+    seen = set()
+    for op in order:
+        for vkey in op.inputs:
+            if vkey is None:
+                continue
+            prod = g.producer(vkey)
+            if prod is not None and prod.graph == path:
+                assert prod.key in seen, f"{op.id} comes before its producer {prod.id}"
+        seen.add(op.key)
+    assert len(order) == len(g.subgraphs[path].op_keys) == len(seen)
+    return [op.id for op in order]
+
+
+def test_topological_order_of_a_shuffled_graph():
+    # File order is not topological: the analyzer must not trust it.
+    nodes = [
+        helper.make_node("Add", ["a", "b"], ["y"], name="n0_add"),
+        helper.make_node("Neg", ["x"], ["c"], name="n1_independent"),
+        helper.make_node("Sigmoid", ["a"], ["b"], name="n2_sig"),
+        helper.make_node("Relu", ["x"], ["a"], name="n3_relu"),
+        helper.make_node("Abs", ["c"], ["d"], name="n4_abs"),
+    ]
+    m = _model(nodes, [_vi("x", [4])], [_vi("y", None), _vi("d", None)])
+    order = _check_valid_order(build_graph(m))
+    # producers first; among ready nodes the lower file index first (stable)
+    assert order == ["n1_independent", "n3_relu", "n2_sig", "n0_add", "n4_abs"]
+
+
+def test_topological_order_is_stable_across_builds():
+    m = _diamond()
+    first = _check_valid_order(build_graph(m))
+    for _ in range(3):
+        again = onnx.load_model_from_string(m.SerializeToString())
+        assert _check_valid_order(build_graph(again)) == first
+    assert first == ["relu", "Sigmoid#1", "add", "Mul#3"]
+
+
+def test_unnamed_nodes_get_op_type_and_index():
+    g = build_graph(_diamond())
+    ids = {op.index: op.id for op in g.all_ops()}
+    assert ids == {0: "relu", 1: "Sigmoid#1", 2: "add", 3: "Mul#3"}
+    for op in g.all_ops():
+        assert op.key == ("op", "main", op.index)
+        assert op.name_given == (op.id in ("relu", "add"))
+
+
+def test_duplicate_names_get_distinct_ids():
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="same"),
+        helper.make_node("Relu", ["a"], ["b"], name="same"),
+        helper.make_node("Relu", ["b"], ["c"], name="Relu#2"),  # collides with a synthesized id
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    g = build_graph(_model(nodes, [_vi("x", [4])], [_vi("y", None)]))
+    ids = [op.id for op in g.all_ops()]
+    assert len(set(ids)) == 4
+    assert ids[0] == "same"
+    assert [op.index for op in g.all_ops()] == [0, 1, 2, 3]
+
+
+# --- subgraphs and captured values ---------------------------------------------------------
+
+
+def _if_model(if_name="branch"):
+    then_g = helper.make_graph(
+        [helper.make_node("Add", ["c", "c"], ["t_out"], name="then_add")],
+        "then",
+        [],
+        [_vi("t_out", None)],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Identity", ["c"], ["e_out"])],
+        "else",
+        [],
+        [_vi("e_out", None)],
+    )
+    nodes = [
+        helper.make_node("Relu", ["x"], ["c"], name="outer_relu"),
+        helper.make_node("If", ["cond"], ["y"], name=if_name, then_branch=then_g, else_branch=else_g),
+    ]
+    return _model(nodes, [_vi("x", [1, 3, 8, 8]), _vi("cond", [], TensorProto.BOOL)], [_vi("y", None)])
+
+
+def test_if_branches_are_subgraphs_with_their_ops():
+    g = build_graph(_if_model())
+    then_path, else_path = "main/branch.then_branch", "main/branch.else_branch"
+    assert {then_path, else_path} <= set(g.subgraphs)
+    then_sub = g.subgraphs[then_path]
+    assert then_sub.parent == "main" and then_sub.owner == ("op", "main", 1)
+    assert [g.op(k).op_type for k in then_sub.op_keys] == ["Add"]
+    assert [g.op(k).id for k in g.subgraphs[else_path].op_keys] == ["Identity#0"]
+    ops = {(op.graph, op.op_type) for op in g.all_ops()}
+    assert ops == {("main", "Relu"), ("main", "If"), (then_path, "Add"), (else_path, "Identity")}
+    # main's order does not include the bodies' ops
+    assert [op.id for op in g.topological_order()] == ["outer_relu", "branch"]
+
+
+def test_captured_value_is_wired_with_an_implicit_edge():
+    g = build_graph(_if_model())
+    add = g.op(("op", "main/branch.then_branch", 0))
+    assert add.inputs == [V("c"), V("c")]  # the outer value itself, no copy
+    if_key = ("op", "main", 1)
+    assert g.nx.has_edge(V("c"), if_key)
+    assert g.nx.edges[V("c"), if_key]["kind"] == "implicit"
+    assert g.nx.edges[V("c"), add.key]["kind"] == "input"
+    # the If explicitly reads only cond
+    assert [(op.id, p) for op, p in g.consumers(V("cond"))] == [("branch", 0)]
+    assert ("value", "main/branch.then_branch", "c") not in g.nx
+
+
+def test_unnamed_if_gets_a_synthesized_subgraph_path():
+    m = _if_model(if_name="")
+    g = build_graph(m)
+    assert "main/If#1.then_branch" in g.subgraphs
+
+
+def _loop_model():
+    """Loop carrying v (2x3); its body adds outer initializer b and, inside an If, outer x."""
+    inner_if = helper.make_node(
+        "If",
+        ["cond_in"],
+        ["w"],
+        name="inner_if",
+        then_branch=helper.make_graph([helper.make_node("Add", ["v_in", "x"], ["tw"], name="deep_add")], "t", [], [_vi("tw", None)]),
+        else_branch=helper.make_graph([helper.make_node("Identity", ["v_in"], ["ew"], name="deep_id")], "e", [], [_vi("ew", None)]),
+    )
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["v_in", "b"], ["v_add"], name="body_add"),
+            inner_if,
+            helper.make_node("Mul", ["v_add", "w"], ["v_out"], name="body_mul"),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+            helper.make_node("ReduceSum", ["v_out"], ["scan_out"], name="body_sum", keepdims=0),
+        ],
+        "body",
+        [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", None)],
+        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", None), _vi("scan_out", None)],
+    )
+    b = numpy_helper.from_array(np.ones((2, 3), np.float32), "b")
+    trip = numpy_helper.from_array(np.array(4, np.int64), "trip")
+    nodes = [helper.make_node("Loop", ["trip", "", "v0"], ["v_final", "per_iter"], name="loop", body=body)]
+    return _model(nodes, [_vi("v0", [2, 3]), _vi("x", [2, 3])], [_vi("v_final", None), _vi("per_iter", None)], [b, trip])
+
+
+def test_loop_body_and_nested_capture():
+    g = build_graph(_loop_model())
+    body = "main/loop.body"
+    deep = "main/loop.body/inner_if.then_branch"
+    assert {body, deep, "main/loop.body/inner_if.else_branch"} <= set(g.subgraphs)
+    assert [g.op(k).id for k in g.subgraphs[body].op_keys] == ["body_add", "inner_if", "body_mul", "body_cond", "body_sum"]
+    assert g.subgraphs[deep].parent == body
+    loop_key = ("op", "main", 0)
+    if_key = ("op", body, 1)
+    # b: read in the body -> implicit edge to the Loop
+    assert g.op(("op", body, 0)).inputs == [V("v_in", body), V("b")]
+    assert g.nx.edges[V("b"), loop_key]["kind"] == "implicit"
+    # x: read two levels down -> implicit edges to the inner If and to the Loop
+    assert g.op(("op", deep, 0)).inputs == [V("v_in", body), V("x")]
+    assert g.nx.edges[V("x"), if_key]["kind"] == "implicit"
+    assert g.nx.edges[V("x"), loop_key]["kind"] == "implicit"
+    # v_in: a body value read inside the If -> implicit edge to the If only
+    assert g.nx.edges[V("v_in", body), if_key]["kind"] == "implicit"
+    assert not g.nx.has_edge(V("v_in", body), loop_key)
+    assert _check_valid_order(g, body) == ["body_add", "inner_if", "body_mul", "body_cond", "body_sum"]
+
+
+def test_body_order_respects_captured_values_inside_the_body():
+    # In the body, the inner If reads (captures) a value produced *later in the file*.
+    inner_if = helper.make_node(
+        "If",
+        ["cond_in"],
+        ["w"],
+        name="inner_if",
+        then_branch=helper.make_graph([helper.make_node("Neg", ["late"], ["tw"])], "t", [], [_vi("tw", None)]),
+        else_branch=helper.make_graph([helper.make_node("Abs", ["late"], ["ew"])], "e", [], [_vi("ew", None)]),
+    )
+    body = helper.make_graph(
+        [
+            inner_if,
+            helper.make_node("Relu", ["v_in"], ["late"], name="producer_of_late"),
+            helper.make_node("Add", ["w", "late"], ["v_out"], name="add"),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="cond"),
+        ],
+        "body",
+        [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", None)],
+        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", None)],
+    )
+    trip = numpy_helper.from_array(np.array(2, np.int64), "trip")
+    m = _model([helper.make_node("Loop", ["trip", "", "v0"], ["v_final"], name="loop", body=body)], [_vi("v0", [5])], [_vi("v_final", None)], [trip])
+    g = build_graph(m)
+    order = [op.id for op in g.topological_order("main/loop.body")]
+    assert order.index("producer_of_late") < order.index("inner_if") < order.index("add")
+
+
+def test_shapes_propagate_into_if_branches():
+    am = analyzer.analyze(_if_model())
+    assert am.shape(V("c")) == (1, 3, 8, 8)
+    assert am.shape(V("t_out", "main/branch.then_branch")) == (1, 3, 8, 8)
+    assert am.shape(V("e_out", "main/branch.else_branch")) == (1, 3, 8, 8)
+    assert am.shape(V("y")) == (1, 3, 8, 8)
+
+
+def test_shapes_propagate_into_loop_body():
+    am = analyzer.analyze(_loop_model())
+    body = "main/loop.body"
+    assert am.shape(V("v_in", body)) == (2, 3)
+    assert am.shape(V("v_add", body)) == (2, 3)
+    assert am.shape(V("tw", body + "/inner_if.then_branch")) == (2, 3)
+    assert am.shape(V("v_out", body)) == (2, 3)
+    assert am.shape(V("scan_out", body)) == ()
+    assert am.shape(V("v_final")) == (2, 3)
+    assert am.shape(V("per_iter")) == (4,)
+
+
+# --- malformed graphs --------------------------------------------------------------------
+
+
+def _cycle_model():
+    nodes = [
+        helper.make_node("Relu", ["b"], ["a"], name="first"),
+        helper.make_node("Neg", ["a"], ["b"], name="second"),
+        helper.make_node("Abs", ["x"], ["y"], name="fine"),
+    ]
+    return _model(nodes, [_vi("x", [4])], [_vi("a", None), _vi("y", None)])
+
+
+def test_cycle_raises_graph_error():
+    g = build_graph(_cycle_model())  # building is fine; ordering is not
+    with pytest.raises(GraphError) as info:
+        g.topological_order()
+    assert info.value.kind == "cycle"
+    assert "first" in info.value.message and "second" in info.value.message
+    assert "fine" not in info.value.message
+
+
+def test_cycle_in_lint_is_an_error_result():
+    (fr,) = analyzer.lint(_cycle_model()).files
+    assert fr.status == "error"
+    assert fr.error["kind"] == "cycle"
+
+
+def test_cycle_on_the_command_line(tmp_path, capsys):
+    from analyzer.cli import main
+
+    p = tmp_path / "cycle.onnx"
+    p.write_bytes(_cycle_model().SerializeToString())
+    assert main(["check", str(p)]) == 2
+    out, err = capsys.readouterr()
+    lines = [line for line in (out + err).splitlines() if str(p) in line]
+    assert len(lines) == 1 and "cycle" in lines[0]
+    assert "Traceback" not in out + err
+
+
+def test_self_loop_is_a_cycle():
+    m = _model([helper.make_node("Add", ["x", "a"], ["a"], name="selfish")], [_vi("x", [4])], [_vi("a", None)])
+    with pytest.raises(GraphError) as info:
+        build_graph(m).topological_order()
+    assert info.value.kind == "cycle"
+
+
+def test_undefined_input_is_a_note_not_a_crash():
+    m = _model(
+        [helper.make_node("Relu", ["ghost"], ["a"], name="haunted"), helper.make_node("Abs", ["x"], ["y"], name="ok")],
+        [_vi("x", [4])],
+        [_vi("a", None), _vi("y", None)],
+    )
+    g = build_graph(m)
+    assert any("ghost" in n and "haunted" in n for n in g.notes)
+    assert g.value_attrs(V("ghost"))["role"] == "missing"
+    assert g.producer(V("ghost")) is None
+    _check_valid_order(g)
+    (fr,) = analyzer.lint(m).files
+    assert fr.status == "ok", fr.error
+    assert any("ghost" in n for n in fr.notes)
+
+
+def test_undefined_graph_output_is_a_note():
+    m = _model([helper.make_node("Abs", ["x"], ["y"], name="ok")], [_vi("x", [4])], [_vi("y", None), _vi("never", None)])
+    g = build_graph(m)
+    assert any("never" in n for n in g.notes)
+    assert analyzer.lint(m).files[0].status == "ok"
