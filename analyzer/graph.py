@@ -19,6 +19,7 @@ Building never recurses, so deep nesting cannot exhaust the Python stack.
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -167,8 +168,6 @@ class Graph:
             for d in deps:
                 succs[d].append(k)
                 indeg[k] += 1
-        import heapq
-
         ready = [k[2] for k in keys if indeg[k] == 0]
         heapq.heapify(ready)
         order = []

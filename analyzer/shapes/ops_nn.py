@@ -5,7 +5,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
-from .dims import dim_add, dim_mul, dims_equal, pool_out
+from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, pool_out
 from .engine import ShapeError, register
 from .ops_elementwise import broadcast
 
@@ -69,8 +69,7 @@ def conv(ctx):
 
 
 def _same_out(n, s):
-    from .dims import dim_ceildiv
-
+    """SAME_* output size: ceil(n / stride)."""
     return dim_ceildiv(n, s)
 
 
@@ -265,8 +264,6 @@ def depth_space(ctx):
         c2 = c // (b * b) if isinstance(c, int) else None
         ctx.set(0, (n, c2, dim_mul(h, b), dim_mul(w, b)), ctx.dtype(0))
     else:
-        from .dims import dim_floordiv
-
         ctx.set(0, (n, dim_mul(c, b * b), dim_floordiv(h, b), dim_floordiv(w, b)), ctx.dtype(0))
 
 
@@ -287,10 +284,3 @@ def rnn(ctx):
         ctx.set(0, (batch, seq, dirs, hidden), ctx.dtype(0))
         ctx.set(1, (batch, dirs, hidden), ctx.dtype(0))
         ctx.set(2, (batch, dirs, hidden), ctx.dtype(0))
-
-
-def same_spatial(a, b):
-    """True when two shapes have provably equal spatial dims (axes 2..)."""
-    if a is None or b is None or len(a) != len(b):
-        return False
-    return all(dims_equal(x, y) for x, y in zip(a[2:], b[2:]))
