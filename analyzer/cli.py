@@ -1,9 +1,9 @@
-"""Command line: ``onnxlint check|rules`` (also ``python -m analyzer``).
+"""Command line: ``onnxlint check|rules|suppress|fix|verify`` (also ``python -m analyzer``).
 
 Exit codes (as ruff/flake8 users expect):
   0  no finding at or above --fail-on
   1  findings at or above --fail-on
-  2  a file could not be analyzed, or the command line is wrong
+  2  a file could not be analyzed, or the command line / configuration is wrong
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import sys
 from . import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+FORMATS = ["text", "json", "sarif", "github", "html"]
 
 
 class UsageError(Exception):
@@ -33,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="lint model files and folders (recursively for *.onnx)")
     c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the report here (atomically) instead of stdout")
     c.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all)")
     c.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to skip")
-    c.add_argument("--fail-on", choices=["info", "warning", "error"], default="warning", help="lowest severity that makes the exit code 1 (default: warning)")
+    c.add_argument("--fail-on", choices=["info", "warning", "error"], default=None, help="lowest severity that makes the exit code 1 (default: warning)")
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (errors still exit 2)")
     c.add_argument(
         "--input-shape",
@@ -47,10 +49,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind a graph input's dims (repeatable), e.g. input=1,3,224,224; binds its symbols everywhere",
     )
     c.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    c.add_argument("--config", metavar="FILE", help="read settings from this pyproject.toml / setup.cfg / onnxlint.toml")
+    c.add_argument("--isolated", action="store_true", help="ignore all configuration files")
+    c.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not recorded in this baseline")
+    c.add_argument("--write-baseline", metavar="FILE", help="record today's findings as the baseline (exit 0 unless a file fails)")
+    c.add_argument("--max-nodes", type=int, default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
 
     r = sub.add_parser("rules", help="list the rules, or print one rule's documentation")
     r.add_argument("code", nargs="?")
     r.add_argument("--format", choices=["text", "json"], default="text")
+
+    s = sub.add_parser("suppress", help="record a suppression (onnxlint:ignore) in a model's metadata")
+    s.add_argument("model", metavar="MODEL")
+    s.add_argument("codes", nargs="+", metavar="CODE[@NODE]")
+    s.add_argument("--output", "-o", metavar="OUT", help="write the model with the suppression here")
+    s.add_argument("--in-place", action="store_true", help="rewrite MODEL itself (atomically)")
+
+    f = sub.add_parser("fix", help="rewrite a model without what the rules find (dead taps, collapsed branches)")
+    f.add_argument("model", metavar="MODEL")
+    f.add_argument("--output", "-o", metavar="OUT", required=True)
+    f.add_argument("--select", metavar="CODES", help="which rules' findings to fix (default: DT001,DT002)")
+    f.add_argument("--verify", action="store_true", help="run original and fixed model in onnxruntime and compare outputs")
+    f.add_argument("--bench", action="store_true", help="time original vs fixed model in onnxruntime")
+    f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
+    f.add_argument("--format", choices=["text", "json"], default="text")
+
+    v = sub.add_parser("verify", help="confirm each DT001 finding by execution in onnxruntime")
+    v.add_argument("model", metavar="MODEL")
+    v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
+    v.add_argument("--format", choices=["text", "json"], default="text")
     return p
 
 
@@ -72,7 +99,7 @@ def parse_input_shapes(specs) -> dict:
 
 def discover(paths):
     """Expand folders into their *.onnx files (sorted, recursive, symlinked folders
-    not followed); files are taken as given.  Returns (files, errors)."""
+    not followed); files are taken as given."""
     files = []
     for p in paths:
         if os.path.isdir(p):
@@ -90,27 +117,58 @@ def discover(paths):
 
 
 def _codes(s):
-    return [c for c in (s or "").split(",") if c.strip()] or None
+    if s is None:
+        return None
+    return [c.strip() for c in s.split(",") if c.strip()]
 
 
 def cmd_check(args) -> int:
     from rules import select_rules
 
+    from .config import ConfigError, load_config
     from .findings import Report, severity_rank
     from .report import render
     from .runner import lint_file
 
-    input_shapes = parse_input_shapes(args.input_shape)
     try:
-        rules = select_rules(_codes(args.select), _codes(args.ignore))
+        cfg = load_config(args.config, isolated=args.isolated)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    input_shapes = dict(cfg.input_shapes)
+    input_shapes.update(parse_input_shapes(args.input_shape))
+    select = _codes(args.select) if args.select is not None else cfg.select
+    ignore = (cfg.ignore or []) + (_codes(args.ignore) or [])
+    fail_on = args.fail_on or cfg.fail_on or "warning"
+    fmt = args.format or cfg.format or "text"
+    max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
+    try:
+        rules = select_rules(select, ignore)
     except KeyError as e:
         raise UsageError(f"unknown rule code or prefix {e.args[0]!r} (see `onnxlint rules`)") from None
+    baseline = None
+    if args.baseline:
+        from .baseline import BaselineError, read_baseline
+
+        try:
+            baseline = read_baseline(args.baseline)
+        except BaselineError as e:
+            raise UsageError(str(e)) from None
     files = discover(args.paths)
     report = Report()
     for path in files:
-        report.files.append(lint_file(path, rules, input_shapes, display_path=path))
+        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes)
+        cfg.apply_per_path_ignores(fr)
+        report.files.append(fr)
+    if baseline is not None:
+        from .baseline import apply_baseline
+
+        apply_baseline(report, baseline)
+    if args.write_baseline:
+        from .baseline import write_baseline
+
+        write_baseline(args.write_baseline, report)
     color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    text = render(report, args.format, color=color)
+    text = render(report, fmt, color=color)
     if args.output:
         from .atomic import write_text_atomic
 
@@ -118,7 +176,7 @@ def cmd_check(args) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    if args.output or args.format != "text":
+    if args.output or fmt != "text":
         # The report went to a file or is machine-readable: still tell the person.
         for r in report.errors:
             print(f"{_safe(r.path)}: {r.error['kind']}: {_safe(r.error['message'])}", file=sys.stderr)
@@ -127,7 +185,9 @@ def cmd_check(args) -> int:
         return EXIT_ERROR
     if report.errors:
         return EXIT_ERROR
-    threshold = severity_rank(args.fail_on)
+    if args.write_baseline:
+        return EXIT_OK
+    threshold = severity_rank(fail_on)
     if not args.exit_zero and any(severity_rank(f.severity) >= threshold for f in report.findings):
         return EXIT_FINDINGS
     return EXIT_OK
@@ -165,16 +225,45 @@ def cmd_rules(args) -> int:
     return EXIT_OK
 
 
+def cmd_suppress(args) -> int:
+    from .suppress import SuppressError, suppress_file
+
+    if bool(args.output) == bool(args.in_place):
+        raise UsageError("suppress: give exactly one of --output OUT or --in-place")
+    try:
+        added = suppress_file(args.model, args.codes, args.model if args.in_place else args.output)
+    except SuppressError as e:
+        print(f"{_safe(args.model)}: {e.kind}: {_safe(e.message)}", file=sys.stderr)
+        return EXIT_ERROR
+    target = args.model if args.in_place else args.output
+    print(f"{_safe(target)}: onnxlint:ignore = {_safe(added)}")
+    return EXIT_OK
+
+
+def cmd_fix(args) -> int:
+    from .fix import cmd_fix as run
+
+    return run(args)
+
+
+def cmd_verify(args) -> int:
+    from .verify import cmd_verify as run
+
+    return run(args)
+
+
+COMMANDS = {"check": cmd_check, "rules": cmd_rules, "suppress": cmd_suppress, "fix": cmd_fix, "verify": cmd_verify}
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "rules":
-            return cmd_rules(args)
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
+        cmd = COMMANDS.get(args.command)
+        if cmd is None:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return cmd(args)
     except UsageError as e:
         print(f"onnxlint: error: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .geometry import GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
 
-__all__ = ["CONV_OPS", "ConvTaps", "conv_taps", "shrink_cause", "weight_source"]
+__all__ = ["CONV_OPS", "ConvTaps", "conv_taps", "shrink_cause", "shrink_path", "weight_source"]
 
 # op type -> (data input position, weight input position, transpose?)
 CONV_OPS = {
@@ -209,11 +209,19 @@ def shrink_cause(model, value_key, rank: int):
     dims) what it is: walk producers while some input of the same rank has the
     same spatial dims; the first op where none does is the cause.  Returns the
     OpNode, or None when the size comes straight from a graph input."""
+    return shrink_path(model, value_key, rank)[0]
+
+
+def shrink_path(model, value_key, rank: int):
+    """``(cause, path)``: the cause as in :func:`shrink_cause` and the ops walked
+    from it down to the producer of ``value_key`` (cause first)."""
+    path = []
     key = value_key
     for _ in range(MAX_CAUSE_STEPS):
         prod = model.graph.producer(key)
         if prod is None:
-            return None
+            return None, path[::-1]
+        path.append(prod)
         here = model.shape(key)
         nxt = None
         for inp in prod.inputs:
@@ -222,9 +230,9 @@ def shrink_cause(model, value_key, rank: int):
                 nxt = inp
                 break
         if nxt is None:
-            return prod
+            return prod, path[::-1]
         key = nxt
-    return None
+    return None, path[::-1]
 
 
 def weight_source(model, w_key) -> str:

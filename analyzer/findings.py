@@ -23,6 +23,10 @@ class Finding:
     op_type: str
     message: str
     details: dict = field(default_factory=dict)
+    # Stable identity for baselines and SARIF: rule + the node's name (or, for an
+    # unnamed node, its output tensor names) + op type; not the file path, not the
+    # node's position, so reordering nodes or renaming the file keeps it.
+    fingerprint: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,7 +10,7 @@ from .graph import Graph, build_graph
 from .load import LoadedModel, from_proto, load
 from .shapes import Shapes, TensorInfo, infer_shapes
 
-__all__ = ["AnalyzedModel", "analyze"]
+__all__ = ["AnalyzedModel", "analyze", "analyze_loaded", "load_any"]
 
 
 @dataclass
@@ -41,15 +41,20 @@ class AnalyzedModel:
         return [int(x) for x in v.reshape(-1)]
 
 
+def load_any(path_or_model) -> LoadedModel:
+    if isinstance(path_or_model, ModelProto):
+        return from_proto(path_or_model)
+    return load(path_or_model)
+
+
 def analyze(path_or_model, input_shapes=None) -> AnalyzedModel:
     """Load (a path, or an in-memory ``onnx.ModelProto``), build the graph and
     propagate shapes.  Raises ``LoadError`` / ``GraphError`` / ``ShapeError``."""
-    if isinstance(path_or_model, ModelProto):
-        loaded = from_proto(path_or_model)
-        path = None
-    else:
-        loaded = load(path_or_model)
-        path = str(path_or_model)
+    return analyze_loaded(load_any(path_or_model), path_or_model, input_shapes)
+
+
+def analyze_loaded(loaded: LoadedModel, path_or_model=None, input_shapes=None) -> AnalyzedModel:
+    path = None if path_or_model is None or isinstance(path_or_model, ModelProto) else str(path_or_model)
     graph = build_graph(loaded.model)
     shapes = infer_shapes(graph, loaded, input_shapes)
     notes = list(loaded.notes) + list(shapes.notes)

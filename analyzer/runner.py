@@ -3,42 +3,96 @@ from __future__ import annotations
 
 from .findings import FileResult, Report
 
-__all__ = ["lint", "lint_file"]
+__all__ = ["lint", "lint_file", "DEFAULT_MAX_NODES"]
+
+# Models with more nodes than this (all graphs together) are refused with
+# kind "too-large" unless --max-nodes says otherwise.
+DEFAULT_MAX_NODES = 2_000_000
 
 
-def lint_file(path_or_model, rules, input_shapes=None, display_path=None) -> FileResult:
-    """Analyze one model and run ``rules``; any failure becomes an error result."""
+def count_nodes(model) -> int:
+    """Nodes in the main graph, every subgraph and every local function (iterative)."""
+    from onnx import AttributeProto
+
+    total = 0
+    graphs = [model.graph]
+    lists = [f.node for f in model.functions]
+    while graphs or lists:
+        nodes = graphs.pop().node if graphs else lists.pop()
+        total += len(nodes)
+        for n in nodes:
+            for a in n.attribute:
+                if a.type == AttributeProto.GRAPH:
+                    graphs.append(a.g)
+                elif a.type == AttributeProto.GRAPHS:
+                    graphs.extend(a.graphs)
+    return total
+
+
+def fingerprint(model, finding) -> str:
+    """See ``Finding.fingerprint``."""
+    import hashlib
+
+    key = ("op", finding.graph, finding.node_index)
+    op = model.graph.ops.get(key)
+    if op is not None and op.name_given:
+        ident = "name:" + op.proto.name
+    elif op is not None:
+        ident = "outputs:" + ",".join(op.proto.output)
+    else:
+        ident = "node:" + finding.node
+    raw = "\x1f".join([finding.rule, finding.graph, ident, finding.op_type])
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _error(shown, kind, message) -> FileResult:
+    return FileResult(path=shown, status="error", error={"kind": kind, "message": message})
+
+
+def lint_file(path_or_model, rules, input_shapes=None, display_path=None, options=None, max_nodes=None) -> FileResult:
+    """Analyze one model and run ``rules``; any failure becomes an error result.
+
+    ``options`` maps a rule code to that rule's options (from configuration).
+    Suppressions recorded in the model (metadata ``onnxlint:ignore``) are applied.
+    """
     from .graph import GraphError
     from .load import LoadError
-    from .model import analyze
+    from .model import analyze_loaded, load_any
     from .shapes import ShapeError
+    from .suppress import apply_model_suppressions
 
     shown = display_path or (str(path_or_model) if not hasattr(path_or_model, "graph") else "<model>")
     result = FileResult(path=shown)
+    limit = DEFAULT_MAX_NODES if max_nodes is None else max_nodes
     try:
-        model = analyze(path_or_model, input_shapes=input_shapes)
+        loaded = load_any(path_or_model)
+        n = count_nodes(loaded.model)
+        if n > limit:
+            return _error(shown, "too-large", f"{n} nodes, more than --max-nodes {limit}")
+        model = analyze_loaded(loaded, path_or_model, input_shapes=input_shapes)
         for rule in rules:
-            result.findings.extend(rule.check(model))
-    except LoadError as e:
-        return FileResult(path=shown, status="error", error={"kind": e.kind, "message": e.message})
-    except GraphError as e:
-        return FileResult(path=shown, status="error", error={"kind": e.kind, "message": e.message})
+            result.findings.extend(rule.check(model, (options or {}).get(rule.CODE, {})))
+        for f in result.findings:
+            f.fingerprint = fingerprint(model, f)
+        apply_model_suppressions(model, result)
+    except (LoadError, GraphError) as e:
+        return _error(shown, e.kind, e.message)
     except ShapeError as e:
-        return FileResult(path=shown, status="error", error={"kind": "bad-input-shape", "message": str(e)})
+        return _error(shown, "bad-input-shape", str(e))
     except RecursionError:
-        return FileResult(path=shown, status="error", error={"kind": "too-deep", "message": "model nesting too deep to analyze"})
+        return _error(shown, "too-deep", "model nesting too deep to analyze")
     except MemoryError:
-        return FileResult(path=shown, status="error", error={"kind": "too-large", "message": "out of memory while analyzing"})
+        return _error(shown, "too-large", "out of memory while analyzing")
     except Exception as e:  # a bug of ours must not lose the other files' results
         msg = str(e).splitlines()[0] if str(e) else ""
-        return FileResult(path=shown, status="error", error={"kind": "internal", "message": f"internal error ({type(e).__name__}: {msg}); please report it"})
-    result.findings.sort(key=lambda f: (f.graph != "main", f.graph, f.node_index, f.rule))
-    result.notes = list(model.notes)
+        return _error(shown, "internal", f"internal error ({type(e).__name__}: {msg}); please report it")
+    result.findings.sort(key=lambda f: (f.graph != "main", f.graph, f.node_index, f.rule, f.message))
+    result.notes = list(model.notes) + result.notes
     return result
 
 
-def lint(path_or_model, select=None, ignore=None, input_shapes=None) -> Report:
+def lint(path_or_model, select=None, ignore=None, input_shapes=None, options=None) -> Report:
     from rules import select_rules
 
     rules = select_rules(select, ignore)
-    return Report(files=[lint_file(path_or_model, rules, input_shapes)])
+    return Report(files=[lint_file(path_or_model, rules, input_shapes, options=options)])

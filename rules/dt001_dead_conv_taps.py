@@ -36,6 +36,10 @@ Replace the conv by its effective kernel: keep only the live taps
 identical.  For DRLN: a 1x1 conv with no padding.  If the layer was meant to see
 context at several scales, it needs an input map larger than its receptive field.
 
+## Options
+``min-dead-weights`` (configuration ``[tool.onnxlint.rules.DT001]``): stay quiet
+about convs with fewer dead weights than this (default 1: report every dead tap).
+
 ## Details
 ``weight`` (the weight's tensor name), ``weight_source`` (initializer, or the node
 that computes it), ``kernel_shape``, ``input_spatial_shape``, ``strides``,
@@ -46,16 +50,18 @@ kernel index tuples; at most 4096 listed, ``dead_taps_truncated`` says if cut),
 ``effective_kernel_shape``, ``effective_dilations``, ``effective_pads`` (negative
 means the smaller conv would have to crop), ``live_taps_contiguous``, ``cause``
 (``{"node", "op_type"}`` of the op that made the map small, or null when the size
-comes straight from a graph input).
+comes straight from a graph input), ``path_from_cause`` (the ops from the cause down
+to this conv, each ``{"node", "op_type", "shape"}`` with its output shape; at most 33).
 """
 from __future__ import annotations
 
-from analyzer.convs import CONV_OPS, NotChecked, conv_taps, shrink_cause, weight_source
+from analyzer.convs import CONV_OPS, NotChecked, conv_taps, shrink_path, weight_source
 from analyzer.findings import Finding
 
 CODE = "DT001"
 NAME = "dead-conv-taps"
 SEVERITY = "warning"
+OPTIONS = {"min-dead-weights": "report a conv only when at least this many of its weights are dead (default 1)"}
 
 MAX_LISTED_TAPS = 4096
 
@@ -67,6 +73,7 @@ def _fmt(dims) -> str:
 
 
 def check(model, options=None):
+    min_dead = int((options or {}).get("min-dead-weights", 1))
     unchecked: dict[str, int] = {}
     for op in model.graph.all_ops():
         if op.op_type not in CONV_OPS:
@@ -78,7 +85,7 @@ def check(model, options=None):
             key = "input size not static" if "not static" in reason else reason
             unchecked[key] = unchecked.get(key, 0) + 1
             continue
-        if ct.taps.has_dead:
+        if ct.taps.has_dead and ct.dead_weights >= min_dead:
             yield _finding(model, ct)
     if unchecked:
         parts = ", ".join(f"{n} {why}" for why, n in sorted(unchecked.items()))
@@ -87,7 +94,7 @@ def check(model, options=None):
 
 def _finding(model, ct) -> Finding:
     op, taps = ct.op, ct.taps
-    cause = shrink_cause(model, ct.input_key, len(ct.input_spatial) + 2)
+    cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
     dead = list(_take(taps.iter_dead(), MAX_LISTED_TAPS))
     live = list(_take(taps.iter_live(), MAX_LISTED_TAPS))
     w_dtype = model.info(ct.weight_key).dtype
@@ -114,6 +121,11 @@ def _finding(model, ct) -> Finding:
         "effective_pads": list(taps.effective_pads),
         "live_taps_contiguous": all(a.contiguous for a in taps.axes),
         "cause": {"node": cause.id, "op_type": cause.op_type} if cause is not None else None,
+        "path_from_cause": [
+            {"node": p.id, "op_type": p.op_type, "shape": _jsonable(model.shape(p.outputs[0]) if p.outputs else None)}
+            for p in path[:MAX_PATH]
+        ]
+        + [{"node": op.id, "op_type": op.op_type, "shape": _jsonable(model.shape(op.outputs[0]) if op.outputs else None)}],
     }
     where = f" (made small by {cause.op_type} {cause.id!r})" if cause is not None else " (graph input size)"
     if ct.pad_node is not None:
@@ -139,6 +151,13 @@ def _finding(model, ct) -> Finding:
         message=message,
         details=details,
     )
+
+
+MAX_PATH = 32
+
+
+def _jsonable(shape):
+    return None if shape is None else [d if isinstance(d, (int, str)) else None for d in shape]
 
 
 def _take(it, n):

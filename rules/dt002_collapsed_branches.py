@@ -39,12 +39,15 @@ branches feed, directly or through one elementwise activation, if any).
 """
 from __future__ import annotations
 
+import re
+
 from analyzer.convs import CONV_OPS, NotChecked, conv_taps
 from analyzer.findings import Finding
 
 CODE = "DT002"
 NAME = "collapsed-multiscale-branches"
 SEVERITY = "warning"
+OPTIONS: dict = {}
 
 _PASS_THROUGH = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "PRelu", "Clip", "Elu", "Selu", "HardSigmoid", "HardSwish", "Gelu", "Identity"}
 
@@ -84,6 +87,11 @@ def check(model, options=None):
             yield _finding(model, input_key, eff, members)
 
 
+def _natural(s: str):
+    """Sort key that puts conv_9 before conv_10."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s)]
+
+
 def _feeds(model, op):
     """The op that consumes ``op``'s output, looking through one activation."""
     out = op.outputs[0] if op.outputs else None
@@ -101,7 +109,10 @@ def _feeds(model, op):
 
 
 def _finding(model, input_key, eff, members) -> Finding:
-    members = sorted(members, key=lambda m: (m.op.graph, m.op.index))
+    # Order branches by name (or output tensor names), not by position in the file:
+    # the reported node, and so the finding's fingerprint, must not change when an
+    # exporter writes the same nodes in another order.
+    members = sorted(members, key=lambda m: (m.op.graph, _natural(m.op.proto.name), [_natural(o) for o in m.op.proto.output]))
     first = members[0]
     t = first.taps
     users = [_feeds(model, m.op) for m in members]

@@ -1,4 +1,5 @@
-"""Renderers of one Report: text (compiler-style) and JSON."""
+"""Renderers of one Report: text (compiler-style), JSON, SARIF 2.1.0, GitHub
+workflow annotations, HTML.  Each is deterministic: same report, same bytes."""
 from __future__ import annotations
 
 __all__ = ["render"]
@@ -9,6 +10,18 @@ def render(report, fmt: str = "text", color: bool = False) -> str:
         from .json import render_json
 
         return render_json(report)
+    if fmt == "sarif":
+        from .sarif import render_sarif
+
+        return render_sarif(report)
+    if fmt == "github":
+        from .github import render_github
+
+        return render_github(report)
+    if fmt == "html":
+        from .html import render_html
+
+        return render_html(report)
     from .text import render_text
 
     return render_text(report, color=color)

@@ -1,0 +1,121 @@
+"""SARIF 2.1.0 output for GitHub code scanning and other SARIF viewers.
+
+One ``reportingDescriptor`` per rule (from the rule module's docs), one result per
+finding with the file as physical location and the node as logical location
+(graph path + node name), and ``partialFingerprints`` from the finding's
+fingerprint so code scanning tracks a finding across runs.  Files that could not
+be analyzed become error notifications of the invocation.
+"""
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import quote
+
+__all__ = ["render_sarif", "SARIF_SCHEMA"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/onnxlint/onnxlint"
+_LEVEL = {"info": "note", "warning": "warning", "error": "error"}
+
+
+def _uri(path: str) -> str:
+    """A relative URI (forward slashes, percent-encoded) when the file is under the
+    current directory, else an absolute file URI."""
+    ap = os.path.abspath(path)
+    rel = os.path.relpath(ap, os.getcwd())
+    if not rel.startswith(".."):
+        return quote(rel.replace(os.sep, "/"))
+    return "file://" + quote(ap.replace(os.sep, "/"))
+
+
+def _descriptor(mod) -> dict:
+    doc = (mod.__doc__ or "").strip()
+    first = doc.splitlines()[0] if doc else mod.NAME
+    short = first.split(":", 1)[-1].strip()
+    return {
+        "id": mod.CODE,
+        "name": mod.NAME,
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": _section(doc, "What it does") or short},
+        "help": {"text": doc, "markdown": doc},
+        "helpUri": f"{INFO_URI}#rules",
+        "defaultConfiguration": {"level": _LEVEL[mod.SEVERITY]},
+        "properties": {"tags": ["onnx", "dead-weights"]},
+    }
+
+
+def _section(doc: str, title: str) -> str:
+    lines = doc.splitlines()
+    out, inside = [], False
+    for line in lines:
+        if line.startswith("## "):
+            inside = line[3:].strip() == title
+            continue
+        if inside:
+            out.append(line)
+    return " ".join(" ".join(out).split())
+
+
+def render_sarif(report) -> str:
+    from rules import RULE_MODULES, get_rule
+
+    from .. import __version__
+
+    codes = list(RULE_MODULES)
+    descriptors = [_descriptor(get_rule(c)) for c in codes]
+    results = []
+    notifications = []
+    artifacts: dict = {}
+    for fr in report.files:
+        uri = _uri(fr.path)
+        if fr.status == "error":
+            notifications.append(
+                {
+                    "level": "error",
+                    "message": {"text": f"{fr.path}: {fr.error['kind']}: {fr.error['message']}"},
+                    "descriptor": {"id": fr.error["kind"]},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}}],
+                }
+            )
+            continue
+        for f in fr.findings:
+            artifacts.setdefault(uri, len(artifacts))
+            results.append(
+                {
+                    "ruleId": f.rule,
+                    "ruleIndex": codes.index(f.rule),
+                    "level": _LEVEL[f.severity],
+                    "message": {"text": f.message},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%", "index": artifacts[uri]},
+                                "region": {"startLine": 1},
+                            },
+                            "logicalLocations": [
+                                {"name": f.node, "fullyQualifiedName": f"{f.graph}/{f.node}", "kind": "function"}
+                            ],
+                        }
+                    ],
+                    "partialFingerprints": {"onnxlintFinding/v1": f.fingerprint},
+                    "properties": {"op_type": f.op_type, "graph": f.graph, "node_index": f.node_index, "details": f.details},
+                }
+            )
+    run = {
+        "tool": {
+            "driver": {
+                "name": "onnxlint",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFO_URI,
+                "rules": descriptors,
+            }
+        },
+        "artifacts": [{"location": {"uri": u, "uriBaseId": "%SRCROOT%"}} for u in artifacts],
+        "invocations": [{"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+    }
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
