@@ -39,6 +39,8 @@ class FileResult:
     error: dict | None = None  # {"kind": ..., "message": ...}
     findings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    # {"nodes": all nodes incl. subgraphs, "weights": elements of all initializers}
+    stats: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "status": self.status}
@@ -46,6 +48,7 @@ class FileResult:
             d["error"] = dict(self.error)
         d["findings"] = [f.to_dict() for f in self.findings]
         d["notes"] = list(self.notes)
+        d["stats"] = dict(self.stats)
         return d
 
 

@@ -29,6 +29,17 @@ def count_nodes(model) -> int:
     return total
 
 
+def count_weights(model) -> int:
+    """Elements of all initializers of the main graph (from dims; no data is read)."""
+    total = 0
+    for t in model.graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= max(int(d), 0)
+        total += n
+    return total
+
+
 def fingerprint(model, finding) -> str:
     """See ``Finding.fingerprint``."""
     import hashlib
@@ -69,6 +80,7 @@ def lint_file(path_or_model, rules, input_shapes=None, display_path=None, option
         n = count_nodes(loaded.model)
         if n > limit:
             return _error(shown, "too-large", f"{n} nodes, more than --max-nodes {limit}")
+        result.stats = {"nodes": n, "weights": count_weights(loaded.model)}
         model = analyze_loaded(loaded, path_or_model, input_shapes=input_shapes)
         for rule in rules:
             result.findings.extend(rule.check(model, (options or {}).get(rule.CODE, {})))
