@@ -16,6 +16,15 @@ def write_bytes_atomic(path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would
+        # (keep the mode of a file being replaced, else 0666 minus the umask).
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)  # atomic on POSIX and Windows; replaces a symlink, never writes through it
     except BaseException:
         try:

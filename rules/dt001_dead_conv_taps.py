@@ -44,7 +44,7 @@ about convs with fewer dead weights than this (default 1: report every dead tap)
 ``weight`` (the weight's tensor name), ``weight_source`` (initializer, or the node
 that computes it), ``kernel_shape``, ``input_spatial_shape``, ``strides``,
 ``dilations``, ``pads`` (resolved, ONNX layout, including a folded Pad node's),
-``pad_node``, ``group``, ``transpose``, ``live_taps`` and ``dead_taps`` (lists of
+``pad_node``, ``group``, ``transpose``, ``output_padding`` (ConvTranspose), ``live_taps`` and ``dead_taps`` (lists of
 kernel index tuples; at most 4096 listed, ``dead_taps_truncated`` says if cut),
 ``live_taps_per_axis``, ``dead_weights``, ``total_weights``, ``dead_bytes``,
 ``effective_kernel_shape``, ``effective_dilations``, ``effective_pads`` (negative
@@ -109,6 +109,7 @@ def _finding(model, ct) -> Finding:
         "pad_node": ct.pad_node.id if ct.pad_node is not None else None,
         "group": ct.group,
         "transpose": ct.transpose,
+        "output_padding": list(ct.output_padding),
         "live_taps": [list(t) for t in live],
         "dead_taps": [list(t) for t in dead],
         "dead_taps_truncated": taps.dead_count > len(dead),

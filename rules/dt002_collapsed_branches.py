@@ -31,7 +31,7 @@ output channels (DRLN: three 64->4 branches become one 64->12 1x1 conv feeding t
 Concat), or give each branch an input on which its scale exists.
 
 ## Details
-``input`` (the tensor all branches read), ``branches`` (a list of
+``input`` (the tensor all branches read), ``input_spatial_shape``, ``branches`` (a list of
 ``{"node", "kernel_shape", "dilations", "pads", "out_channels"}``),
 ``effective_kernel_shape``, ``effective_dilations``, ``effective_pads``,
 ``strides``, ``group``, ``merged_out_channels``, ``concat`` (the Concat node all
@@ -137,6 +137,7 @@ def _finding(model, input_key, eff, members) -> Finding:
     )
     details = {
         "input": input_key[2],
+        "input_spatial_shape": list(first.input_spatial),
         "branches": branches,
         "effective_kernel_shape": list(t.effective_kernel_shape),
         "effective_dilations": list(t.effective_dilations),
