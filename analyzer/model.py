@@ -20,6 +20,7 @@ class AnalyzedModel:
     graph: Graph
     shapes: Shapes
     notes: list = field(default_factory=list)
+    _memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> ModelProto:
@@ -33,6 +34,22 @@ class AnalyzedModel:
 
     def constant(self, value_key) -> np.ndarray | None:
         return None if value_key is None else self.shapes.info(value_key).value
+
+    def conv_taps(self, op):
+        """``analyzer.convs.conv_taps`` for ``op``, computed once per model (DT001 and
+        DT002 both need it); raises ``NotChecked`` the same way every time."""
+        from .convs import NotChecked, conv_taps
+
+        memo = self._memo.setdefault("conv_taps", {})
+        if op.key not in memo:
+            try:
+                memo[op.key] = conv_taps(self, op)
+            except NotChecked as e:
+                memo[op.key] = e
+        got = memo[op.key]
+        if isinstance(got, NotChecked):
+            raise got
+        return got
 
     def ints(self, value_key):
         v = self.constant(value_key)

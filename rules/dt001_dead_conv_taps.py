@@ -55,7 +55,7 @@ to this conv, each ``{"node", "op_type", "shape"}`` with its output shape; at mo
 """
 from __future__ import annotations
 
-from analyzer.convs import CONV_OPS, NotChecked, conv_taps, shrink_path, weight_source
+from analyzer.convs import CONV_OPS, NotChecked, shrink_path, weight_source
 from analyzer.findings import Finding
 
 CODE = "DT001"
@@ -79,7 +79,7 @@ def check(model, options=None):
         if op.op_type not in CONV_OPS:
             continue
         try:
-            ct = conv_taps(model, op)
+            ct = model.conv_taps(op)
         except NotChecked as e:
             reason = str(e).split(" (")[0]
             key = "input size not static" if "not static" in reason else reason

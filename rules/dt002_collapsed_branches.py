@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 
-from analyzer.convs import CONV_OPS, NotChecked, conv_taps
+from analyzer.convs import CONV_OPS, NotChecked
 from analyzer.findings import Finding
 
 CODE = "DT002"
@@ -58,7 +58,7 @@ def check(model, options=None):
         if op.op_type not in CONV_OPS:
             continue
         try:
-            ct = conv_taps(model, op)
+            ct = model.conv_taps(op)
         except NotChecked:
             continue
         if ct.taps.live_count == 0:
