@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--select", metavar="CODES", help="which rules' findings to fix (default: DT001,DT002)")
     f.add_argument("--verify", action="store_true", help="run original and fixed model in onnxruntime and compare outputs")
     f.add_argument("--bench", action="store_true", help="time original vs fixed model in onnxruntime")
+    f.add_argument("--bench-runs", type=int, default=20, metavar="N", help="timed runs per model for --bench (median; default 20)")
     f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
     f.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -78,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("model", metavar="MODEL")
     v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
     v.add_argument("--format", choices=["text", "json"], default="text")
+
+    sc = sub.add_parser("scan", help="lint a model zoo: parallel isolated workers, JSON Lines stream, resumable, summary")
+    sc.add_argument("paths", nargs="+", metavar="DIR|LIST_FILE", help="folders (searched for *.onnx), list files (one path a line; - for stdin) or models")
+    sc.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="worker processes (default: the number of usable cores)")
+    sc.add_argument("--format", choices=["jsonl", "json", "text", "csv"], default="jsonl", help="jsonl (default) streams one object per file; the others are written at the end")
+    sc.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (jsonl: as results come; others: atomically at the end)")
+    sc.add_argument("--resume", action="store_true", help="continue the scan recorded in --output (jsonl): skip files recorded there and unchanged")
+    sc.add_argument("--retry-errors", action="store_true", help="with --resume: analyze again the files recorded with an error")
+    sc.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time limit per file (default: 120; 0: none)")
+    sc.add_argument("--max-memory", default=None, metavar="SIZE", help="address-space limit per worker, e.g. 4G, 512M, none (default: 8G)")
+    sc.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary on stderr")
+    sc.add_argument("--dask", metavar="ADDRESS", help="run the files on this Dask scheduler (e.g. tcp://host:8786) instead of local workers")
+    sc.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all)")
+    sc.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to skip")
+    sc.add_argument("--fail-on", choices=["info", "warning", "error"], default=None, help="lowest severity that makes the exit code 1 (default: warning)")
+    sc.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (failed files still exit 2)")
+    sc.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...", help="bind a graph input's dims (repeatable)")
+    sc.add_argument("--config", metavar="FILE", help="read settings from this pyproject.toml / setup.cfg / onnxlint.toml")
+    sc.add_argument("--isolated", action="store_true", help="ignore all configuration files")
+    sc.add_argument("--max-nodes", type=int, default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
     return p
 
 
@@ -252,7 +273,13 @@ def cmd_verify(args) -> int:
     return run(args)
 
 
-COMMANDS = {"check": cmd_check, "rules": cmd_rules, "suppress": cmd_suppress, "fix": cmd_fix, "verify": cmd_verify}
+def cmd_scan(args) -> int:
+    from .scan import run
+
+    return run(args)
+
+
+COMMANDS = {"check": cmd_check, "rules": cmd_rules, "suppress": cmd_suppress, "fix": cmd_fix, "verify": cmd_verify, "scan": cmd_scan}
 
 
 def main(argv=None) -> int:
