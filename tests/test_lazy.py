@@ -1,0 +1,128 @@
+"""Lazy weights (issue 8): the graph is read without weight payloads, and what we
+read equals what onnx.load reads, field by field, on every model we can build
+or find; values are fetched on demand and equal onnx's."""
+import glob
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from analyzer.lazy import LAZY_MIN_BYTES, reduce_model
+from analyzer.load import LoadError, load, read_tensor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ONNX_DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
+
+
+def corpus():
+    files = sorted(glob.glob(os.path.join(ROOT, "sample_models", "*.onnx")))
+    for s in ("light", "real", "simple", "pytorch-converted", "pytorch-operator"):
+        files += sorted(glob.glob(os.path.join(ONNX_DATA, s, "**", "*.onnx"), recursive=True))
+    return files
+
+
+def restored(loaded):
+    """Our model with the lazily skipped payloads put back, to compare with onnx.load."""
+    m = onnx.ModelProto()
+    m.CopyFrom(loaded.model)
+    for t in m.graph.initializer:
+        if t.name in loaded.lazy:
+            arr = read_tensor(loaded, t, max_elements=None)
+            assert arr is not None, t.name
+            kind = loaded.lazy[t.name].field
+            if kind == "raw_data":
+                t.raw_data = arr.tobytes()
+            elif kind == "float_data":
+                t.float_data.extend(arr.reshape(-1).view(np.float32).tolist())
+            else:
+                t.double_data.extend(arr.reshape(-1).view(np.float64).tolist())
+    return m
+
+
+def assert_same_as_onnx(path):
+    ours = load(path)
+    theirs = onnx.load(path, load_external_data=False)
+    # every field except the skipped payloads is read as onnx reads it
+    assert ours.model.ir_version == theirs.ir_version
+    assert list(ours.model.opset_import) == list(theirs.opset_import)
+    assert list(ours.model.metadata_props) == list(theirs.metadata_props)
+    assert list(ours.model.functions) == list(theirs.functions)
+    g, h = ours.model.graph, theirs.graph
+    assert list(g.node) == list(h.node)
+    assert list(g.input) == list(h.input) and list(g.output) == list(h.output)
+    assert list(g.value_info) == list(h.value_info)
+    assert list(g.sparse_initializer) == list(h.sparse_initializer)
+    assert [(t.name, list(t.dims), t.data_type) for t in g.initializer] == [(t.name, list(t.dims), t.data_type) for t in h.initializer]
+    # and with the payloads put back, the whole model is onnx's
+    assert restored(ours) == theirs
+    return ours
+
+
+@pytest.mark.parametrize("path", corpus(), ids=lambda p: os.path.relpath(p, ROOT if p.startswith(ROOT) else ONNX_DATA))
+def test_lazy_load_reads_what_onnx_reads(path):
+    assert_same_as_onnx(path)
+
+
+def test_big_payloads_are_skipped_and_fetched_on_demand(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    small = np.arange(4, dtype=np.int64)
+    dbl = rng.standard_normal((40, 40)).astype(np.float64)
+    t_big = numpy_helper.from_array(big, "big")  # raw_data
+    t_float = helper.make_tensor("as_float_data", TensorProto.FLOAT, [32, 64], rng.standard_normal(2048).astype(np.float32).tolist())
+    t_dbl = helper.make_tensor("as_double_data", TensorProto.DOUBLE, [40, 40], dbl.reshape(-1).tolist())
+    t_small = numpy_helper.from_array(small, "shape")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Conv", ["x", "big"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Reshape", ["c", "shape"], ["y"])]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [t_big, t_float, t_dbl, t_small]), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    loaded = assert_same_as_onnx(str(path))
+    assert set(loaded.lazy) == {"big", "as_float_data", "as_double_data"}  # the small one stays inline
+    inits = {t.name: t for t in loaded.model.graph.initializer}
+    assert inits["big"].raw_data == b"" and len(inits["as_float_data"].float_data) == 0
+    assert inits["shape"].raw_data != b""
+    np.testing.assert_array_equal(read_tensor(loaded, inits["big"], max_elements=None), big)
+    np.testing.assert_array_equal(read_tensor(loaded, inits["as_double_data"], max_elements=None), dbl)
+    # analysis still resolves the Reshape target (small constant) and lints
+    import analyzer
+
+    r = analyzer.lint(str(path))
+    assert r.files[0].status == "ok"
+
+
+def test_reduce_model_leaves_small_models_alone():
+    data = open(os.path.join(ROOT, "sample_models", "rcan_attention_legacy.onnx"), "rb").read()
+    got = reduce_model(data)
+    # every initializer of this tiny model is below the threshold
+    m = onnx.load_from_string(data)
+    if all(len(t.raw_data) < LAZY_MIN_BYTES for t in m.graph.initializer):
+        assert got is None
+
+
+def test_lazy_load_of_external_data_model_reads_no_payload(tmp_path):
+    m = onnx.load(os.path.join(ROOT, "sample_models", "drln_attention_legacy.onnx"))
+    onnx.save_model(m, tmp_path / "m.onnx", save_as_external_data=True, location="m.onnx.data", size_threshold=0)
+    loaded = assert_same_as_onnx(str(tmp_path / "m.onnx"))
+    assert loaded.external  # references validated, values not read
+    import analyzer
+
+    assert len(analyzer.lint(str(tmp_path / "m.onnx")).findings) == 5
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.5, 0.9, 0.999])
+def test_truncated_big_model_still_refused(tmp_path, cut):
+    rng = np.random.default_rng(1)
+    t = numpy_helper.from_array(rng.standard_normal((256, 256)).astype(np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [t]), opset_imports=[helper.make_opsetid("", 17)])
+    data = m.SerializeToString()
+    p = tmp_path / "m.onnx"
+    p.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(LoadError) as e:
+        load(p)
+    assert e.value.kind in ("truncated", "not-onnx")
