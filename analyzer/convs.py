@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .geometry import GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
+from .geometry import MAX_KERNEL_EXTENT, GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
 
 __all__ = ["CONV_OPS", "ConvTaps", "conv_taps", "shrink_cause", "shrink_path", "weight_source"]
 
@@ -31,6 +31,10 @@ CONV_OPS = {
 # Walking up from a conv to the node that shrank its input stops after this many
 # steps (a long chain of same-size ops proves nothing more).
 MAX_CAUSE_STEPS = 10_000
+# shrink_path returns at most this many ops (cause first).
+MAX_PATH_OPS = 256
+# Kernel extents (summed over axes) analyzed per model: this plus 64 per node.
+TAP_BUDGET = 1 << 20
 
 
 @dataclass
@@ -74,8 +78,48 @@ def _ints(seq):
     return seq is not None and all(isinstance(x, int) for x in seq)
 
 
+def _int_list(op, name, n, default):
+    """An INTS attribute of ``n`` values (``default`` when absent), or NotChecked."""
+    v = op.attr(name, None)
+    if v is None:
+        return default
+    if not isinstance(v, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        raise NotChecked(f"attribute {name} is not a list of integers")
+    if n is not None and len(v) != n:
+        raise NotChecked(f"attribute {name} has {len(v)} values, expected {n}")
+    return tuple(v)
+
+
 def conv_taps(model, op) -> ConvTaps:
-    """Tap analysis of ``op`` or :class:`NotChecked` with the reason."""
+    """Tap analysis of ``op`` or :class:`NotChecked` with the reason.
+
+    Computed once per op and model (DT001 and DT002 both ask), and within a tap
+    budget proportional to the model's size: a hostile file can declare kernels
+    of any size without carrying their weights."""
+    memo = model.graph.memo.setdefault("conv_taps", {})
+    found = memo.get(op.key)
+    if found is None:
+        try:
+            found = _conv_taps(model, op)
+        except NotChecked as e:
+            found = e
+        memo[op.key] = found
+    if isinstance(found, NotChecked):
+        raise NotChecked(str(found))
+    return found
+
+
+def _charge_taps(model, kernel) -> None:
+    memo = model.graph.memo
+    if "tap_budget" not in memo:
+        memo["tap_budget"] = TAP_BUDGET + 64 * len(model.graph.ops)
+    cost = sum(kernel)
+    if cost > memo["tap_budget"]:
+        raise NotChecked("kernel too large to analyze (tap budget of the model exhausted)")
+    memo["tap_budget"] -= cost
+
+
+def _conv_taps(model, op) -> ConvTaps:
     spec = CONV_OPS.get(op.op_type)
     if spec is None or op.domain not in ("", "ai.onnx"):
         raise NotChecked("not a convolution")
@@ -88,33 +132,49 @@ def conv_taps(model, op) -> ConvTaps:
     if x_shape is None or len(x_shape) < 3:
         raise NotChecked("input rank unknown")
     sr = len(x_shape) - 2
-    if w_shape is None or len(w_shape) != sr + 2 or not _ints(w_shape):
+    if w_shape is None or not _ints(w_shape):
         raise NotChecked("weight shape unknown")
-    kernel = op.attr("kernel_shape", None)
-    kernel = tuple(kernel) if kernel is not None else tuple(w_shape[2:])
+    if len(w_shape) != sr + 2:
+        raise NotChecked(f"weight of rank {len(w_shape)} for an input of rank {len(x_shape)}")
+    kernel = _int_list(op, "kernel_shape", sr, tuple(w_shape[2:]))
     if tuple(kernel) != tuple(w_shape[2:]):
         raise NotChecked(f"kernel_shape {list(kernel)} disagrees with the weight {list(w_shape)}")
-    strides = tuple(op.attr("strides", None) or (1,) * sr)
-    dilations = tuple(op.attr("dilations", None) or (1,) * sr)
-    group = int(op.attr("group", 1))
+    strides = _int_list(op, "strides", sr, (1,) * sr)
+    dilations = _int_list(op, "dilations", sr, (1,) * sr)
+    if any(v < 1 for v in strides + dilations):
+        raise NotChecked(f"strides {list(strides)} / dilations {list(dilations)} must be positive")
+    pads = _int_list(op, "pads", 2 * sr, None)
+    if pads is not None and any(p < 0 for p in pads):
+        raise NotChecked(f"negative pads {list(pads)}")
+    group = op.attr("group", 1)
+    if not isinstance(group, int) or isinstance(group, bool) or group < 1:
+        raise NotChecked(f"group {group!r} is not a positive integer")
     auto_pad = op.attr("auto_pad", "NOTSET")
+    if not isinstance(auto_pad, str):
+        raise NotChecked("attribute auto_pad is not a string")
     spatial = tuple(x_shape[2:])
     if not _ints(spatial):
         raise NotChecked(f"input spatial size {_fmt(spatial)} is not static")
-    output_padding = tuple(op.attr("output_padding", None) or (0,) * sr)
+    channels, w_in = x_shape[1], w_shape[1]
+    if not transpose and isinstance(channels, int) and (channels % group or w_in * group != channels):
+        raise NotChecked(f"input has {channels} channels, the weight expects {w_in} x group {group}")
+    if transpose and (w_shape[0] % group if isinstance(w_shape[0], int) else False):
+        raise NotChecked(f"weight's {w_shape[0]} input channels do not divide into group {group}")
+    output_padding = _int_list(op, "output_padding", sr, (0,) * sr)
+    output_shape = _int_list(op, "output_shape", None, None)
     try:
         if transpose:
-            begins, ends, _ = resolve_conv_transpose_pads(
-                auto_pad, spatial, kernel, strides, dilations, op.attr("pads", None), output_padding, op.attr("output_shape", None)
-            )
+            begins, ends, _ = resolve_conv_transpose_pads(auto_pad, spatial, kernel, strides, dilations, pads, output_padding, output_shape)
         else:
-            begins, ends = resolve_conv_pads(auto_pad, spatial, kernel, strides, dilations, op.attr("pads", None))
+            begins, ends = resolve_conv_pads(auto_pad, spatial, kernel, strides, dilations, pads)
     except GeometryError as e:
         raise NotChecked(str(e)) from None
     begins, ends = list(begins), list(ends)
     pad_node = None
     input_key = x_key
-    if not transpose:
+    # Only a float Conv pads with 0: ConvInteger / QLinearConv pad with the input's
+    # zero point, so a Pad node's zeros in front of them are real (non-zero) data.
+    if op.op_type == "Conv":
         folded = _zero_pad_in_front(model, x_key, sr)
         if folded is not None:
             pad_node, inner_key, extra = folded
@@ -126,6 +186,9 @@ def conv_taps(model, op) -> ConvTaps:
                 ends = [b + e[1] for b, e in zip(ends, extra)]
             else:
                 pad_node = None
+    if not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
+        raise NotChecked(f"kernel {_fmt(kernel)} out of range")
+    _charge_taps(model, kernel)
     try:
         taps = analyze_taps(spatial, kernel, strides, dilations, begins, ends, transpose=transpose, output_padding=output_padding)
     except GeometryError as e:
@@ -214,14 +277,22 @@ def shrink_cause(model, value_key, rank: int):
 
 def shrink_path(model, value_key, rank: int):
     """``(cause, path)``: the cause as in :func:`shrink_cause` and the ops walked
-    from it down to the producer of ``value_key`` (cause first)."""
-    path = []
+    from it down to the producer of ``value_key`` (cause first; at most
+    MAX_PATH_OPS of them, from the cause on).
+
+    Results are memoized per value, so a chain of a million same-size convs
+    costs a million steps, not a million walks of ten thousand."""
+    memo = model.graph.memo.setdefault("shrink_path", {})
+    chain = []  # (value key, its producer) walked upwards, each continuing to an input
     key = value_key
     for _ in range(MAX_CAUSE_STEPS):
+        base = memo.get((key, rank))
+        if base is not None:
+            break
         prod = model.graph.producer(key)
         if prod is None:
-            return None, path[::-1]
-        path.append(prod)
+            base = memo[(key, rank)] = (None, ())
+            break
         here = model.shape(key)
         nxt = None
         for inp in prod.inputs:
@@ -230,9 +301,18 @@ def shrink_path(model, value_key, rank: int):
                 nxt = inp
                 break
         if nxt is None:
-            return prod, path[::-1]
+            base = memo[(key, rank)] = (prod, (prod,))
+            break
+        chain.append((key, prod))
         key = nxt
-    return None, path[::-1]
+    else:
+        base = (None, ())  # too long a chain of same-size ops to name a cause
+    cause, path = base
+    for k, prod in reversed(chain):
+        if len(path) < MAX_PATH_OPS:
+            path = path + (prod,)
+        memo[(k, rank)] = (cause, path)
+    return cause, list(path)
 
 
 def weight_source(model, w_key) -> str:

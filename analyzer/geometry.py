@@ -21,7 +21,9 @@ every contribution is cropped away are dead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 from math import prod
+from numbers import Integral
 
 __all__ = [
     "GeometryError",
@@ -37,8 +39,9 @@ __all__ = [
 ]
 
 # A kernel wider than this on one axis is refused rather than walked tap by tap
-# (a hostile file can declare any dims without carrying the data).
-MAX_KERNEL_EXTENT = 1 << 20
+# (a hostile file can declare any dims without carrying the data; real kernels,
+# even long 1-D audio filters, are far smaller).
+MAX_KERNEL_EXTENT = 1 << 16
 # Kernels with more taps than this list their dead taps axis by axis, not row-major.
 ROW_MAJOR_SCAN_LIMIT = 1 << 16
 
@@ -71,6 +74,8 @@ def resolve_conv_pads(auto_pad, sizes, kernel, strides, dilations, pads):
     """
     rank = len(kernel)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if len(strides) != rank or len(dilations) != rank or any(_as_int(v) < 1 for v in list(strides) + list(dilations)):
+            raise GeometryError(f"strides {list(strides)} / dilations {list(dilations)} must be {rank} positive integers")
         begins, ends = [], []
         for n, k, s, d in zip(sizes, kernel, strides, dilations):
             if not isinstance(n, int):
@@ -107,6 +112,8 @@ def resolve_conv_transpose_pads(auto_pad, sizes, kernel, strides, dilations, pad
     """
     rank = len(kernel)
     output_padding = list(output_padding) if output_padding else [0] * rank
+    if len(strides) != rank or len(dilations) != rank or any(_as_int(v) < 1 for v in list(strides) + list(dilations)):
+        raise GeometryError(f"strides {list(strides)} / dilations {list(dilations)} must be {rank} positive integers")
     target = None
     if output_shape:
         target = list(output_shape)[-rank:]
@@ -149,6 +156,13 @@ def resolve_conv_transpose_pads(auto_pad, sizes, kernel, strides, dilations, pad
             ends.append(small)
         outs.append(t)
     return begins, ends, outs
+
+
+def _as_int(v) -> int:
+    """An integer size or attribute as a Python int (numpy ints would overflow)."""
+    if isinstance(v, bool) or not isinstance(v, Integral):
+        raise GeometryError(f"size or attribute {v!r} is not an integer")
+    return int(v)
 
 
 def _check_axis(n, k, stride, dilation, pad_begin, pad_end):
@@ -300,13 +314,8 @@ class TapAnalysis:
 
 
 def _product(lists):
-    if not lists:
-        yield ()
-        return
-    first, rest = lists[0], lists[1:]
-    for j in first:
-        for tail in _product(rest):
-            yield (j,) + tail
+    """Row-major product of index lists (iterative: a kernel may have many axes)."""
+    return product(*lists)
 
 
 def analyze_taps(
@@ -337,9 +346,12 @@ def analyze_taps(
             raise GeometryError(f"{what} has {len(seq)} values for {rank} spatial axes")
     axes = []
     for ax in range(rank):
-        n, k, s, d, b, e = input_spatial[ax], kernel_shape[ax], strides[ax], dilations[ax], pads_begin[ax], pads_end[ax]
+        n, k, s, d, b, e, op = (
+            _as_int(v)
+            for v in (input_spatial[ax], kernel_shape[ax], strides[ax], dilations[ax], pads_begin[ax], pads_end[ax], output_padding[ax])
+        )
         if transpose:
-            live = live_taps_conv_transpose(n, k, s, d, b, e, output_padding[ax])
+            live = live_taps_conv_transpose(n, k, s, d, b, e, op)
         else:
             live = live_taps_conv(n, k, s, d, b, e)
         axes.append(AxisTaps(kernel=k, live=tuple(live), dilation=d, pad_begin=b, pad_end=e))

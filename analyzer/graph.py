@@ -14,18 +14,42 @@ ordering each graph on its own still respects captured values.
 
 ``graph_path`` is ``"main"`` for the model's graph, ``"<parent>/<node id>.<attribute>"``
 for a subgraph (``main/Loop#3.body``), and ``"function:<domain>:<name>"`` for a
-model-local function.  A node without a name gets the stable id ``<op_type>#<index>``.
-Building never recurses, so deep nesting cannot exhaust the Python stack.
+model-local function (``...:<overload>`` for an overloaded one).  A node without a
+name, or whose name an earlier node of its graph already has, gets the stable id
+``<op_type>#<index>``.  Look subgraphs up with :meth:`Graph.subgraph_path` rather
+than by building the string: names are arbitrary text, so two paths that would
+read the same get a ``~2`` suffix.
+
+Malformed graphs (all reported, none crashes):
+
+1. a cycle: :class:`GraphError` ``graph-cycle`` when the graph is ordered;
+2. one tensor defined twice in a graph (two producers, a node output named like a
+   graph input or initializer, a repeated graph input): ``graph-duplicate-tensor``
+   at build time, as onnx's checker and onnxruntime refuse it too: which of the two
+   values a consumer sees is undefined;
+3. a tensor read but defined nowhere, a graph output nothing produces, a repeated
+   initializer name (the last one wins, as in onnxruntime), repeated node names,
+   a repeated function: a note, analysis goes on.
+
+Strings come from protobuf undecoded when they are not valid UTF-8; every name is
+decoded here (invalid bytes become U+FFFD), so downstream code only sees ``str``.
+Building never recurses, so deep nesting cannot exhaust the Python stack; the
+garbage collector is paused while millions of small objects are created.
 """
 from __future__ import annotations
 
+import gc
 import heapq
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import networkx as nx
-from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, helper
+from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, helper
 
-__all__ = ["GraphError", "OpNode", "SubGraph", "Graph", "build_graph"]
+from .load import shown, text
+
+__all__ = ["GraphError", "OpNode", "SubGraph", "Graph", "build_graph", "gc_paused"]
 
 MAIN = "main"
 
@@ -39,7 +63,21 @@ class GraphError(Exception):
         self.message = message
 
 
-@dataclass
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: building a graph creates millions of
+    objects and no garbage cycles, and each generation-2 pass would walk them all
+    (on a million-node model that is most of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(slots=True)
 class OpNode:
     key: tuple
     id: str  # node name, or the synthesized <op_type>#<index>
@@ -48,28 +86,35 @@ class OpNode:
     proto: NodeProto
     inputs: list  # value keys; None for an omitted optional input
     outputs: list  # value keys; None for an omitted optional output
+    op_type: str = ""  # decoded from the proto (always str)
+    domain: str = ""  # "" for the default domain (also when written "ai.onnx")
     _attrs: dict | None = None
-
-    @property
-    def op_type(self) -> str:
-        return self.proto.op_type
-
-    @property
-    def domain(self) -> str:
-        return self.proto.domain or ""
 
     @property
     def name_given(self) -> bool:
         return bool(self.proto.name)
 
     @property
+    def name(self) -> str:
+        """The node's name as written ("" when unnamed), always ``str``; ``id`` is unique."""
+        return text(self.proto.name)
+
+    @property
+    def overload(self) -> str:
+        return text(self.proto.overload)
+
+    @property
     def attrs(self) -> dict:
-        """Attribute values as Python objects (subgraphs stay GraphProto)."""
+        """Attribute values as Python objects (subgraphs stay GraphProto); the first
+        of two attributes with one name wins."""
         if self._attrs is None:
             out = {}
             for a in self.proto.attribute:
+                name = text(a.name)
+                if name in out:
+                    continue
                 if a.ref_attr_name:
-                    out[a.name] = None  # a function's attribute reference, bound at the call site
+                    out[name] = None  # a function's attribute reference, bound at the call site
                     continue
                 try:
                     v = helper.get_attribute_value(a)
@@ -77,7 +122,7 @@ class OpNode:
                     v = None
                 if isinstance(v, bytes):
                     v = v.decode("utf-8", "replace")
-                out[a.name] = v
+                out[name] = v
             self._attrs = out
         return self._attrs
 
@@ -97,6 +142,7 @@ class SubGraph:
     initializer_keys: list = field(default_factory=list)
     op_keys: list = field(default_factory=list)
     function: object = None  # FunctionProto for function bodies
+    depth: int = 0  # subgraph nesting level (main and functions: 0)
 
 
 class Graph:
@@ -108,7 +154,14 @@ class Graph:
         self.subgraphs: dict[str, SubGraph] = {}
         self.ops: dict[tuple, OpNode] = {}
         self.notes: list[str] = []
+        # (domain, name, overload) -> path of each model-local function
+        self.functions: dict[tuple, str] = {}
+        # Derived, read-only results that analysis code caches per model (e.g. convs).
+        self.memo: dict = {}
         self._topo_cache: dict[str, list] = {}
+        self._producer: dict[tuple, tuple] = {}  # value key -> op key
+        self._implicit: dict[tuple, list] = {}  # op key -> values captured by its subgraphs
+        self._subgraph_of: dict[tuple, str] = {}  # (op key, attribute name, index) -> path
 
     # -- queries ---------------------------------------------------------
     def op(self, key) -> OpNode:
@@ -118,16 +171,13 @@ class Graph:
         return self.nx.nodes[key]
 
     def producer(self, value_key) -> OpNode | None:
-        for pred in self.nx.predecessors(value_key):
-            if self.nx.edges[pred, value_key].get("kind") == "output":
-                return self.ops[pred]
-        return None
+        op_key = self._producer.get(value_key)
+        return None if op_key is None else self.ops[op_key]
 
     def consumers(self, value_key) -> list[tuple[OpNode, int]]:
         """Ops that read ``value_key`` as an explicit input, with the input position."""
         out = []
-        for succ in self.nx.successors(value_key):
-            data = self.nx.edges[value_key, succ]
+        for succ, data in self.nx.succ[value_key].items():
             if data.get("kind") == "input":
                 for pos in data["positions"]:
                     out.append((self.ops[succ], pos))
@@ -143,6 +193,13 @@ class Graph:
     def initializer(self, value_key):
         return self.nx.nodes[value_key].get("tensor")
 
+    def subgraph_path(self, op_key, attr_name: str, index: int | None = None) -> str | None:
+        """Path of the subgraph in attribute ``attr_name`` (``index`` for a GRAPHS list) of an op."""
+        return self._subgraph_of.get((op_key, attr_name, index))
+
+    def function_path(self, domain: str, name: str, overload: str = "") -> str | None:
+        return self.functions.get((domain, name, overload))
+
     def topological_order(self, path: str = MAIN) -> list[OpNode]:
         """Ops of one graph (not its subgraphs) in an order where producers come first.
 
@@ -154,35 +211,38 @@ class Graph:
         return self._topo_cache[path]
 
     def _toposort(self, path):
-        sub = self.subgraphs[path]
-        keys = sub.op_keys
-        local = set(keys)
-        indeg = {k: 0 for k in keys}
-        succs = {k: [] for k in keys}
+        keys = self.subgraphs[path].op_keys
+        producer = self._producer
+        indeg = [0] * len(keys)
+        succs: list[list[int]] = [[] for _ in keys]
         for k in keys:
+            op = self.ops[k]
             deps = set()
-            for vkey in self.nx.predecessors(k):
-                for prod in self.nx.predecessors(vkey):
-                    if prod in local and self.nx.edges[prod, vkey].get("kind") == "output":
-                        deps.add(prod)
+            for vkey in op.inputs:
+                prod = producer.get(vkey) if vkey is not None else None
+                if prod is not None and prod[1] == path:
+                    deps.add(prod[2])
+            for vkey in self._implicit.get(k, ()):
+                prod = producer.get(vkey)
+                if prod is not None and prod[1] == path:
+                    deps.add(prod[2])
             for d in deps:
-                succs[d].append(k)
-                indeg[k] += 1
-        ready = [k[2] for k in keys if indeg[k] == 0]
+                succs[d].append(k[2])
+            indeg[k[2]] = len(deps)
+        ready = [i for i in range(len(keys)) if indeg[i] == 0]
         heapq.heapify(ready)
         order = []
         while ready:
             i = heapq.heappop(ready)
-            k = ("op", path, i)
-            order.append(self.ops[k])
-            for s in succs[k]:
+            order.append(self.ops[keys[i]])
+            for s in succs[i]:
                 indeg[s] -= 1
                 if indeg[s] == 0:
-                    heapq.heappush(ready, s[2])
+                    heapq.heappush(ready, s)
         if len(order) != len(keys):
-            stuck = sorted(k for k in keys if indeg[k] > 0)[:5]
-            names = ", ".join(self.ops[k].id for k in stuck)
-            raise GraphError("cycle", f"graph {path} has a cycle through nodes {names}")
+            stuck = [keys[i] for i in range(len(keys)) if indeg[i] > 0][:5]
+            names = ", ".join(shown(self.ops[k].id) for k in stuck)
+            raise GraphError("graph-cycle", f"graph {shown(path)} has a cycle through nodes {names}")
         return order
 
     def all_ops(self):
@@ -192,144 +252,267 @@ class Graph:
                 yield self.ops[key]
 
 
-def _synth_id(node: NodeProto, index: int, taken: set) -> str:
-    if node.name and node.name not in taken:
-        return node.name
-    base = f"{node.op_type}#{index}"
-    return base if base not in taken else f"{base}.{len(taken)}"
-
-
 def build_graph(model: ModelProto) -> Graph:
-    """Build the networkx graph of ``model`` (main graph, all subgraphs, local functions)."""
+    """Build the networkx graph of ``model`` (main graph, all subgraphs, local functions).
+
+    Raises :class:`GraphError` (``graph-duplicate-tensor``) for a tensor defined twice."""
     g = Graph(model)
-    # Work list of (graph proto, path, owner op key, parent path); iterative on purpose.
-    pending = [(model.graph, MAIN, None, None, None)]
-    for fn in model.functions:
-        pending.append((None, f"function:{fn.domain}:{fn.name}", None, None, fn))
-    while pending:
-        proto, path, owner, parent, fn = pending.pop(0)
-        _add_graph(g, proto, path, owner, parent, fn, pending)
+    with gc_paused():
+        # Work list of (graph proto, path, owner op key, parent path, function); iterative on purpose.
+        pending = deque([(model.graph, MAIN, None, None, None)])
+        for fn in model.functions:
+            domain, name, overload = text(fn.domain), text(fn.name), text(fn.overload)
+            path = f"function:{domain}:{name}" + (f":{overload}" if overload else "")
+            if (domain, name, overload) in g.functions:
+                g.notes.append(f"function {shown(path[9:])} is defined twice; the first definition is used")
+                continue
+            g.functions[(domain, name, overload)] = path
+            g.subgraphs[path] = None  # reserved: subgraphs found later come after the functions
+            pending.append((None, path, None, None, fn))
+        while pending:
+            proto, path, owner, parent, fn = pending.popleft()
+            _add_graph(g, proto, path, owner, parent, fn, pending)
     return g
 
 
 def _scope_lookup(g: Graph, path: str, name: str):
+    node_attrs = g.nx._node  # plain dict: the hot path of building
     p = path
     while p is not None:
         key = ("value", p, name)
-        if key in g.nx:
+        if key in node_attrs:
             return key
         p = g.subgraphs[p].parent
     return None
 
 
-def _add_value(g: Graph, key, role, **attrs):
-    if key in g.nx:
+def _unique_path(g: Graph, path: str) -> str:
+    if path not in g.subgraphs:
+        return path
+    n = 2
+    while f"{path}~{n}" in g.subgraphs:
+        n += 1
+    return f"{path}~{n}"
+
+
+def _fast_internals(G) -> bool:
+    """Whether ``G`` is a plain DiGraph whose dict-of-dicts we may fill directly
+    (networkx's documented layout: ``_node``, ``_succ``, ``_pred``)."""
+    return type(G) is nx.DiGraph and all(type(getattr(G, a, None)) is dict for a in ("_node", "_succ", "_pred"))
+
+
+def _add_nodes(G, items) -> None:
+    """Add new nodes ``(key, attribute dict)``; the dicts become the node attributes."""
+    if not _fast_internals(G):
+        for key, attrs in items:
+            G.add_node(key, **attrs)
         return
-    g.nx.add_node(key, kind="value", role=role, **attrs)
+    node, succ, pred = G._node, G._succ, G._pred
+    for key, attrs in items:
+        if key in node:
+            node[key].update(attrs)
+            continue
+        node[key] = attrs
+        succ[key] = {}
+        pred[key] = {}
+
+
+def _add_edges(G, items) -> None:
+    """Add edges ``(u, v, attribute dict)`` between existing nodes."""
+    if not _fast_internals(G):
+        G.add_edges_from(items)
+        return
+    succ, pred = G._succ, G._pred
+    for u, v, attrs in items:
+        old = succ[u].get(v)
+        if old is not None:
+            old.update(attrs)
+            continue
+        succ[u][v] = attrs
+        pred[v][u] = attrs
+
+
+def _what(definer) -> str:
+    return f"an output of node {shown(definer[0])}" if isinstance(definer, tuple) else definer
+
+
+def _duplicate(path, name, first, second) -> GraphError:
+    where = "" if path == MAIN else f" in graph {shown(path)}"
+    return GraphError("graph-duplicate-tensor", f"tensor {shown(name)}{where} is defined twice ({first} and {second})")
 
 
 def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     sub = SubGraph(path=path, proto=proto, owner=owner, parent=parent, function=fn)
+    if parent is not None:
+        sub.depth = g.subgraphs[parent].depth + 1
     g.subgraphs[path] = sub
+    G = g.nx
+    node_attrs = G._node  # plain dict lookups: this loop runs once per tensor of the model
+    new_values = []  # (key, attrs) to add in bulk
+    defined: dict[str, object] = {}  # name -> what defines it: a description, or the producing node's id
+
+    def declare(name, role, what, **attrs):
+        key = ("value", path, name)
+        if name in defined:
+            raise _duplicate(path, name, _what(defined[name]), _what(what))
+        defined[name] = what
+        attrs.update(kind="value", role=role, name=name)
+        new_values.append((key, attrs))
+        return key
+
     if fn is not None:
-        for name in fn.input:
-            key = ("value", path, name)
-            _add_value(g, key, "input", name=name)
-            sub.input_keys.append(key)
+        for raw in fn.input:
+            sub.input_keys.append(declare(text(raw), "input", "a function input"))
         nodes = fn.node
-        out_names = list(fn.output)
+        out_names = [text(n) for n in fn.output]
     else:
         for vi in proto.input:
-            key = ("value", path, vi.name)
-            _add_value(g, key, "input", name=vi.name, value_info=vi)
-            sub.input_keys.append(key)
+            name = text(vi.name)
+            sub.input_keys.append(declare(name, "input", "a graph input", value_info=vi))
+        inputs_seen = dict(new_values)
+        inits: dict[str, object] = {}
         for t in proto.initializer:
-            key = ("value", path, t.name)
-            if key in g.nx and g.nx.nodes[key]["role"] == "input":
-                # IR < 4 style: an initializer that is also a graph input gives its default.
-                g.nx.nodes[key]["tensor"] = t
-                g.nx.nodes[key]["role"] = "initializer"
-            elif key in g.nx:
-                g.notes.append(f"{path}: initializer {t.name!r} defined twice")
-                continue
-            else:
-                _add_value(g, key, "initializer", name=t.name, tensor=t)
-            sub.initializer_keys.append(key)
+            name = text(t.name)
+            if name in inits:
+                g.notes.append(f"{path}: initializer {shown(name)} defined twice; the last one is used (as onnxruntime does)")
+            inits[name] = t
         for sp in proto.sparse_initializer:
-            key = ("value", path, sp.values.name)
-            _add_value(g, key, "initializer", name=sp.values.name, sparse=sp)
+            name = text(sp.values.name)
+            if name in inits:
+                g.notes.append(f"{path}: initializer {shown(name)} defined twice; the last one is used (as onnxruntime does)")
+            inits[name] = sp
+        for name, t in inits.items():
+            key = ("value", path, name)
+            tensor_attrs = {"sparse": t} if isinstance(t, SparseTensorProto) else {"tensor": t}
+            if key in inputs_seen:
+                # IR < 4 style: an initializer that is also a graph input gives its default.
+                inputs_seen[key].update(role="initializer", **tensor_attrs)
+            else:
+                declare(name, "initializer", "an initializer", **tensor_attrs)
             sub.initializer_keys.append(key)
         nodes = proto.node
-        out_names = [vi.name for vi in proto.output]
-    taken: set = set()
+        out_names = [text(vi.name) for vi in proto.output]
+
     # First pass: declare every node output so that names resolve regardless of order.
+    taken: set = set()
+    renamed = []
     op_nodes = []
+    op_entries = []
+    edges = []
+    producer = g._producer
     for index, node in enumerate(nodes):
-        nid = _synth_id(node, index, taken)
+        name, op_type, domain = node.name, node.op_type, node.domain
+        if name.__class__ is not str or op_type.__class__ is not str or domain.__class__ is not str:
+            name, op_type, domain = text(name), text(op_type), text(domain)
+        if name and name not in taken:
+            nid = name
+        else:
+            nid = f"{op_type}#{index}"
+            n = 2
+            while nid in taken:  # a node literally named like a synthesized id
+                nid = f"{op_type}#{index}~{n}"
+                n += 1
+            if name:
+                renamed.append((name, nid))
         taken.add(nid)
         key = ("op", path, index)
         outputs = []
-        for pos, name in enumerate(node.output):
-            if not name:
+        for pos, out in enumerate(node.output):
+            if out.__class__ is not str:
+                out = text(out)
+            if not out:
                 outputs.append(None)
                 continue
-            vkey = ("value", path, name)
-            if vkey in g.nx:
-                role = g.nx.nodes[vkey]["role"]
-                g.notes.append(f"{path}: tensor {name!r} is produced by node {nid!r} and also defined as {role}")
-                g.nx.nodes[vkey].setdefault("extra_producers", []).append(key)
-            else:
-                _add_value(g, vkey, "output", name=name)
+            if out in defined:
+                declare(out, "output", (nid,))  # raises
+            defined[out] = (nid,)
+            vkey = ("value", path, out)
+            new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
+            producer[vkey] = key
+            edges.append((key, vkey, {"kind": "output", "position": pos}))
             outputs.append(vkey)
-        op = OpNode(key=key, id=nid, index=index, graph=path, proto=node, inputs=[], outputs=outputs)
+        op = OpNode(
+            key=key,
+            id=nid,
+            index=index,
+            graph=path,
+            proto=node,
+            inputs=[],
+            outputs=outputs,
+            op_type=op_type,
+            domain="" if domain == "ai.onnx" else domain,
+        )
         g.ops[key] = op
-        g.nx.add_node(key, kind="op", op_type=node.op_type, id=nid)
+        op_entries.append((key, {"kind": "op", "op_type": op_type, "id": nid}))
         sub.op_keys.append(key)
         op_nodes.append(op)
-        for pos, vkey in enumerate(outputs):
-            if vkey is not None and not g.nx.has_edge(key, vkey) and "extra_producers" not in g.nx.nodes[vkey]:
-                g.nx.add_edge(key, vkey, kind="output", position=pos)
+    if renamed:
+        first_name, first_id = renamed[0]
+        g.notes.append(
+            f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
+            f"(first: {shown(first_name)} as {shown(first_id)})"
+        )
+    _add_nodes(G, new_values)
+    _add_nodes(G, op_entries)
     # Second pass: wire inputs (inner graphs resolve names through enclosing scopes).
+    missing = {}
     for op in op_nodes:
+        in_edges = {}
         for pos, name in enumerate(op.proto.input):
+            if name.__class__ is not str:
+                name = text(name)
             if not name:
                 op.inputs.append(None)
                 continue
-            vkey = _scope_lookup(g, path, name)
-            if vkey is None:
-                vkey = ("value", path, name)
-                _add_value(g, vkey, "missing", name=name)
-                g.notes.append(f"{path}: node {op.id!r} reads {name!r}, which nothing defines")
+            vkey = ("value", path, name)
+            if vkey not in node_attrs:
+                vkey = _scope_lookup(g, path, name)
+                if vkey is None:
+                    vkey = ("value", path, name)
+                    if name not in missing:
+                        missing[name] = op.id
+                        G.add_node(vkey, kind="value", role="missing", name=name)
+                        g.notes.append(f"{path}: node {shown(op.id)} reads {shown(name)}, which nothing defines")
+                elif vkey[1] != path:
+                    _add_implicit_edges(g, vkey, path)
             op.inputs.append(vkey)
-            _add_input_edge(g, vkey, op.key, pos)
-            if vkey[1] != path:
-                _add_implicit_edges(g, vkey, path)
+            in_edges.setdefault(vkey, []).append(pos)
+        for vkey, positions in in_edges.items():
+            edges.append((vkey, op.key, {"kind": "input", "positions": positions}))
+        seen_attrs = set()
         for attr in op.proto.attribute:
+            if attr.type not in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+                continue
+            attr_name = text(attr.name)
+            if attr_name in seen_attrs:
+                g.notes.append(f"{path}: node {shown(op.id)} has two attributes named {shown(attr_name)}; the second is ignored")
+                continue
+            seen_attrs.add(attr_name)
             if attr.type == AttributeProto.GRAPH:
-                pending.append((attr.g, f"{path}/{op.id}.{attr.name}", op.key, path, None))
-            elif attr.type == AttributeProto.GRAPHS:
+                sub_path = _unique_path(g, f"{path}/{op.id}.{attr_name}")
+                g._subgraph_of[(op.key, attr_name, None)] = sub_path
+                g.subgraphs[sub_path] = None  # reserve the path
+                pending.append((attr.g, sub_path, op.key, path, None))
+            else:
                 for i, sg in enumerate(attr.graphs):
-                    pending.append((sg, f"{path}/{op.id}.{attr.name}[{i}]", op.key, path, None))
+                    sub_path = _unique_path(g, f"{path}/{op.id}.{attr_name}[{i}]")
+                    g._subgraph_of[(op.key, attr_name, i)] = sub_path
+                    g.subgraphs[sub_path] = None
+                    pending.append((sg, sub_path, op.key, path, None))
+    _add_edges(G, edges)
     for name in out_names:
-        vkey = _scope_lookup(g, path, name)
+        vkey = _scope_lookup(g, path, name) if name else None
         if vkey is None:
             vkey = ("value", path, name)
-            _add_value(g, vkey, "missing", name=name)
-            g.notes.append(f"{path}: graph output {name!r} is never produced")
+            if vkey not in node_attrs:
+                G.add_node(vkey, kind="value", role="missing", name=name)
+            g.notes.append(f"{path}: graph output {shown(name)} is never produced")
         sub.output_keys.append(vkey)
     if fn is None:
         for vi in list(proto.value_info) + list(proto.output):
-            vkey = ("value", path, vi.name)
-            if vkey in g.nx:
-                g.nx.nodes[vkey].setdefault("value_info", vi)
-
-
-def _add_input_edge(g: Graph, vkey, okey, pos):
-    if g.nx.has_edge(vkey, okey):
-        g.nx.edges[vkey, okey]["positions"].append(pos)
-        g.nx.edges[vkey, okey]["kind"] = "input"
-    else:
-        g.nx.add_edge(vkey, okey, kind="input", positions=[pos])
+            attrs = node_attrs.get(("value", path, text(vi.name)))
+            if attrs is not None:
+                attrs.setdefault("value_info", vi)
 
 
 def _add_implicit_edges(g: Graph, vkey, path):
@@ -342,4 +525,5 @@ def _add_implicit_edges(g: Graph, vkey, path):
             break
         if not g.nx.has_edge(vkey, owner):
             g.nx.add_edge(vkey, owner, kind="implicit", positions=[])
+            g._implicit.setdefault(owner, []).append(vkey)
         p = g.subgraphs[p].parent

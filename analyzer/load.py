@@ -1,14 +1,20 @@
 """Read a model file safely.
 
 Every failure is a :class:`LoadError` with a ``kind`` (a short, stable word that
-JSON output and exit codes use) and a one-line message.  Weights stored as
-external data stay where they are: their references are validated (relative,
-no ``..``, resolving inside the model's folder, offset and length inside the
-file) before anything opens them, and values are read later only for the few
-small tensors analysis needs (:func:`read_tensor`).
+JSON output and exit codes use, listed in :data:`ERROR_KINDS`) and a one-line
+message.  Weights stored as external data stay where they are: their references
+are validated (relative, no ``..``, resolving inside the model's folder, one hard
+link, offset and length inside the file) before anything opens them, and values
+are read later only for the few small tensors analysis needs (:func:`read_tensor`),
+through a descriptor checked to be the very file that was validated.
+
+Nothing here follows a FIFO or a device: the model and its data files are
+``stat``-ed first and opened non-blocking, so a hostile path cannot hang a scan.
 """
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import stat
 from dataclasses import dataclass, field
@@ -18,22 +24,63 @@ import numpy as np
 import onnx
 from onnx import ModelProto, TensorProto
 
-from .protoscan import ScanError, scan_model_fields
+from .lazy import reduce_model
+from .protoscan import PROTOBUF_DEPTH_LIMIT, ScanError, nesting_depth, scan_model_fields
 
-__all__ = ["LoadError", "LoadedModel", "load", "from_proto", "read_tensor", "iter_tensors"]
+__all__ = [
+    "ERROR_KINDS",
+    "LoadError",
+    "LoadedModel",
+    "ExternalRef",
+    "load",
+    "from_proto",
+    "read_tensor",
+    "read_external_bytes",
+    "iter_tensors",
+    "external_key",
+    "text",
+    "shown",
+    "one_line",
+]
 
 # protobuf cannot parse a message over 2 GiB; larger files must keep weights outside.
 MAX_PROTO_BYTES = (1 << 31) - 1
-# Constant values materialized for analysis (shape sub-graphs, small weights).
+# Files at least this big are memory-mapped and their weight payloads read lazily.
+LAZY_FILE_MIN = 1 << 20
+# Default cap of read_tensor: values materialized for analysis (shape sub-graphs, small weights).
 MAX_VALUE_ELEMENTS = 1 << 16
+# Names quoted in messages are cut to this many characters (a name can be megabytes).
+MAX_NAME_IN_MESSAGE = 120
+
+# Every error kind a file result can carry (JSON ``error.kind``), with what it means.
+# The words are stable: scripts match on them.
+ERROR_KINDS = {
+    "not-found": "the path does not exist",
+    "not-a-file": "a directory, FIFO, device or socket (never opened, so it cannot block)",
+    "unreadable": "the file exists but cannot be read (permissions, I/O error)",
+    "empty": "the file has 0 bytes",
+    "not-onnx": "not an ONNX model: text, a Git LFS pointer, a zip or pickle, random bytes, another protobuf "
+    "message (a bare GraphProto or TensorProto), or a ModelProto without graph / ir_version / opset_import",
+    "truncated": "an ONNX model cut short: a top-level field runs past the end of the file",
+    "corrupt": "framed like an ONNX model, but its content does not parse (bytes damaged inside)",
+    "too-deep": "messages nested deeper than protobuf's parse limit (100 levels, e.g. If inside If ... "
+    "about 33 deep), or too deep for analysis",
+    "too-large": "a file over 2 GiB, more nodes than --max-nodes, or out of memory while analyzing",
+    "unsupported": "an IR version newer than the installed onnx supports",
+    "external-data": "external data that cannot be used: missing file, not a regular file, offset/length "
+    "outside the file or not matching the dims, unknown key, string tensor, model without a folder",
+    "external-data-outside-folder": "an external-data location that is absolute, contains '..', or resolves "
+    "(through symlinks) outside the model's folder, or a data file with more than one hard link",
+    "graph-cycle": "the graph (or a subgraph / function body) has a cycle",
+    "graph-duplicate-tensor": "one tensor defined twice in a graph: two producers, a node output named like "
+    "a graph input or initializer, or a repeated graph input",
+    "bad-input-shape": "an --input-shape binding that does not fit the model",
+    "internal": "a bug in onnxlint (please report it with the file)",
+}
 
 
 class LoadError(Exception):
-    """A model could not be read.  ``kind`` is one of:
-
-    not-found, not-a-file, unreadable, empty, not-onnx, truncated, too-large,
-    unsupported, external-data
-    """
+    """A model could not be read.  ``kind`` is one of :data:`ERROR_KINDS`."""
 
     def __init__(self, path, kind: str, message: str):
         super().__init__(message)
@@ -45,6 +92,31 @@ class LoadError(Exception):
         return f"{self.path}: {self.kind}: {self.message}"
 
 
+def text(s) -> str:
+    """A protobuf string field as ``str``.  ONNX strings are proto2, so protobuf does
+    not validate them: invalid UTF-8 comes back as ``bytes``; decode it with
+    replacement characters so that names are always text downstream."""
+    if isinstance(s, bytes):
+        return s.decode("utf-8", "replace")
+    return s
+
+
+def one_line(s: str) -> str:
+    """A message safe for one line of any report: control characters (newlines,
+    ANSI/OSC escapes) and line separators from model strings become ``\\xNN``."""
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() or c == " " else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
+
+
+def shown(s) -> str:
+    """``repr`` of a name for a message, cut to a sane length."""
+    s = text(s)
+    if len(s) > MAX_NAME_IN_MESSAGE:
+        s = s[:MAX_NAME_IN_MESSAGE] + "..."
+    return repr(s)
+
+
 @dataclass
 class ExternalRef:
     """A validated external-data reference of one tensor."""
@@ -52,6 +124,8 @@ class ExternalRef:
     path: Path
     offset: int
     length: int
+    device: int = 0  # st_dev and st_ino of the validated file: reading checks
+    inode: int = 0  # that the descriptor opened is still that very file
 
 
 @dataclass
@@ -61,21 +135,32 @@ class LoadedModel:
     # external_key(tensor) -> validated reference, for tensors whose data is outside the file
     external: dict[tuple, ExternalRef] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # main-graph initializer name -> LazyPayload: payloads left in the file, read on demand
+    lazy: dict = field(default_factory=dict)
+    buffer: object = field(default=None, repr=False)  # the file's memory map when lazy
 
     @property
     def base_dir(self) -> Path | None:
         return self.path.parent if self.path else None
 
 
-def load(path, max_bytes: int = MAX_PROTO_BYTES) -> LoadedModel:
-    """Read ``path`` into a :class:`LoadedModel` or raise :class:`LoadError`."""
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def load(path, max_bytes: int = MAX_PROTO_BYTES, lazy: bool = True) -> LoadedModel:
+    """Read ``path`` into a :class:`LoadedModel` or raise :class:`LoadError`.
+
+    With ``lazy`` (the default), a file of at least LAZY_FILE_MIN bytes is memory-
+    mapped and its large initializer payloads are not parsed (``analyzer.lazy``):
+    :func:`read_tensor` fetches them on demand.  Pass ``lazy=False`` to get a
+    complete ModelProto (to rewrite and save the model)."""
     p = Path(path)
     try:
         st = os.stat(p)
     except FileNotFoundError:
         raise LoadError(path, "not-found", "no such file") from None
-    except OSError as e:
-        raise LoadError(path, "unreadable", e.strerror or str(e)) from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise LoadError(path, "unreadable", getattr(e, "strerror", None) or str(e)) from None
     if stat.S_ISDIR(st.st_mode):
         raise LoadError(path, "not-a-file", "is a directory")
     if not stat.S_ISREG(st.st_mode):
@@ -89,11 +174,32 @@ def load(path, max_bytes: int = MAX_PROTO_BYTES) -> LoadedModel:
             f"{st.st_size} bytes; a protobuf model over {max_bytes} bytes cannot be parsed (store weights as external data)",
         )
     try:
-        with open(p, "rb") as f:
-            data = f.read(max_bytes + 1)
+        # Non-blocking and checked again after opening: the path may have been
+        # swapped for a FIFO since the stat above.
+        fd = os.open(p, _O_FLAGS)
     except OSError as e:
         raise LoadError(path, "unreadable", e.strerror or str(e)) from None
-    return _parse(data, p)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError(path, "not-a-file", "not a regular file (device, FIFO or socket)")
+        try:
+            if lazy and st.st_size >= LAZY_FILE_MIN:
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                if hasattr(data, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+                    data.madvise(mmap.MADV_RANDOM)  # no read-ahead into payloads nothing reads
+            else:
+                # st_size + 1, not max_bytes + 1: reserving 2 GiB per file fails under a memory limit
+                data = f.read(min(st.st_size, max_bytes) + 1)
+        except (OSError, ValueError) as e:
+            if getattr(e, "errno", None) == errno.ENOMEM:
+                raise MemoryError(f"cannot map {st.st_size} bytes") from None  # a memory limit, not a bad file
+            raise LoadError(path, "unreadable", getattr(e, "strerror", None) or str(e)) from None
+    if not data:
+        raise LoadError(path, "empty", "file is empty")
+    if len(data) > max_bytes:
+        raise LoadError(path, "too-large", f"more than {max_bytes} bytes; a protobuf model that large cannot be parsed")
+    return _parse(data, p, lazy=lazy)
 
 
 def from_proto(model: ModelProto, path=None) -> LoadedModel:
@@ -115,15 +221,15 @@ def _describe_non_model(data: bytes) -> str | None:
     if head.startswith(b"\x80") and b"torch" in data[:4096]:
         return "a Python pickle, not an ONNX model"
     try:
-        text = head.decode("utf-8")
+        head_text = head.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+    if head_text and all(c.isprintable() or c in "\r\n\t" for c in head_text):
         return "a text file, not a binary ONNX model"
     return None
 
 
-def _parse(data: bytes, path: Path) -> LoadedModel:
+def _parse(data, path: Path, lazy: bool = False) -> LoadedModel:
     what = _describe_non_model(data)
     if what:
         raise LoadError(path, "not-onnx", what)
@@ -133,13 +239,33 @@ def _parse(data: bytes, path: Path) -> LoadedModel:
         scan_model_fields(data)
     except ScanError as e:
         raise LoadError(path, e.kind, e.message) from None
+    payloads = {}
+    parse_bytes = data
+    if lazy:
+        reduced = reduce_model(data)
+        if reduced is not None:
+            parse_bytes, payloads = reduced
+    if isinstance(parse_bytes, mmap.mmap):
+        parse_bytes = parse_bytes[:]
     model = ModelProto()
     try:
-        model.ParseFromString(data)
-    except Exception as e:  # protobuf raises DecodeError, RecursionError or RuntimeError variants
+        model.ParseFromString(parse_bytes)
+    except RecursionError:  # the pure-Python protobuf recurses per nesting level
+        raise LoadError(path, "too-deep", "messages nested too deeply for protobuf to parse") from None
+    except Exception as e:  # protobuf raises DecodeError or RuntimeError variants
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise LoadError(path, "not-onnx", f"cannot parse as an ONNX ModelProto ({msg})") from None
-    loaded = LoadedModel(model, path)
+        stop = 10 * PROTOBUF_DEPTH_LIMIT
+        depth = nesting_depth(data, stop)
+        if "depth" in msg.lower() or depth > PROTOBUF_DEPTH_LIMIT:
+            levels = f"more than {stop}" if depth > stop else str(depth)
+            raise LoadError(
+                path,
+                "too-deep",
+                f"messages nested {levels} levels deep; protobuf parses at most {PROTOBUF_DEPTH_LIMIT} "
+                "(subgraphs inside subgraphs: If inside If about 33 deep is the limit)",
+            ) from None
+        raise LoadError(path, "corrupt", f"framed like an ONNX model but does not parse ({msg}); damaged bytes inside") from None
+    loaded = LoadedModel(model, path, lazy=payloads, buffer=data if payloads else None)
     _check_model(loaded, path)
     return loaded
 
@@ -158,27 +284,37 @@ def _check_model(loaded: LoadedModel, path) -> None:
         raise LoadError(path, "not-onnx", "no opset_import (every ONNX model declares its opsets; a file cut short?)")
     default_opset = None
     for imp in model.opset_import:
-        if imp.domain in ("", "ai.onnx"):
+        if text(imp.domain) in ("", "ai.onnx"):
             default_opset = imp.version
     if default_opset is not None:
         latest = onnx.defs.onnx_opset_version()
         if default_opset > latest:
             loaded.notes.append(f"opset {default_opset} is newer than this onnx knows ({latest}); analysis uses the latest known operator definitions")
+        elif default_opset < 1:
+            loaded.notes.append(f"opset {default_opset} for the default domain is not a valid opset version")
     base = loaded.base_dir
+    checked: dict = {}
     for tensor in iter_tensors(model):
         if tensor.data_location == TensorProto.EXTERNAL:
             if base is None:
-                raise LoadError(path, "external-data", f"tensor {tensor.name!r} has external data but the model has no folder")
-            loaded.external[external_key(tensor)] = _validate_external(tensor, base, path)
+                raise LoadError(path, "external-data", f"tensor {shown(tensor.name)} has external data but the model has no folder")
+            key = external_key(tensor)
+            if key not in loaded.external:
+                loaded.external[key] = _validate_external(tensor, base, path, checked)
 
 
 def iter_tensors(model: ModelProto):
-    """Every TensorProto in the model: initializers, sparse initializers, Constant
-    attributes, in the main graph, all subgraphs and all local functions.  Iterative,
+    """Every TensorProto in the model: initializers, sparse initializers, tensor
+    attributes (Constant values, ...), function attribute defaults, in the main
+    graph, all subgraphs, training graphs and all local functions.  Iterative,
     so deep nesting cannot exhaust the Python stack."""
     graphs = [model.graph]
+    for info in model.training_info:
+        graphs.append(info.initialization)
+        graphs.append(info.algorithm)
     node_lists = [f.node for f in model.functions]
-    while graphs or node_lists:
+    attr_lists = [f.attribute_proto for f in model.functions]
+    while graphs or node_lists or attr_lists:
         if graphs:
             g = graphs.pop()
             yield from g.initializer
@@ -187,70 +323,127 @@ def iter_tensors(model: ModelProto):
                 yield sp.indices
             node_lists.append(g.node)
             continue
-        for node in node_lists.pop():
-            for attr in node.attribute:
-                if attr.HasField("t"):
-                    yield attr.t
-                yield from attr.tensors
-                if attr.HasField("sparse_tensor"):
-                    yield attr.sparse_tensor.values
-                    yield attr.sparse_tensor.indices
-                if attr.HasField("g"):
-                    graphs.append(attr.g)
-                graphs.extend(attr.graphs)
+        if node_lists:
+            for node in node_lists.pop():
+                attr_lists.append(node.attribute)
+            continue
+        for attr in attr_lists.pop():
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            sparse = list(attr.sparse_tensors)
+            if attr.HasField("sparse_tensor"):
+                sparse.append(attr.sparse_tensor)
+            for sp in sparse:
+                yield sp.values
+                yield sp.indices
+            if attr.HasField("g"):
+                graphs.append(attr.g)
+            graphs.extend(attr.graphs)
 
 
 def external_key(tensor: TensorProto) -> tuple:
     """Identifies an external-data reference by its entries (protobuf wrapper
     objects have no stable identity to key on)."""
-    return tuple((e.key, e.value) for e in tensor.external_data)
+    return tuple((text(e.key), text(e.value)) for e in tensor.external_data)
 
 
 _KNOWN_EXTERNAL_KEYS = {"location", "offset", "length", "checksum", "basepath"}
 
 
-def _validate_external(tensor: TensorProto, base: Path, path) -> ExternalRef:
+def _outside(path, name, message) -> LoadError:
+    return LoadError(path, "external-data-outside-folder", f"tensor {shown(name)}: {message}")
+
+
+def _bad(path, name, message) -> LoadError:
+    return LoadError(path, "external-data", f"tensor {shown(name)}: {message}")
+
+
+def _validate_external(tensor: TensorProto, base: Path, path, checked: dict) -> ExternalRef:
+    """Check one external-data reference without opening anything; ``checked``
+    caches the file checks per location (thousands of tensors share one file)."""
     info = {}
-    for entry in tensor.external_data:
-        if entry.key not in _KNOWN_EXTERNAL_KEYS:
-            raise LoadError(path, "external-data", f"tensor {tensor.name!r}: unknown external-data key {entry.key!r}")
-        info[entry.key] = entry.value
     name = tensor.name
+    for entry in tensor.external_data:
+        key = text(entry.key)
+        if key not in _KNOWN_EXTERNAL_KEYS:
+            raise _bad(path, name, f"unknown external-data key {shown(key)}")
+        info[key] = text(entry.value)
     location = info.get("location", "")
     if not location:
-        raise LoadError(path, "external-data", f"tensor {name!r}: external data without a location")
-    if "\x00" in location:
-        raise LoadError(path, "external-data", f"tensor {name!r}: location contains a NUL byte")
-    norm = location.replace("\\", "/")
-    if os.path.isabs(location) or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise LoadError(path, "external-data", f"tensor {name!r}: absolute external-data location {location!r} refused")
-    if ".." in norm.split("/"):
-        raise LoadError(path, "external-data", f"tensor {name!r}: external-data location {location!r} leaves the model's folder")
-    base_real = os.path.realpath(base)
-    target = os.path.realpath(os.path.join(base_real, norm))
-    if os.path.commonpath([base_real, target]) != base_real:
-        raise LoadError(path, "external-data", f"tensor {name!r}: external-data location {location!r} resolves outside the model's folder")
+        raise _bad(path, name, "external data without a location")
+    if tensor.data_type == TensorProto.STRING:
+        raise _bad(path, name, "a string tensor cannot keep its data in an external file")
+    if location not in checked:
+        try:
+            checked[location] = _check_location(location, base)
+        except _Refused as e:
+            checked[location] = e
+    found = checked[location]
+    if isinstance(found, _Refused):
+        raise (_outside if found.outside else _bad)(path, name, found.message)
+    target, st = found
     try:
-        st = os.stat(target)
-    except OSError:
-        raise LoadError(path, "external-data", f"tensor {name!r}: external-data file {location!r} not found") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise LoadError(path, "external-data", f"tensor {name!r}: external-data {location!r} is not a regular file")
-    try:
-        offset = int(info.get("offset", "0"))
-        length = int(info["length"]) if "length" in info else st.st_size - offset
+        offset = _decimal(info.get("offset", "0"))
+        length = _decimal(info["length"]) if "length" in info else st.st_size - offset
     except ValueError:
-        raise LoadError(path, "external-data", f"tensor {name!r}: offset/length are not integers") from None
-    if offset < 0 or length < 0 or offset + length > st.st_size:
-        raise LoadError(
-            path,
-            "external-data",
-            f"tensor {name!r}: bytes {offset}..{offset + length} lie outside {location!r} ({st.st_size} bytes)",
-        )
+        raise _bad(path, name, "offset/length are not non-negative decimal integers") from None
+    if length < 0 or offset + length > st.st_size:
+        raise _bad(path, name, f"bytes {offset}..{offset + length} lie outside {shown(location)} ({st.st_size} bytes)")
     expected = _expected_nbytes(tensor)
     if expected is not None and expected != length:
-        raise LoadError(path, "external-data", f"tensor {name!r}: {length} bytes in {location!r}, dims need {expected}")
-    return ExternalRef(Path(target), offset, length)
+        raise _bad(path, name, f"{length} bytes in {shown(location)}, dims need {expected}")
+    return ExternalRef(Path(target), offset, length, st.st_dev, st.st_ino)
+
+
+class _Refused(Exception):
+    def __init__(self, message, outside=False):
+        super().__init__(message)
+        self.message = message
+        self.outside = outside
+
+
+def _decimal(s: str) -> int:
+    s = s.strip()
+    if not s.isdigit() or not s.isascii() or len(s) > 20:
+        raise ValueError(s)
+    return int(s)
+
+
+def _check_location(location: str, base: Path):
+    """(resolved path, stat result) of an external-data file, or raise _Refused."""
+    if "\x00" in location:
+        raise _Refused("location contains a NUL byte")
+    norm = location.replace("\\", "/")
+    if os.path.isabs(location) or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        raise _Refused(f"absolute external-data location {shown(location)} refused", outside=True)
+    if ".." in norm.split("/"):
+        raise _Refused(f"external-data location {shown(location)} leaves the model's folder ('..' refused)", outside=True)
+    base_real = os.path.realpath(base)
+    target = os.path.realpath(os.path.join(base_real, norm))
+    try:
+        inside = os.path.commonpath([base_real, target]) == base_real
+    except ValueError:  # different drives
+        inside = False
+    if not inside:
+        raise _Refused(f"external-data location {shown(location)} resolves outside the model's folder", outside=True)
+    try:
+        st = os.stat(target)  # stat only: a FIFO or device is never opened
+    except FileNotFoundError:
+        raise _Refused(f"external-data file {shown(location)} not found") from None
+    except (OSError, ValueError) as e:
+        raise _Refused(f"external-data file {shown(location)} cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _Refused(f"external-data {shown(location)} is not a regular file (folder, FIFO, device or socket); not opened")
+    if st.st_nlink > 1:
+        # A hard link is indistinguishable from its other names, which may lie
+        # outside the model's folder (onnx refuses these too).
+        raise _Refused(
+            f"external-data file {shown(location)} has {st.st_nlink} hard links; its other names may lie "
+            "outside the model's folder (copy it to break the link)",
+            outside=True,
+        )
+    return target, st
 
 
 def _expected_nbytes(tensor: TensorProto) -> int | None:
@@ -258,19 +451,26 @@ def _expected_nbytes(tensor: TensorProto) -> int | None:
         np_dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
     except Exception:
         return None
-    if tensor.data_type in (TensorProto.STRING,) or np_dtype.itemsize == 0:
-        return None
-    if tensor.data_type in _SUBBYTE:
-        return None
     n = 1
     for d in tensor.dims:
         if d < 0:
             return -1
         n *= d
+    bits = _SUBBYTE_BITS.get(tensor.data_type)
+    if bits is not None:
+        return (n * bits + 7) // 8
+    if np_dtype.itemsize == 0:
+        return None
     return n * np_dtype.itemsize
 
 
-_SUBBYTE = {getattr(TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2") if hasattr(TensorProto, n)}
+_SUBBYTE_BITS = {
+    getattr(TensorProto, name): bits
+    for name, bits in (("INT4", 4), ("UINT4", 4), ("FLOAT4E2M1", 4), ("INT2", 2), ("UINT2", 2))
+    if hasattr(TensorProto, name)
+}
+# The widest element type (complex128): no tensor of n elements needs more bytes per element.
+_MAX_ITEMSIZE = 16
 
 
 def tensor_numel(tensor: TensorProto) -> int:
@@ -280,19 +480,55 @@ def tensor_numel(tensor: TensorProto) -> int:
     return n
 
 
+def read_external_bytes(ref: ExternalRef) -> bytes:
+    """The bytes of a validated reference.  The file is opened without following a
+    symlink and without blocking, and must still be the regular file (same device
+    and inode) that was validated: swapping it after the check gains nothing."""
+    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
+            raise OSError(f"{ref.path} changed since it was validated")
+        if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
+            raise OSError(f"{ref.path} changed since it was validated")
+        f.seek(ref.offset)
+        return f.read(ref.length)
+
+
+def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:
+    """Copy a validated reference's bytes into the open file ``dst`` in chunks (with
+    the same checks as :func:`read_external_bytes`), never holding it all in memory."""
+    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
+            raise OSError(f"{ref.path} changed since it was validated")
+        if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
+            raise OSError(f"{ref.path} changed since it was validated")
+        f.seek(ref.offset)
+        left = ref.length
+        while left:
+            piece = f.read(min(chunk, left))
+            if not piece:
+                raise OSError(f"{ref.path} ended early")
+            dst.write(piece)
+            left -= len(piece)
+
+
 def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MAX_VALUE_ELEMENTS) -> np.ndarray | None:
     """The values of ``tensor`` as a numpy array, or None when it is too big,
     of an unsupported type, or inconsistent (never raises on bad data)."""
-    if any(d < 0 for d in tensor.dims) or tensor_numel(tensor) > max_elements:
+    if any(d < 0 for d in tensor.dims) or (max_elements is not None and tensor_numel(tensor) > max_elements):
         return None
     try:
+        payload = loaded.lazy.get(tensor.name) if loaded is not None else None
+        if payload is not None and not tensor.raw_data and not tensor.float_data and not tensor.double_data:
+            return _read_lazy(loaded, tensor, payload)
         if tensor.data_location == TensorProto.EXTERNAL:
             ref = loaded.external.get(external_key(tensor))
-            if ref is None:
+            if ref is None or (max_elements is not None and ref.length > max(max_elements, 1) * _MAX_ITEMSIZE):
                 return None
-            with open(ref.path, "rb") as f:
-                f.seek(ref.offset)
-                raw = f.read(ref.length)
+            raw = read_external_bytes(ref)
             copy = TensorProto()
             copy.CopyFrom(tensor)
             del copy.external_data[:]
@@ -302,3 +538,16 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
         return onnx.numpy_helper.to_array(tensor)
     except Exception:
         return None
+
+
+def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray | None:
+    """A payload left in the file by ``analyzer.lazy``: raw little-endian values."""
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    except Exception:
+        return None
+    n = tensor_numel(tensor)
+    if dtype.itemsize == 0 or n * dtype.itemsize != payload.length or loaded.buffer is None:
+        return None
+    raw = loaded.buffer[payload.offset : payload.offset + payload.length]
+    return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(d) for d in tensor.dims)).astype(dtype.newbyteorder("="))

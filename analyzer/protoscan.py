@@ -8,7 +8,10 @@ number or wire type that ModelProto never uses means it is not a model at all.
 """
 from __future__ import annotations
 
-__all__ = ["ScanError", "scan_model_fields"]
+__all__ = ["ScanError", "scan_model_fields", "nesting_depth", "PROTOBUF_DEPTH_LIMIT"]
+
+# protobuf (upb, C++) refuses messages nested deeper than this while parsing.
+PROTOBUF_DEPTH_LIMIT = 100
 
 # ModelProto field number -> (name, wire type): 0 varint, 2 length-delimited.
 MODEL_FIELDS = {
@@ -107,3 +110,63 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
         raise ScanError("not-onnx", "no graph in the file (not an ONNX model)")
     return fields
 
+
+
+# Which length-delimited fields of which ONNX message hold another message, for
+# measuring nesting depth: message -> {field number: message}.
+_SCHEMA = {
+    "model": {7: "graph", 20: "training", 25: "function"},
+    "training": {1: "graph", 2: "graph"},
+    "graph": {1: "node", 5: "tensor", 11: "value_info", 12: "value_info", 13: "value_info", 15: "sparse"},
+    "node": {5: "attribute"},
+    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 14: "type", 15: "type", 22: "sparse", 23: "sparse"},
+    "function": {7: "node", 11: "attribute", 12: "value_info"},
+    "value_info": {2: "type"},
+    "type": {1: "tensor_type", 4: "sequence", 5: "map", 8: "tensor_type", 9: "optional"},
+    "sequence": {1: "type"},
+    "optional": {1: "type"},
+    "map": {2: "type"},
+    "tensor_type": {2: "shape"},
+    "shape": {1: "leaf"},
+    "sparse": {1: "tensor", 2: "tensor"},
+    "tensor": {3: "leaf", 13: "leaf", 16: "leaf"},
+    "leaf": {},
+}
+
+
+def nesting_depth(data, stop_above: int = 10 * PROTOBUF_DEPTH_LIMIT) -> int:
+    """How deeply messages nest in a serialized ModelProto (the model itself is
+    level 1), walking the wire format without recursion.  Used to tell "nested
+    too deeply for protobuf" from other parse failures; a malformed region just
+    ends the walk of that message.  Stops counting above ``stop_above``."""
+    deepest = 0
+    stack = [(0, len(data), "model", 1)]
+    while stack:
+        pos, end, kind, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > stop_above:
+            break
+        children = _SCHEMA[kind]
+        try:
+            while pos < end:
+                key, pos = _varint(data, pos, end)
+                number, wire = key >> 3, key & 7
+                if wire == 0:
+                    _, pos = _varint(data, pos, end)
+                elif wire == 1:
+                    pos += 8
+                elif wire == 5:
+                    pos += 4
+                elif wire == 2:
+                    length, pos = _varint(data, pos, end)
+                    if pos + length > end:
+                        break
+                    child = children.get(number)
+                    if child is not None:
+                        stack.append((pos, pos + length, child, depth + 1))
+                    pos += length
+                else:
+                    break
+        except ScanError:
+            continue
+    return deepest

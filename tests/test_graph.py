@@ -328,7 +328,7 @@ def test_cycle_raises_graph_error():
     g = build_graph(_cycle_model())  # building is fine; ordering is not
     with pytest.raises(GraphError) as info:
         g.topological_order()
-    assert info.value.kind == "cycle"
+    assert info.value.kind == "graph-cycle"
     assert "first" in info.value.message and "second" in info.value.message
     assert "fine" not in info.value.message
 
@@ -336,7 +336,7 @@ def test_cycle_raises_graph_error():
 def test_cycle_in_lint_is_an_error_result():
     (fr,) = analyzer.lint(_cycle_model()).files
     assert fr.status == "error"
-    assert fr.error["kind"] == "cycle"
+    assert fr.error["kind"] == "graph-cycle"
 
 
 def test_cycle_on_the_command_line(tmp_path, capsys):
@@ -347,7 +347,7 @@ def test_cycle_on_the_command_line(tmp_path, capsys):
     assert main(["check", str(p)]) == 2
     out, err = capsys.readouterr()
     lines = [line for line in (out + err).splitlines() if str(p) in line]
-    assert len(lines) == 1 and "cycle" in lines[0]
+    assert len(lines) == 1 and "graph-cycle" in lines[0]
     assert "Traceback" not in out + err
 
 
@@ -355,7 +355,7 @@ def test_self_loop_is_a_cycle():
     m = _model([helper.make_node("Add", ["x", "a"], ["a"], name="selfish")], [_vi("x", [4])], [_vi("a", None)])
     with pytest.raises(GraphError) as info:
         build_graph(m).topological_order()
-    assert info.value.kind == "cycle"
+    assert info.value.kind == "graph-cycle"
 
 
 def test_undefined_input_is_a_note_not_a_crash():

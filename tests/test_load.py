@@ -325,9 +325,9 @@ def test_external_small_tensor_is_read_and_big_one_is_not(tmp_path):
     assert [f.details["live_taps"] for f in report.findings if f.rule == "DT001"] == [[[3, 3]]]
 
 
-def _external_error(path):
+def _external_error(path, kind="external-data"):
     err = _kind(path)
-    assert err.kind == "external-data", err
+    assert err.kind == kind, err
     assert "'W'" in err.message
     return err
 
@@ -336,14 +336,14 @@ def test_external_absolute_location(tmp_path):
     path = _save_external(_model(), tmp_path / "m")
     absolute = str((tmp_path / "m" / DATA_NAME).resolve())
     _edit_external(path, lambda e: e.update(location=absolute))
-    assert "absolute" in _external_error(path).message
+    assert "absolute" in _external_error(path, "external-data-outside-folder").message
 
 
 def test_external_location_with_dotdot(tmp_path):
     path = _save_external(_model(), tmp_path / "m")
     (tmp_path / DATA_NAME).write_bytes((tmp_path / "m" / DATA_NAME).read_bytes())  # it exists out there
     _edit_external(path, lambda e: e.update(location="../" + DATA_NAME))
-    _external_error(path)
+    _external_error(path, "external-data-outside-folder")
 
 
 def test_external_location_with_dotdot_inside(tmp_path):
@@ -351,7 +351,7 @@ def test_external_location_with_dotdot_inside(tmp_path):
     (tmp_path / "m" / "sub").mkdir()
     # sub/../model.onnx.data resolves inside the folder, but ".." is refused on principle
     _edit_external(path, lambda e: e.update(location="sub/../" + DATA_NAME))
-    _external_error(path)
+    _external_error(path, "external-data-outside-folder")
 
 
 def test_external_symlink_pointing_outside(tmp_path):
@@ -361,7 +361,7 @@ def test_external_symlink_pointing_outside(tmp_path):
     (outside / "secret.bin").write_bytes((tmp_path / "m" / DATA_NAME).read_bytes())
     os.symlink(outside / "secret.bin", tmp_path / "m" / "link.data")
     _edit_external(path, lambda e: e.update(location="link.data"))
-    assert "outside" in _external_error(path).message
+    assert "outside" in _external_error(path, "external-data-outside-folder").message
 
 
 def test_external_symlink_inside_folder_is_fine(tmp_path):
@@ -424,5 +424,5 @@ def test_cli_reports_external_data_error_as_one_line(tmp_path, capsys):
     assert main(["check", str(path)]) == 2
     out, err = capsys.readouterr()
     lines = [line for line in (out + err).splitlines() if str(path) in line]
-    assert len(lines) == 1 and "external-data" in lines[0]
+    assert len(lines) == 1 and "external-data-outside-folder" in lines[0]
     assert "Traceback" not in out + err

@@ -28,6 +28,12 @@ __all__ = [
 # Sizes beyond this are refused as values (a hostile dim of 2**62 must not
 # become an allocation or an overflow anywhere downstream).
 MAX_DIM = 1 << 62
+# Tensors of higher rank are treated as of unknown rank: every op copies its
+# shape, so a rank-million input would make a chain of ops quadratic.
+MAX_RANK = 256
+# A symbolic expression longer than this becomes unknown (``None``): expressions
+# built from expressions (Concat(x, x) repeated) would otherwise double each step.
+MAX_EXPR_CHARS = 256
 
 
 def is_known(d) -> bool:
@@ -40,6 +46,10 @@ def is_static(d) -> bool:
 
 def _wrap(s: str) -> str:
     return s if s.replace("_", "").isalnum() else f"({s})"
+
+
+def _expr(s: str):
+    return s if len(s) <= MAX_EXPR_CHARS else None
 
 
 _TRAILING_CONST = re.compile(r"^(.*\S) ([+-]) (\d+)$")
@@ -69,8 +79,8 @@ def dim_add(a, b):
         c += b
         if c == 0:
             return base
-        return f"{base} - {-c}" if c < 0 else f"{base} + {c}"
-    return f"{a} + {_wrap(str(b))}"
+        return _expr(f"{base} - {-c}" if c < 0 else f"{base} + {c}")
+    return _expr(f"{a} + {_wrap(str(b))}")
 
 
 def dim_sub(a, b):
@@ -80,7 +90,7 @@ def dim_sub(a, b):
         return None
     if a == b:
         return 0
-    return f"{a} - {_wrap(str(b))}"
+    return _expr(f"{a} - {_wrap(str(b))}")
 
 
 def dim_mul(a, b):
@@ -95,8 +105,8 @@ def dim_mul(a, b):
     if b == 0:
         return 0
     if isinstance(b, int):
-        return f"{b}*{_wrap(a)}"
-    return f"{_wrap(a)}*{_wrap(b)}"
+        return _expr(f"{b}*{_wrap(a)}")
+    return _expr(f"{_wrap(a)}*{_wrap(b)}")
 
 
 def dim_floordiv(a, c):
@@ -106,7 +116,7 @@ def dim_floordiv(a, c):
         return a // c if c else None
     if c == 1:
         return a
-    return f"floor({a}/{c})"
+    return _expr(f"floor({a}/{c})")
 
 
 def dim_ceildiv(a, c):
@@ -116,7 +126,7 @@ def dim_ceildiv(a, c):
         return -((-a) // c) if c else None
     if c == 1:
         return a
-    return f"ceil({a}/{c})"
+    return _expr(f"ceil({a}/{c})")
 
 
 def conv_out(n, k, stride, dilation, pad_total, ceil_mode=False):

@@ -12,24 +12,51 @@ in ``TensorInfo.sym`` (a list of dims), so exporters' Shape -> Gather -> Concat
 
 An op without a shape function of ours takes the shape onnx's own inference
 gives for that output (computed once, lazily, only if such an op exists);
-otherwise its outputs are unknown.  Never a guess.
+otherwise its outputs are unknown.  Never a guess.  onnx's inference is native
+code that has crashed on hostile attributes before, so on Linux it runs in a
+forked child with a time limit: a crash or hang there costs only its shapes.
+
+Bounded work on hostile input: ranks above MAX_RANK, values above
+MAX_TRACKED_ELEMENTS and constant folding beyond MAX_TOTAL_VALUE_ELEMENTS are
+dropped (unknown, with a note), control flow deeper than MAX_SUBGRAPH_DEPTH and
+function expansion beyond a budget proportional to the model are not followed,
+and a function that calls itself is not expanded again.
 """
 from __future__ import annotations
 
+import os
+import select
+import signal
+import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
+import onnx.shape_inference
 from onnx import TensorProto
 
-from ..graph import MAIN, Graph
-from ..load import MAX_VALUE_ELEMENTS, LoadedModel, read_tensor
-from .dims import MAX_DIM
+from ..graph import MAIN, Graph, gc_paused
+from ..load import LoadedModel, iter_tensors, one_line, read_tensor, shown, text
+from .dims import MAX_DIM, MAX_RANK
 
-__all__ = ["TensorInfo", "ShapeError", "infer_shapes", "SHAPE_FUNCTIONS", "register"]
+__all__ = ["TensorInfo", "ShapeError", "infer_shapes", "SHAPE_FUNCTIONS", "register", "MAX_TRACKED_ELEMENTS"]
 
 # Control-flow nesting deeper than this is not analyzed (outputs unknown, with a note).
 MAX_SUBGRAPH_DEPTH = 64
+# Constant values (initializers, folded results) are tracked up to this many elements:
+# shape sub-graphs need a handful; weights are never needed as values.
+MAX_TRACKED_ELEMENTS = 4096
+# ... and up to this many elements in all, per model (a chain of a million ops on
+# one constant must not keep a million copies).
+MAX_TOTAL_VALUE_ELEMENTS = 1 << 24
+# Op evaluations per model: every op once (or a few times), plus function bodies per call
+# site up to this (calls with the same input shapes are computed once).
+MIN_OP_BUDGET = 250_000
+# onnx's own shape inference (the fallback) gets this long, in a child process, and
+# this much address space beyond what the process already had.
+ONNX_INFERENCE_TIMEOUT = 30.0
+ONNX_INFERENCE_MEMORY = 4 << 30
 
 
 class ShapeError(Exception):
@@ -142,24 +169,37 @@ class Ctx:
                 return default if v is None else v
         return self.op.attr(name, default)
 
+    def can_fold(self, numel) -> bool:
+        """Whether a constant result of ``numel`` elements may be computed (call before
+        materializing it: broadcasting two small constants can make a huge one)."""
+        if numel is None or numel > MAX_TRACKED_ELEMENTS:
+            return False
+        if numel > self.engine.value_budget:
+            self.engine.budget_spent()
+            return False
+        return True
+
     # outputs
     def set(self, i, shape=None, dtype=None, value=None, sym=None):
         if i >= len(self.op.outputs) or self.op.outputs[i] is None:
             return
         if shape is not None:
             shape = tuple(shape)
+            if len(shape) > MAX_RANK:
+                raise ShapeError(f"output {i} would have rank {len(shape)} (more than {MAX_RANK})")
             for d in shape:
                 if isinstance(d, int) and not 0 <= d <= MAX_DIM:
                     raise ShapeError(f"output {i} would have dim {d}")
         if value is not None:
             value = np.asarray(value)
-            if value.size > MAX_VALUE_ELEMENTS:
-                value = None
-            elif shape is None:
+            if shape is None:
                 shape = value.shape
+            value = self.engine.keep_value(value)
+        if sym is not None and len(sym) > MAX_TRACKED_ELEMENTS:
+            sym = None
         if sym is not None and all(isinstance(x, int) for x in sym) and value is None:
-            value = np.array(sym, dtype=np.int64)
-            if shape is not None and len(shape) == 0 and value.size == 1:
+            value = self.engine.keep_value(np.array(sym, dtype=np.int64))
+            if value is not None and shape is not None and len(shape) == 0 and value.size == 1:
                 value = value.reshape(())
             sym = None
         self.engine.store(self.op.outputs[i], TensorInfo(shape, dtype, value, sym, "inferred"))
@@ -176,21 +216,48 @@ class _Engine:
         self.input_shapes = dict(input_shapes or {})
         self.result = Shapes(graph)
         self._onnx_types = None
-        self.opsets = {imp.domain or "": imp.version for imp in graph.model.opset_import}
-        self.functions = {(f.domain, f.name): f for f in graph.model.functions}
+        self.opsets = {text(imp.domain) or "": imp.version for imp in graph.model.opset_import}
         self.depth = 0
+        self._nodes = graph.nx._node  # value key -> attribute dict (plain dict: hot path)
+        self.value_budget = MAX_TOTAL_VALUE_ELEMENTS
+        self.op_budget = MIN_OP_BUDGET + 2 * len(graph.ops)
+        self._calls: dict = {}  # (function path, input signature, attributes) -> output infos
+        self._active_functions: set = set()
+        self._said: set = set()  # one-time notes already given
+        self._unknown_ops: dict = {}  # (domain, op_type) -> [count, first node]
 
     def opset_for(self, domain):
         return self.opsets.get(domain or "", self.opsets.get("ai.onnx", 0))
 
     def info(self, key) -> TensorInfo:
-        return self.graph.nx.nodes[key].get("info") or TensorInfo()
+        return self._nodes[key].get("info") or TensorInfo()
 
     def store(self, key, info: TensorInfo):
-        self.graph.nx.nodes[key]["info"] = info
+        self._nodes[key]["info"] = info
 
     def note(self, msg):
-        self.result.notes.append(msg)
+        self.result.notes.append(one_line(msg))
+
+    def note_once(self, topic, msg):
+        if topic not in self._said:
+            self._said.add(topic)
+            self.note(msg)
+
+    def keep_value(self, value):
+        """``value`` if it may be tracked (size and the model's budget), else None."""
+        if value is None or value.size > MAX_TRACKED_ELEMENTS:
+            return None
+        if value.size > self.value_budget:
+            self.budget_spent()
+            return None
+        self.value_budget -= value.size
+        return value
+
+    def budget_spent(self):
+        self.note_once(
+            "value-budget",
+            f"constant propagation stopped after {MAX_TOTAL_VALUE_ELEMENTS} elements; later constants are unknown",
+        )
 
     # -- seeds -----------------------------------------------------------
     def seed_inputs(self, path):
@@ -229,17 +296,28 @@ class _Engine:
             t = attrs.get("tensor")
             if t is None:  # sparse
                 sp = attrs["sparse"]
-                self.store(key, TensorInfo(tuple(int(d) for d in sp.dims), sp.values.data_type, None, None, "initializer"))
+                dims = tuple(int(d) for d in sp.dims)
+                ok = len(dims) <= MAX_RANK and all(0 <= d <= MAX_DIM for d in dims)
+                self.store(key, TensorInfo(dims if ok else None, sp.values.data_type, None, None, "initializer"))
                 continue
             self.store(key, self.tensor_info(t, "initializer"))
 
     def tensor_info(self, t: TensorProto, source) -> TensorInfo:
+        if len(t.dims) > MAX_RANK:
+            return TensorInfo(None, t.data_type, None, None, source)
         dims = tuple(int(d) for d in t.dims)
         if any(d < 0 or d > MAX_DIM for d in dims):
             return TensorInfo(None, t.data_type, None, None, source)
         value = None
-        if self.loaded is not None or t.data_location != TensorProto.EXTERNAL:
-            value = read_tensor(self.loaded, t) if self.loaded is not None else _read_inline(t)
+        numel = 1
+        for d in dims:
+            numel *= d
+        if numel <= MAX_TRACKED_ELEMENTS and numel <= self.value_budget:
+            if self.loaded is not None:
+                value = read_tensor(self.loaded, t, MAX_TRACKED_ELEMENTS)
+            elif t.data_location != TensorProto.EXTERNAL:
+                value = _read_inline(t)
+            value = self.keep_value(value)
         return TensorInfo(dims, t.data_type, value, None, source)
 
     # -- walking ---------------------------------------------------------
@@ -248,27 +326,62 @@ class _Engine:
             self.run_op(op, attr_bindings)
 
     def run_op(self, op, attr_bindings=None):
-        key = (op.domain if op.domain != "ai.onnx" else "", op.op_type)
+        self.op_budget -= 1
+        key = (op.domain, op.op_type)
         fn = SHAPE_FUNCTIONS.get(key)
         ctx = Ctx(self, op, attr_bindings)
         try:
             if fn is not None:
                 fn(ctx)
-            elif (op.domain, op.op_type) in self.functions:
-                self.run_function(ctx, self.functions[(op.domain, op.op_type)])
+            else:
+                fpath = self.graph.function_path(op.domain, op.op_type, op.overload)
+                if fpath is not None:
+                    self.run_function(ctx, fpath)
+                else:
+                    self.unknown_op(op)
         except ShapeError as e:
             self.note(f"{op.graph}:{op.id} ({op.op_type}): {e}")
-        except (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError, MemoryError) as e:
-            self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {e})")
-        for i, vkey in enumerate(op.outputs):
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
+            msg = str(e).splitlines()[0][:200] if str(e) else ""
+            self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
+        for vkey in op.outputs:
             if vkey is None:
                 continue
             inf = self.info(vkey)
             if inf.shape is None or any(d is None for d in inf.shape):
                 self.fill_from_onnx(op, vkey, inf)
 
+    def unknown_op(self, op):
+        """An op we have no shape function for: onnx may know it (fallback); an op of a
+        domain that no opset_import declares, or unknown to onnx, gets a note."""
+        key = (op.domain, op.op_type)
+        if key in self._unknown_ops:
+            self._unknown_ops[key][0] += 1
+            return
+        known = False
+        if op.domain in ("", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"):
+            try:
+                known = onnx.defs.has(op.op_type, op.domain)
+            except Exception:
+                known = False
+        self._unknown_ops[key] = [1, op, known]
+
+    def unknown_op_notes(self):
+        for (domain, op_type), (count, op, known) in sorted(self._unknown_ops.items(), key=lambda kv: (kv[1][1].graph, kv[1][1].index)):
+            if known:
+                continue
+            where = f"domain {shown(domain)}" if domain else "the default domain"
+            declared = "" if not domain or domain in self.opsets else f" (no opset_import declares {shown(domain)})"
+            more = f" and {count - 1} more node(s)" if count > 1 else ""
+            self.note(
+                f"{op.graph}:{op.id} ({op_type}): operator {shown(op_type)} of {where} is unknown{declared}; "
+                f"its outputs are not analyzed{more}"
+            )
+
     def run_subgraph(self, path, bind):
         """Run subgraph ``path`` with its formal inputs bound to ``bind`` (list of TensorInfo)."""
+        if path is None:
+            return []
         sub = self.graph.subgraphs[path]
         if self.depth >= MAX_SUBGRAPH_DEPTH:
             self.note(f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed")
@@ -286,31 +399,56 @@ class _Engine:
             self.depth -= 1
         return [self.info(k) for k in sub.output_keys]
 
-    def run_function(self, ctx: Ctx, fn):
-        path = f"function:{fn.domain}:{fn.name}"
+    def run_function(self, ctx: Ctx, path):
         sub = self.graph.subgraphs[path]
+        fn = sub.function
         if self.depth >= MAX_SUBGRAPH_DEPTH:
-            self.note(f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed")
+            self.note_once(("depth", path), f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed")
+            return
+        if path in self._active_functions:
+            self.note_once(("recursive", path), f"{path}: calls itself (recursive functions are not valid ONNX); the inner call is not analyzed")
+            return
+        if self.op_budget < len(sub.op_keys):
+            self.note_once(
+                "op-budget",
+                f"{ctx.op.graph}:{ctx.op.id} ({ctx.op.op_type}): function calls expand to too many nodes; "
+                "this and later calls are not analyzed",
+            )
             return
         bindings = {}
         for a in fn.attribute_proto:
-            bindings[a.name] = onnx.helper.get_attribute_value(a)
-        for a in ctx.node.attribute:
-            bindings[a.name] = ctx.op.attrs.get(a.name)
+            try:
+                bindings[text(a.name)] = onnx.helper.get_attribute_value(a)
+            except Exception:
+                bindings[text(a.name)] = None
+        for name, value in ctx.op.attrs.items():
+            bindings[name] = value
+        inputs = [ctx.info(i) if ctx.has_input(i) else TensorInfo() for i in range(len(sub.input_keys))]
+        signature = _call_signature(path, inputs, bindings)
+        if signature is not None and signature in self._calls:
+            # Same function, same input shapes/values, same attributes: same result
+            # (and the body already holds what this call would merge into it).
+            for i, inf in enumerate(self._calls[signature]):
+                ctx.set(i, inf.shape, inf.dtype, inf.value, inf.sym)
+            return
         body_keys = list(sub.input_keys) + [v for k in sub.op_keys for v in self.graph.ops[k].outputs if v is not None]
         # A function called more than once keeps, on its body, only what holds for
         # every call: rules reading the body must not see one call's sizes as the truth.
-        earlier = {k: self.graph.nx.nodes[k]["info"] for k in body_keys if "info" in self.graph.nx.nodes[k]}
-        for key, i in zip(sub.input_keys, range(len(sub.input_keys))):
-            self.store(key, ctx.info(i) if ctx.has_input(i) else TensorInfo())
+        earlier = {k: self._nodes[k]["info"] for k in body_keys if "info" in self._nodes[k]}
+        for key, inf in zip(sub.input_keys, inputs):
+            self.store(key, inf)
         self.depth += 1
+        self._active_functions.add(path)
         try:
             for op in self.graph.topological_order(path):
                 self.run_op(op, bindings)
         finally:
             self.depth -= 1
-        for i, key in enumerate(sub.output_keys):
-            inf = self.info(key)
+            self._active_functions.discard(path)
+        outputs = [self.info(key) for key in sub.output_keys]
+        if signature is not None:
+            self._calls[signature] = outputs
+        for i, inf in enumerate(outputs):
             ctx.set(i, inf.shape, inf.dtype, inf.value, inf.sym)
         for key, old in earlier.items():
             self.store(key, _merge_infos(old, self.info(key)))
@@ -338,13 +476,137 @@ class _Engine:
         if self._onnx_types is None:
             self._onnx_types = {}
             try:
-                model = _without_big_weights(self.graph.model)
-                inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-                for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-                    self._onnx_types[vi.name] = vi
+                model = _for_onnx(self.graph.model, self.loaded)
+                graph = _onnx_inference(model)
+                for vi in list(graph.value_info) + list(graph.output):
+                    self._onnx_types[text(vi.name)] = vi
+            except _InferenceFailed as e:
+                self.note(f"onnx shape inference failed: {e}")
             except Exception as e:
-                self.note(f"onnx shape inference failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+                self.note(f"onnx shape inference failed: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
         return self._onnx_types
+
+
+def _call_signature(path, inputs, bindings):
+    """A hashable summary of a function call, or None when it cannot be summarized."""
+    try:
+        parts = [path]
+        for inf in inputs:
+            v = inf.value
+            parts.append((inf.shape, inf.dtype, None if v is None else (v.dtype.str, v.shape, v.tobytes()),
+                          None if inf.sym is None else tuple(inf.sym)))  # fmt: skip
+        parts.append(tuple(sorted((k, _attr_key(v)) for k, v in bindings.items())))
+        key = tuple(parts)
+        hash(key)
+        return key
+    except Exception:
+        return None
+
+
+def _attr_key(v):
+    """An attribute value as part of a call signature: plain values as they are; anything
+    else (tensors, graphs, long lists) by identity, which only costs a memo hit."""
+    if v is None or isinstance(v, (int, float, str, bytes)):
+        return v
+    if isinstance(v, (list, tuple)) and len(v) <= 1024 and all(isinstance(x, (int, float, str, bytes)) for x in v):
+        return tuple(v)
+    return ("object", id(v))
+
+
+class _InferenceFailed(Exception):
+    pass
+
+
+def _onnx_inference(model) -> onnx.GraphProto:
+    """value_info and outputs of ``model`` as onnx's shape inference gives them.
+
+    Native code on untrusted input: on Linux it runs in a forked child (which
+    shares the model in memory), so a segfault or a hang there costs only the
+    fallback shapes, never the process or the other files of a scan."""
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        return _types_only(inferred)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns, never runs the parent's exit handlers
+        code = 1
+        try:
+            os.close(r)
+            # Whatever the native code prints, or a crash dump, must not reach the user.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            if "faulthandler" in sys.modules:  # it may write to a saved copy of stderr
+                sys.modules["faulthandler"].disable()
+            _limit_memory(ONNX_INFERENCE_MEMORY)
+            try:
+                payload = b"\0" + _types_only(onnx.shape_inference.infer_shapes(model, data_prop=True)).SerializeToString()
+            except Exception as e:
+                payload = b"\1" + (str(e).splitlines()[0][:300] if str(e) else type(e).__name__).encode("utf-8", "replace")
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(w, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    deadline = time.monotonic() + ONNX_INFERENCE_TIMEOUT
+    timed_out = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        if timed_out:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        raise _InferenceFailed(f"it did not finish within {ONNX_INFERENCE_TIMEOUT:.0f} s; its shapes are not used")
+    if os.WIFSIGNALED(status):
+        raise _InferenceFailed(f"it crashed (signal {os.WTERMSIG(status)}); its shapes are not used")
+    data = b"".join(chunks)
+    if not data or os.WEXITSTATUS(status) != 0:
+        raise _InferenceFailed("it exited without a result")
+    if data[:1] == b"\1":
+        raise _InferenceFailed(data[1:].decode("utf-8", "replace"))
+    graph = onnx.GraphProto()
+    graph.ParseFromString(data[1:])
+    return graph
+
+
+def _limit_memory(extra: int) -> None:
+    """Cap this (child) process's address space at its current size plus ``extra``:
+    a hostile dim must not let native code take the machine's memory."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[0])
+        limit = pages * os.sysconf("SC_PAGE_SIZE") + extra
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except Exception:  # no /proc, no resource module: the time limit still holds
+        pass
+
+
+def _types_only(model) -> onnx.GraphProto:
+    g = onnx.GraphProto()
+    g.value_info.extend(model.graph.value_info)
+    g.output.extend(model.graph.output)
+    return g
 
 
 def _merge_infos(a: TensorInfo, b: TensorInfo) -> TensorInfo:
@@ -363,14 +625,41 @@ def _merge_infos(a: TensorInfo, b: TensorInfo) -> TensorInfo:
     )
 
 
-def _without_big_weights(model):
-    """A copy of the model whose large initializers carry no data (onnx's inference
-    needs only their dims; small ones keep values for constant folding)."""
+def _for_onnx(model, loaded):
+    """A copy of the model for onnx's inference: large initializers carry no data
+    (onnx needs only their dims; small ones keep values for constant folding), and
+    no tensor refers to external data any more: onnx must never open a file for us
+    (small main-graph initializers we read ourselves are inlined)."""
     m = onnx.ModelProto()
     m.CopyFrom(model) if model.ByteSize() < (64 << 20) else _copy_shallow(model, m)
     for t in m.graph.initializer:
-        if _numel(t) > MAX_VALUE_ELEMENTS:
+        if _numel(t) > MAX_TRACKED_ELEMENTS:
             _strip(t)
+        elif t.data_location == TensorProto.EXTERNAL:
+            value = read_tensor(loaded, t, MAX_TRACKED_ELEMENTS) if loaded is not None else None
+            if value is None:
+                _strip(t)
+            else:
+                try:
+                    t.CopyFrom(onnx.numpy_helper.from_array(value, t.name))
+                except Exception:
+                    _strip(t)
+    for t in iter_tensors(m):
+        if t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+            _strip(t)
+    # onnx expands a local function at every call, recursively: functions calling
+    # functions twice, 40 deep, would never finish.  Our engine handles functions
+    # itself; onnx only needs to cover ops we have no shape function for.
+    del m.functions[:]
+    # Absurd ranks make onnx's inference as slow as ours would be: hide them.
+    g = m.graph
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        if vi.type.HasField("tensor_type") and len(vi.type.tensor_type.shape.dim) > MAX_RANK:
+            vi.type.tensor_type.ClearField("shape")
+    if any(len(t.dims) > MAX_RANK for t in g.initializer):
+        kept = [t for t in g.initializer if len(t.dims) <= MAX_RANK]
+        del g.initializer[:]
+        g.initializer.extend(kept)
     return m
 
 
@@ -385,7 +674,7 @@ def _copy_shallow(model, m):
     m.graph.node.extend(g.node)
     m.graph.value_info.extend(g.value_info)
     for t in g.initializer:
-        if _numel(t) > MAX_VALUE_ELEMENTS:
+        if _numel(t) > MAX_TRACKED_ELEMENTS:
             stub = m.graph.initializer.add()
             stub.name, stub.data_type = t.name, t.data_type
             stub.dims.extend(t.dims)
@@ -414,7 +703,7 @@ def _numel(t):
 
 
 def _read_inline(t):
-    if any(d < 0 for d in t.dims) or _numel(t) > MAX_VALUE_ELEMENTS:
+    if any(d < 0 for d in t.dims) or _numel(t) > MAX_TRACKED_ELEMENTS:
         return None
     try:
         return onnx.numpy_helper.to_array(t)
@@ -431,14 +720,14 @@ def _type_to_shape(vi):
         return None, None
     tt = tp.tensor_type
     dtype = tt.elem_type or None
-    if not tt.HasField("shape"):
+    if not tt.HasField("shape") or len(tt.shape.dim) > MAX_RANK:
         return None, dtype
     dims = []
     for d in tt.shape.dim:
         if d.HasField("dim_value"):
             dims.append(int(d.dim_value) if 0 <= d.dim_value <= MAX_DIM else None)
         elif d.HasField("dim_param") and d.dim_param:
-            dims.append(d.dim_param)
+            dims.append(text(d.dim_param))
         else:
             dims.append(None)
     return tuple(dims), dtype
@@ -449,15 +738,22 @@ def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=N
     from . import ops_nn, ops_tensor, ops_elementwise, ops_control  # noqa: F401  (registers shape functions)
 
     eng = _Engine(graph, loaded, input_shapes)
-    eng.seed_inputs(MAIN)
-    eng.run(MAIN)
-    # Local functions never called from the main graph still get their body analyzed
-    # (with unknown input shapes), so rules see every node.
-    for path, sub in graph.subgraphs.items():
-        if sub.function is not None and not any(graph.nx.nodes[k].get("info") for k in sub.output_keys):
-            try:
-                eng.run(path)
-            except Exception as e:  # a malformed body must not stop the rest
-                eng.note(f"{path}: {e}")
-    eng.result.notes.extend(graph.notes)
+    with gc_paused():
+        # A cycle anywhere (main graph, any subgraph, any function body) is a file
+        # error, whether or not propagation would reach that graph.
+        for path in graph.subgraphs:
+            graph.topological_order(path)
+        eng.seed_inputs(MAIN)
+        eng.run(MAIN)
+        # Local functions never called from the main graph still get their body analyzed
+        # (with unknown input shapes), so rules see every node.
+        for path, sub in graph.subgraphs.items():
+            if sub.function is not None and not any(graph.nx.nodes[k].get("info") for k in sub.output_keys):
+                eng._active_functions.add(path)
+                try:
+                    eng.run(path)
+                finally:
+                    eng._active_functions.discard(path)
+    eng.unknown_op_notes()
+    eng.result.notes.extend(one_line(n) for n in graph.notes)
     return eng.result

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from onnx import TensorProto
 
-from .engine import TensorInfo, register
+from .engine import ShapeError, TensorInfo, register
 from .ops_nn import _norm_axis
 
 
 def _subgraph_path(ctx, attr_name):
-    return f"{ctx.op.graph}/{ctx.op.id}.{attr_name}"
+    """The subgraph held in ``attr_name`` (None when the node has no such attribute)."""
+    return ctx.engine.graph.subgraph_path(ctx.op.key, attr_name)
 
 
 def _merge(a: TensorInfo, b: TensorInfo) -> TensorInfo:
@@ -59,6 +60,8 @@ def loop(ctx):
 def scan(ctx):
     n_scan_in = ctx.attr("num_scan_inputs", 0)
     n_state = ctx.n_inputs - n_scan_in
+    if not 0 <= n_scan_in <= ctx.n_inputs:
+        raise ShapeError(f"num_scan_inputs {n_scan_in} out of range for {ctx.n_inputs} inputs")
     in_axes = ctx.attr("scan_input_axes", None) or [0] * n_scan_in
     bind = []
     seq_len = None

@@ -222,7 +222,7 @@ def binary(ctx):
     dtype = BOOL if op in _COMPARE else ctx.dtype(0)
     values = [ctx.value(i) for i in idx]
     value = None
-    if values and all(v is not None for v in values):
+    if values and all(v is not None for v in values) and ctx.can_fold(_broadcast_numel(values)):
         with np.errstate(all="ignore"):
             if op == "Div":
                 value = _div(values[0], values[1])
@@ -248,11 +248,24 @@ def binary(ctx):
     ctx.set(0, shape, dtype, value, sym)
 
 
+def _broadcast_numel(values):
+    """Elements of the broadcast of numpy arrays (None when they do not broadcast)."""
+    try:
+        shape = np.broadcast_shapes(*[v.shape for v in values])
+    except ValueError:
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 @register("Where")
 def where(ctx):
     shape = broadcast(ctx.shape(0), ctx.shape(1), ctx.shape(2))
     c, x, y = ctx.value(0), ctx.value(1), ctx.value(2)
-    value = np.where(c, x, y) if c is not None and x is not None and y is not None else None
+    known = c is not None and x is not None and y is not None
+    value = np.where(c, x, y) if known and ctx.can_fold(_broadcast_numel([c, x, y])) else None
     sym = None
     if value is None and c is not None and c.ndim <= 1:
         xs, ys = ctx.sym(1), ctx.sym(2)

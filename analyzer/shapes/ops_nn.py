@@ -28,6 +28,34 @@ def conv_params(ctx, spatial_rank, kernel):
     return strides, dilations
 
 
+def _int_attr_list(ctx, name):
+    v = ctx.attr(name, None)
+    if v is not None and (not isinstance(v, (list, tuple)) or not all(isinstance(i, int) for i in v)):
+        raise ShapeError(f"attribute {name} is not a list of integers")
+    return v
+
+
+def _check_conv_attrs(ctx, x, w, sr):
+    """Attributes no runtime accepts: reported on the node (a note), not guessed around."""
+    group = ctx.attr("group", 1)
+    if not isinstance(group, int) or group < 1:
+        raise ShapeError(f"group {group!r} must be a positive integer")
+    if w is not None and len(w) != sr + 2:
+        raise ShapeError(f"weight of rank {len(w)} for an input of rank {sr + 2}")
+    ks = _int_attr_list(ctx, "kernel_shape")
+    if ks is not None and w is not None and all(isinstance(d, int) for d in w[2:]) and list(ks) != list(w[2:]):
+        raise ShapeError(f"kernel_shape {list(ks)} disagrees with the weight's shape {list(w)}")
+    if isinstance(x[1], int) and x[1] % group:
+        raise ShapeError(f"{x[1]} input channels do not divide into group {group}")
+    pads = _int_attr_list(ctx, "pads")
+    if pads is not None and any(p < 0 for p in pads):
+        raise ShapeError(f"negative pads {list(pads)}")
+    for name in ("strides", "dilations"):
+        v = _int_attr_list(ctx, name)
+        if v is not None and any(i < 1 for i in v):
+            raise ShapeError(f"{name} {list(v)} must be positive")
+
+
 def _kernel_from_weight(ctx, w_index, spatial_rank):
     ks = ctx.attr("kernel_shape", None)
     w = ctx.shape(w_index)
@@ -50,6 +78,7 @@ def conv(ctx):
     sr = len(x) - 2
     if sr < 1:
         raise ShapeError(f"input of rank {len(x)}; a conv needs at least 3")
+    _check_conv_attrs(ctx, x, w, sr)
     kernel = _kernel_from_weight(ctx, w_i, sr)
     out_c = w[0] if w is not None and len(w) == sr + 2 else None
     if kernel is None:
@@ -79,6 +108,9 @@ def conv_transpose(ctx):
     if x is None:
         return
     sr = len(x) - 2
+    if sr < 1:
+        raise ShapeError(f"input of rank {len(x)}; a conv needs at least 3")
+    _check_conv_attrs(ctx, x, w, sr)
     kernel = _kernel_from_weight(ctx, 1, sr)
     group = ctx.attr("group", 1)
     out_c = dim_mul(w[1], group) if w is not None and len(w) == sr + 2 else None

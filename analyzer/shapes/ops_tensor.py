@@ -5,12 +5,21 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from .dims import MAX_DIM, dim_add, dim_mul, shape_numel
+from .dims import MAX_DIM, MAX_RANK, dim_add, dim_mul, shape_numel
 from .engine import ShapeError, register
 from .ops_elementwise import broadcast
 from .ops_nn import _norm_axis
 
 INT64 = TensorProto.INT64
+
+
+def _unknown_dims(shape_of_shape):
+    """Unknown dims of the rank a 1-D shape tensor of shape ``shape_of_shape`` gives
+    (None: rank unknown too, also when the declared length is absurd)."""
+    s = shape_of_shape
+    if s is None or len(s) != 1 or not isinstance(s[0], int) or not 0 <= s[0] <= MAX_RANK:
+        return None
+    return (None,) * s[0]
 
 
 @register("Shape")
@@ -74,7 +83,7 @@ def constant_of_shape(ctx):
     dtype = t.data_type if t is not None else TensorProto.FLOAT
     if dims is None:
         s = ctx.shape(0)
-        ctx.set(0, (None,) * s[0] if s is not None and len(s) == 1 and isinstance(s[0], int) else None, dtype)
+        ctx.set(0, _unknown_dims(s), dtype)
         return
     if any(isinstance(d, int) and d < 0 for d in dims):
         raise ShapeError(f"negative dims {dims}")
@@ -93,7 +102,7 @@ def reshape(ctx):
     allowzero = ctx.attr("allowzero", 0)
     if target is None:
         s = ctx.shape(1)
-        ctx.set(0, (None,) * s[0] if s is not None and len(s) == 1 and isinstance(s[0], int) else None, ctx.dtype(0))
+        ctx.set(0, _unknown_dims(s), ctx.dtype(0))
         return
     out = list(target)
     for i, d in enumerate(out):
@@ -250,12 +259,15 @@ def concat(ctx):
                 raise ShapeError(f"inputs differ on axis {ax}: {sorted(ints)}")
             out.append(ints.pop() if ints else (vals[0] if all(v == vals[0] for v in vals) and len(known) == len(shapes) else None))
     values = [ctx.value(i) for i in idx]
-    value = np.concatenate(values, axis=axis) if all(v is not None for v in values) else None
+    value = None
+    if all(v is not None for v in values) and ctx.can_fold(sum(v.size for v in values)):
+        value = np.concatenate(values, axis=axis)
     sym = None
-    if value is None and r == 1:
-        parts = [ctx.sym(i) for i in idx]
-        if all(p is not None for p in parts):
-            sym = [d for p in parts for d in p]
+    if value is None and r == 1 and len(known) == len(shapes) and all(isinstance(s[0], int) for s in shapes):
+        if ctx.can_fold(sum(s[0] for s in shapes)):
+            parts = [ctx.sym(i) for i in idx]
+            if all(p is not None for p in parts):
+                sym = [d for p in parts for d in p]
     ctx.set(0, out, ctx.dtype(idx[0]), value, sym)
 
 
@@ -374,7 +386,7 @@ def gather(ctx):
     if iv is not None and isinstance(x[axis], int):
         if np.any(iv < -x[axis]) or np.any(iv >= x[axis]):
             raise ShapeError(f"index out of range for axis of size {x[axis]}")
-        if ctx.value(0) is not None:
+        if ctx.value(0) is not None and ctx.can_fold(shape_numel(out)):
             value = np.take(ctx.value(0), iv, axis=axis)
         elif len(x) == 1 and ctx.info(0).sym is not None and iv.ndim <= 1:
             src = ctx.info(0).sym
@@ -402,8 +414,8 @@ def expand(ctx):
     if dims is None:
         s = ctx.shape(1)
         x = ctx.shape(0)
-        if s is not None and x is not None and isinstance(s[0], int) and s[0] >= len(x):
-            ctx.set(0, (None,) * s[0], ctx.dtype(0))
+        if s is not None and x is not None and len(s) == 1 and isinstance(s[0], int) and s[0] >= len(x):
+            ctx.set(0, _unknown_dims(s), ctx.dtype(0))
         return
     out = broadcast(ctx.shape(0), tuple(dims))
     value = None
