@@ -29,7 +29,7 @@ import onnx
 from onnx import TensorProto
 
 from .atomic import write_bytes_atomic
-from .load import LoadError, external_key, iter_tensors, load
+from .load import LoadError, copy_external_bytes, external_key, iter_tensors, load
 from .rewrite import FIXABLE, count_params, rewrite_model
 
 __all__ = ["FixError", "FixReport", "fix_file", "parse_codes", "render", "cmd_fix"]
@@ -121,7 +121,7 @@ def fix_file(path, out, codes=FIXABLE) -> FixReport:
     """Fix ``path`` into ``out``.  Raises LoadError / GraphError / ShapeError / FixError."""
     from .model import analyze_loaded
 
-    loaded = load(path)
+    loaded = load(path, lazy=False)  # the model is rewritten and saved: it needs every payload
     out = Path(out)
     data_path = out.with_name(out.name + ".data")
     inputs = [Path(path)] + [ref.path for ref in loaded.external.values()]
@@ -183,6 +183,10 @@ def _file_mode(path) -> int:
         return 0o666 & ~mask
 
 
+# fix rewrites the data file next to the output; it refuses to copy more than this.
+MAX_EXTERNAL_COPY = 16 << 30
+
+
 def write_model(model, loaded, out, externalize, original=None) -> None:
     """Check and write ``model`` to ``out`` (and ``out.data`` when the input had external data)."""
     out = Path(out)
@@ -190,6 +194,9 @@ def write_model(model, loaded, out, externalize, original=None) -> None:
         _check(model, original)
         write_bytes_atomic(out, model.SerializeToString())
         return
+    total = sum(ref.length for ref in loaded.external.values())
+    if total > MAX_EXTERNAL_COPY:
+        raise FixError("too-large", f"{total} bytes of external data to copy; fix copies at most {MAX_EXTERNAL_COPY}")
     folder = out.resolve().parent
     fd, tmp_data = tempfile.mkstemp(prefix=".onnxlint-", suffix=".data.tmp", dir=folder)
     os.chmod(tmp_data, _file_mode(folder / (out.name + ".data")))
@@ -210,6 +217,16 @@ def write_model(model, loaded, out, externalize, original=None) -> None:
                 _set_location(t, tmp_name, offset, len(raw))
                 offset += len(raw)
 
+            def copy_external(t, ref):
+                nonlocal offset
+                if ref.length >= ALIGN_THRESHOLD and offset % ALIGNMENT:
+                    pad = ALIGNMENT - offset % ALIGNMENT
+                    f.write(b"\0" * pad)
+                    offset += pad
+                copy_external_bytes(ref, f)  # in chunks: a tensor may be larger than memory
+                _set_location(t, tmp_name, offset, ref.length)
+                offset += ref.length
+
             for t in model.graph.initializer:
                 if t.name in externalize and t.data_location != TensorProto.EXTERNAL:
                     put(t, t.raw_data)
@@ -221,10 +238,7 @@ def write_model(model, loaded, out, externalize, original=None) -> None:
                 ref = loaded.external.get(external_key(t))
                 if ref is None:
                     raise FixError("external-data", f"tensor {t.name!r}: external data not found in the input")
-                with open(ref.path, "rb") as src:
-                    src.seek(ref.offset)
-                    raw = src.read(ref.length)
-                put(t, raw)
+                copy_external(t, ref)
             f.flush()
             os.fsync(f.fileno())
         fd2, tmp_model = tempfile.mkstemp(prefix=".onnxlint-", suffix=".onnx.tmp", dir=folder)

@@ -35,9 +35,12 @@ def count_weights(model) -> int:
     for t in model.graph.initializer:
         n = 1
         for d in t.dims:
-            n *= max(int(d), 0)
-        total += n
+            n = min(n * max(int(d), 0), MAX_COUNT)  # absurd declared dims must not make a 4000-digit int
+        total = min(total + n, MAX_COUNT)
     return total
+
+
+MAX_COUNT = 1 << 63
 
 
 def fingerprint(model, finding) -> str:
@@ -47,9 +50,9 @@ def fingerprint(model, finding) -> str:
     key = ("op", finding.graph, finding.node_index)
     op = model.graph.ops.get(key)
     if op is not None and op.name_given:
-        ident = "name:" + op.proto.name
+        ident = "name:" + op.name
     elif op is not None:
-        ident = "outputs:" + ",".join(op.proto.output)
+        ident = "outputs:" + ",".join(k[2] if k else "" for k in op.outputs)
     else:
         ident = "node:" + finding.node
     raw = "\x1f".join([finding.rule, finding.graph, ident, finding.op_type])

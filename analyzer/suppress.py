@@ -87,7 +87,7 @@ def suppress_file(model_path, specs, out_path) -> str:
     if not new:
         raise SuppressError("bad-code", "no rule code given")
     try:
-        loaded = load(model_path)
+        loaded = load(model_path, lazy=False)  # saved again: needs every payload
     except LoadError as e:
         raise SuppressError(e.kind, e.message) from None
     if loaded.external and os.path.realpath(os.path.dirname(os.path.abspath(out_path))) != os.path.realpath(

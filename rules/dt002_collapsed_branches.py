@@ -112,7 +112,7 @@ def _finding(model, input_key, eff, members) -> Finding:
     # Order branches by name (or output tensor names), not by position in the file:
     # the reported node, and so the finding's fingerprint, must not change when an
     # exporter writes the same nodes in another order.
-    members = sorted(members, key=lambda m: (m.op.graph, _natural(m.op.proto.name), [_natural(o) for o in m.op.proto.output]))
+    members = sorted(members, key=lambda m: (m.op.graph, _natural(m.op.name), [_natural(k[2]) for k in m.op.outputs if k]))
     first = members[0]
     t = first.taps
     users = [_feeds(model, m.op) for m in members]
