@@ -13,6 +13,7 @@ Nothing here follows a FIFO or a device: the model and its data files are
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -480,10 +481,12 @@ def tensor_numel(tensor: TensorProto) -> int:
     return n
 
 
-def read_external_bytes(ref: ExternalRef) -> bytes:
-    """The bytes of a validated reference.  The file is opened without following a
-    symlink and without blocking, and must still be the regular file (same device
-    and inode) that was validated: swapping it after the check gains nothing."""
+@contextlib.contextmanager
+def _open_validated(ref: ExternalRef):
+    """The data file of a validated reference, opened without following a symlink
+    and without blocking, positioned at the reference's offset.  It must still be
+    the regular file (same device and inode, one link) that was validated:
+    swapping it after the check gains nothing."""
     fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
@@ -492,20 +495,19 @@ def read_external_bytes(ref: ExternalRef) -> bytes:
         if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
             raise OSError(f"{ref.path} changed since it was validated")
         f.seek(ref.offset)
+        yield f
+
+
+def read_external_bytes(ref: ExternalRef) -> bytes:
+    """The bytes of a validated reference (see :func:`_open_validated`)."""
+    with _open_validated(ref) as f:
         return f.read(ref.length)
 
 
 def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:
-    """Copy a validated reference's bytes into the open file ``dst`` in chunks (with
-    the same checks as :func:`read_external_bytes`), never holding it all in memory."""
-    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
-            raise OSError(f"{ref.path} changed since it was validated")
-        if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
-            raise OSError(f"{ref.path} changed since it was validated")
-        f.seek(ref.offset)
+    """Copy a validated reference's bytes into the open file ``dst`` in chunks,
+    never holding it all in memory."""
+    with _open_validated(ref) as f:
         left = ref.length
         while left:
             piece = f.read(min(chunk, left))

@@ -35,6 +35,8 @@ import html
 from dataclasses import dataclass
 from itertools import islice, product
 
+from .text import escape as escape_controls
+
 __all__ = [
     "esc",
     "short",
@@ -61,17 +63,7 @@ def esc(value) -> str:
 
     Control characters are shown as ``\\xNN`` first (like the text report), so
     nothing from a model can add invisible characters to the page either."""
-    s = str(value)
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
-            out.append(f"\\x{o:02x}")
-        elif ch in "\u2028\u2029":
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return html.escape("".join(out), quote=True)
+    return html.escape(escape_controls(str(value)), quote=True)
 
 
 def short(value, n: int = 34) -> str:
