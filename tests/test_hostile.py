@@ -303,6 +303,12 @@ def test_no_injection_in_any_format(corpus, capsys, tmp_path, fmt):
     if fmt in ("json", "sarif"):
         doc = json.loads(out)
         assert doc
+    if fmt == "sarif":  # every SARIF the tests produce must validate, hostile names included
+        import jsonschema
+
+        schema_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sarif-schema-2.1.0.json")
+        with open(schema_path) as f:
+            jsonschema.validate(doc, json.load(f))
     if fmt == "json":
         files = json.loads(out)["files"]
         assert files[0]["status"] == "ok" and files[0]["findings"]
