@@ -143,13 +143,12 @@ def _codes(s):
     return [c.strip() for c in s.split(",") if c.strip()]
 
 
-def cmd_check(args) -> int:
+def lint_settings(args):
+    """Configuration file + command line (which wins) -> ``(cfg, input_shapes, select,
+    ignore, rules)``; shared by ``check`` and ``scan``.  Raises UsageError."""
     from rules import select_rules
 
     from .config import ConfigError, load_config
-    from .findings import Report, severity_rank
-    from .report import render
-    from .runner import lint_file
 
     try:
         cfg = load_config(args.config, isolated=args.isolated)
@@ -159,13 +158,22 @@ def cmd_check(args) -> int:
     input_shapes.update(parse_input_shapes(args.input_shape))
     select = _codes(args.select) if args.select is not None else cfg.select
     ignore = (cfg.ignore or []) + (_codes(args.ignore) or [])
-    fail_on = args.fail_on or cfg.fail_on or "warning"
-    fmt = args.format or cfg.format or "text"
-    max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
     try:
         rules = select_rules(select, ignore)
     except KeyError as e:
         raise UsageError(f"unknown rule code or prefix {e.args[0]!r} (see `onnxlint rules`)") from None
+    return cfg, input_shapes, select, ignore, rules
+
+
+def cmd_check(args) -> int:
+    from .findings import Report, severity_rank
+    from .report import render
+    from .runner import lint_file
+
+    cfg, input_shapes, select, ignore, rules = lint_settings(args)
+    fail_on = args.fail_on or cfg.fail_on or "warning"
+    fmt = args.format or cfg.format or "text"
+    max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
     baseline = None
     if args.baseline:
         from .baseline import BaselineError, read_baseline

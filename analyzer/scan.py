@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from .cli import EXIT_ERROR, UsageError, _codes, parse_input_shapes
+from .cli import EXIT_ERROR, UsageError, lint_settings
 
 __all__ = ["run", "parse_size", "DEFAULT_TIMEOUT", "DEFAULT_MAX_MEMORY"]
 
@@ -48,23 +48,9 @@ def default_jobs() -> int:
 
 
 def _settings(args):
-    from rules import select_rules
-
-    from .config import ConfigError, load_config
     from . import scan_worker
 
-    try:
-        cfg = load_config(args.config, isolated=args.isolated)
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    input_shapes = dict(cfg.input_shapes)
-    input_shapes.update(parse_input_shapes(args.input_shape))
-    select = _codes(args.select) if args.select is not None else cfg.select
-    ignore = (cfg.ignore or []) + (_codes(args.ignore) or [])
-    try:
-        rules = select_rules(select, ignore)
-    except KeyError as e:
-        raise UsageError(f"unknown rule code or prefix {e.args[0]!r} (see `onnxlint rules`)") from None
+    cfg, input_shapes, select, ignore, rules = lint_settings(args)
     if cfg.path:
         cfg = dataclasses.replace(cfg, path=os.path.abspath(cfg.path))
     settings = scan_worker.Settings(
