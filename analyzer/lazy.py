@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .protoscan import ScanError, read_varint
+
 __all__ = ["LazyPayload", "reduce_model", "LAZY_MIN_BYTES"]
 
 # Payloads smaller than this stay inline (shape sub-graphs need small constants).
@@ -44,21 +46,6 @@ class _Malformed(Exception):
     pass
 
 
-def _varint(buf, pos, end):
-    result = shift = 0
-    while True:
-        if pos >= end:
-            raise _Malformed
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise _Malformed
-
-
 def _encode_varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -76,14 +63,14 @@ def _fields(buf, start, end):
     pos = start
     while pos < end:
         fstart = pos
-        key, pos = _varint(buf, pos, end)
+        key, pos = read_varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            _, vend = _varint(buf, pos, end)
+            _, vend = read_varint(buf, pos, end)
             yield number, wire, fstart, pos, vend
             pos = vend
         elif wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length, pos = read_varint(buf, pos, end)
             if pos + length > end:
                 raise _Malformed
             yield number, wire, fstart, pos, pos + length
@@ -114,11 +101,11 @@ def _reduce_tensor(buf, start, end, payloads):
     location = 0
     for number, wire, fs, vs, ve in _fields(buf, start, end):
         if number == _T_DATA_TYPE and wire == 0:
-            data_type, _ = _varint(buf, vs, ve)
+            data_type, _ = read_varint(buf, vs, ve)
         elif number == _T_NAME and wire == 2:
             name = bytes(buf[vs:ve]).decode("utf-8", "surrogateescape")
         elif number == _T_DATA_LOCATION and wire == 0:
-            location, _ = _varint(buf, vs, ve)
+            location, _ = read_varint(buf, vs, ve)
         elif wire == 2 and ve - vs >= LAZY_MIN_BYTES and number in (_T_RAW, _T_FLOAT_DATA, _T_DOUBLE_DATA):
             if cut is not None:
                 return None  # two payload fields: leave it to protobuf
@@ -167,7 +154,7 @@ def reduce_model(buf):
                     changed = True
                     continue
             parts.append(bytes(buf[fs:ve]))
-    except _Malformed:
+    except (_Malformed, ScanError):  # ScanError: a varint running off the end
         return None
     if not changed:
         return None

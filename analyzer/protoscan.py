@@ -41,7 +41,8 @@ class ScanError(Exception):
         self.message = message
 
 
-def _varint(data, pos: int, end: int):
+def read_varint(data, pos: int, end: int):
+    """Decode a protobuf varint at ``pos``; returns (value, next position)."""
     result = 0
     shift = 0
     while True:
@@ -67,7 +68,7 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
     fields = []
     seen_graph = False
     while pos < end:
-        key, pos = _varint(data, pos, end)
+        key, pos = read_varint(data, pos, end)
         number, wire = key >> 3, key & 7
         expected = MODEL_FIELDS.get(number)
         if expected is not None and expected[1] != wire:
@@ -81,13 +82,13 @@ def scan_model_fields(data) -> list[tuple[int, int, int]]:
             # but random bytes decode as a stream of far-off field numbers.
             raise ScanError("not-onnx", f"unexpected protobuf field {number} (not an ONNX model)")
         if wire == 0:
-            _, pos = _varint(data, pos, end)
+            _, pos = read_varint(data, pos, end)
         elif wire == 1:
             pos += 8
         elif wire == 5:
             pos += 4
         elif wire == 2:
-            length, pos = _varint(data, pos, end)
+            length, pos = read_varint(data, pos, end)
             start = pos
             pos += length
             if pos > end:
@@ -149,16 +150,16 @@ def nesting_depth(data, stop_above: int = 10 * PROTOBUF_DEPTH_LIMIT) -> int:
         children = _SCHEMA[kind]
         try:
             while pos < end:
-                key, pos = _varint(data, pos, end)
+                key, pos = read_varint(data, pos, end)
                 number, wire = key >> 3, key & 7
                 if wire == 0:
-                    _, pos = _varint(data, pos, end)
+                    _, pos = read_varint(data, pos, end)
                 elif wire == 1:
                     pos += 8
                 elif wire == 5:
                     pos += 4
                 elif wire == 2:
-                    length, pos = _varint(data, pos, end)
+                    length, pos = read_varint(data, pos, end)
                     if pos + length > end:
                         break
                     child = children.get(number)
