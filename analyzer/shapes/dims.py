@@ -163,3 +163,31 @@ def shape_numel(shape):
 
 def dims_equal(a, b) -> bool:
     return a is not None and b is not None and a == b
+
+
+def symbol(name: str):
+    """A dim that is a named, unknown but fixed size (a model's dim_param, or a fresh
+    symbol for a data-dependent size such as NonZero's count)."""
+    return str(name)
+
+
+def dim_min(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    if a == b:
+        return a
+    x, y = sorted((str(a), str(b)))
+    return _expr(f"min({x}, {y})")
+
+
+def dim_max(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a, b)
+    if a == b:
+        return a
+    x, y = sorted((str(a), str(b)))
+    return _expr(f"max({x}, {y})")
