@@ -38,7 +38,7 @@ from onnx import TensorProto
 
 from ..graph import MAIN, Graph, gc_paused
 from ..load import LoadedModel, iter_tensors, one_line, read_tensor, shown, text
-from .dims import MAX_DIM, MAX_RANK
+from .dims import MAX_DIM, MAX_RANK, substitute, symbol
 
 __all__ = ["TensorInfo", "ShapeError", "infer_shapes", "SHAPE_FUNCTIONS", "register", "MAX_TRACKED_ELEMENTS"]
 
@@ -277,20 +277,28 @@ class _Engine:
             if bound is not None:
                 if shape is not None and len(shape) != len(bound):
                     raise ShapeError(f"--input-shape {attrs['name']}: {len(bound)} dims given, the input has {len(shape)}")
+                if shape is None and any(b is None for b in bound):
+                    raise ShapeError(f"--input-shape {attrs['name']}: '?' keeps the model's dim, but the model declares no shape for this input")
                 if shape is not None:
                     for d, b in zip(shape, bound):
+                        if b is None:
+                            continue
                         if isinstance(d, int) and d != b:
                             raise ShapeError(f"--input-shape {attrs['name']}: dim {d} is fixed in the model, {b} given")
                         if isinstance(d, str):
+                            if symbol_values.get(d, b) != b:
+                                raise ShapeError(f"--input-shape {attrs['name']}: symbol {d} is bound to {symbol_values[d]} elsewhere, {b} given here")
                             symbol_values[d] = b
-                shape = tuple(bound)
+                    shape = tuple(d if b is None else b for d, b in zip(shape, bound))
+                else:
+                    shape = tuple(bound)
             self.store(key, TensorInfo(shape, dtype, None, None, "input"))
         if symbol_values:
             # A symbol bound through one input is bound everywhere it appears.
             for key in sub.input_keys:
                 inf = self.info(key)
                 if inf.shape is not None:
-                    inf.shape = tuple(symbol_values.get(d, d) if isinstance(d, str) else d for d in inf.shape)
+                    inf.shape = tuple(substitute(d, symbol_values) if isinstance(d, str) else d for d in inf.shape)
         for key in sub.initializer_keys:
             attrs = self.graph.nx.nodes[key]
             t = attrs.get("tensor")
@@ -727,7 +735,7 @@ def _type_to_shape(vi):
         if d.HasField("dim_value"):
             dims.append(int(d.dim_value) if 0 <= d.dim_value <= MAX_DIM else None)
         elif d.HasField("dim_param") and d.dim_param:
-            dims.append(text(d.dim_param))
+            dims.append(symbol(text(d.dim_param)))
         else:
             dims.append(None)
     return tuple(dims), dtype
@@ -755,5 +763,32 @@ def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=N
                 finally:
                     eng._active_functions.discard(path)
     eng.unknown_op_notes()
+    _fill_from_value_info(graph)
     eng.result.notes.extend(one_line(n) for n in graph.notes)
     return eng.result
+
+
+def _fill_from_value_info(graph: Graph) -> None:
+    """Where propagation (ours, then onnx's) left a dim or a whole shape unknown and the
+    file declares one (value_info, graph output), take the declaration, marked with
+    source "value_info": the file's claim, not a proof (SH001 compares only proofs)."""
+    nodes = graph.nx._node
+    for attrs in nodes.values():
+        vi = attrs.get("value_info")
+        if vi is None or attrs.get("role") in ("input", "initializer"):
+            continue
+        inf = attrs.get("info") or TensorInfo()
+        if inf.fully_known and inf.dtype is not None:
+            continue
+        shape, dtype = _type_to_shape(vi)
+        new_shape = inf.shape
+        filled = False
+        if shape is not None:
+            if inf.shape is None:
+                new_shape, filled = shape, True
+            elif len(inf.shape) == len(shape) and any(a is None and b is not None for a, b in zip(inf.shape, shape)):
+                new_shape = tuple(b if a is None else a for a, b in zip(inf.shape, shape))
+                filled = True
+        new_dtype = inf.dtype if inf.dtype is not None else dtype
+        if filled or new_dtype != inf.dtype:
+            attrs["info"] = TensorInfo(new_shape, new_dtype, inf.value, inf.sym, "value_info" if filled else inf.source)
