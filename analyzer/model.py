@@ -1,20 +1,95 @@
-"""An analyzed model: loaded file + networkx graph + shapes; what rules see."""
+"""An analyzed model: loaded file + networkx graph + shapes; what rules see.
+
+The stable, documented surface for users' scripts (``analyzer.analyze(...)``):
+
+* ``am.graph.nx``: the ``networkx.DiGraph`` (node keys ``("op", graph, index)`` and
+  ``("value", graph, name)``; see :mod:`analyzer.graph`), ``am.graph.topological_order(graph)``;
+* ``am.values(graph="main")``: ``{tensor name: ValueShape}`` of one graph, graph inputs
+  first, then in topological order; ``am.value(name, graph="main")``: one of them;
+* ``am.graph_paths()``: ``"main"``, then the If/Loop/Scan bodies (``main/Loop#3.body``),
+  then model-local functions (``function:<domain>:<name>``); ``am.all_values()``: every
+  value of every graph, in that order.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from onnx import ModelProto
+from onnx import ModelProto, TensorProto
 
-from .graph import Graph, build_graph
+from .graph import MAIN, Graph, build_graph
 from .load import LoadedModel, from_proto, load
 from .shapes import Shapes, TensorInfo, infer_shapes
 
-__all__ = ["AnalyzedModel", "analyze", "analyze_loaded", "load_any"]
+__all__ = ["AnalyzedModel", "ValueShape", "analyze", "analyze_loaded", "load_any", "dtype_name"]
+
+# onnx element type -> name: numpy's name where numpy has the type ("float32", "int64",
+# "bool", "complex64"), else onnx's own name in lower case ("bfloat16", "string", "float8e4m3fn").
+_DTYPE_NAMES = {int(v): n.lower() for n, v in TensorProto.DataType.items() if v}
+_DTYPE_NAMES[TensorProto.FLOAT] = "float32"
+_DTYPE_NAMES[TensorProto.DOUBLE] = "float64"
+
+
+def dtype_name(elem_type) -> str | None:
+    """``TensorProto`` element type (int) -> ``"float32"``, ``"int64"``, ``"bfloat16"``...;
+    None when unknown (0, absent, or a code onnx does not define)."""
+    if not elem_type:
+        return None
+    return _DTYPE_NAMES.get(int(elem_type))
+
+
+@dataclass(frozen=True)
+class ValueShape:
+    """What analysis knows about one tensor (a value of one graph).
+
+    * ``name``: the tensor's name; unique within ``graph``, not across graphs.
+    * ``graph``: the graph path (``"main"``, ``"main/If#1.then_branch"``,
+      ``"function:<domain>:<name>"``).
+    * ``shape``: ``None`` when the rank is unknown, else a tuple of dims, each an ``int``,
+      a symbol (a ``str``, or a ``str`` subclass, whose text is the canonical expression:
+      ``"batch"``, ``"floor((W - 1)/2) + 1"``) or ``None`` (unknown).
+    * ``dtype``: ``"float32"``, ``"int64"``, ``"bool"``... (numpy's name; onnx's in lower
+      case for types numpy lacks: ``"bfloat16"``, ``"string"``), or ``None``.
+    * ``source``: who gave the shape: ``inferred`` (our engine), ``onnx`` (onnx's shape
+      inference, for ops we have no shape function for), ``input`` / ``initializer``
+      (declared by the file as a graph input / initializer), ``value_info`` (a shape the
+      file declares for an intermediate value or output, used where propagation found
+      none), ``unknown`` (nothing known).
+    * ``constant``: the value (read-only ``numpy.ndarray``) when analysis knows it (small
+      tensors only: initializers, shape arithmetic), else ``None``.
+    * ``role``: ``input``, ``initializer``, ``output`` (of a node) or ``missing`` (read,
+      but defined nowhere).
+    """
+
+    name: str
+    graph: str
+    shape: tuple | None
+    dtype: str | None
+    source: str
+    constant: np.ndarray | None = field(compare=False, repr=False)
+    role: str
+
+    @property
+    def key(self) -> tuple:
+        """The value's node key in ``am.graph.nx``."""
+        return ("value", self.graph, self.name)
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        """Rank known and every dim an int."""
+        return self.shape is not None and all(isinstance(d, int) for d in self.shape)
 
 
 @dataclass
 class AnalyzedModel:
+    """A loaded model, its graph (``.graph``, networkx in ``.graph.nx``) and the shapes
+    propagated over it (``.shapes``); see the module docstring for the stable API."""
+
     path: str | None
     loaded: LoadedModel
     graph: Graph
@@ -56,6 +131,103 @@ class AnalyzedModel:
         if v is None or v.dtype.kind not in "iu":
             return None
         return [int(x) for x in v.reshape(-1)]
+
+    # -- values by name (the documented API) ---------------------------------
+    def graph_paths(self) -> list:
+        """``"main"``, then control-flow bodies (in the order they were found), then functions."""
+        subs = self.graph.subgraphs
+        bodies = [p for p, s in subs.items() if p != MAIN and s.function is None]
+        functions = [p for p, s in subs.items() if s.function is not None]
+        return [MAIN] + bodies + functions
+
+    def values(self, graph: str = MAIN) -> dict:
+        """``{tensor name: ValueShape}`` of one graph: its inputs first, then every other
+        value in topological order (an initializer or undefined tensor just before its
+        first reader; unread ones at the end).  Raises ``KeyError`` for an unknown graph."""
+        return dict(self._values_map(graph))
+
+    def value(self, name: str, graph: str = MAIN) -> ValueShape:
+        """One tensor of one graph.  Raises ``KeyError`` when ``graph`` has no such value
+        (a value an inner graph reads from an enclosing one belongs to the enclosing one)."""
+        got = self._values_map(graph).get(name)
+        if got is None:
+            raise KeyError(f"no value {name!r} in graph {graph!r}")
+        return got
+
+    def all_values(self) -> Iterator[ValueShape]:
+        """Every value of every graph, graph by graph in ``graph_paths()`` order."""
+        for path in self.graph_paths():
+            yield from self.values(path).values()
+
+    def _values_map(self, graph) -> dict:
+        memo = self._memo.setdefault("values", {})
+        if not isinstance(graph, str) or graph not in memo:
+            if not isinstance(graph, str) or graph not in self.graph.subgraphs:
+                raise KeyError(f"no graph {graph!r} in this model (graphs: {', '.join(self.graph_paths())})")
+            memo[graph] = {k[2]: self._value_shape(k) for k in self._ordered_value_keys(graph)}
+        return memo[graph]
+
+    def _value_keys_by_graph(self) -> dict:
+        by_graph = self._memo.get("value_keys")
+        if by_graph is None:
+            by_graph = {}
+            for key, attrs in self.graph.nx.nodes(data=True):
+                if attrs.get("kind") == "value":
+                    by_graph.setdefault(key[1], []).append(key)
+            self._memo["value_keys"] = by_graph
+        return by_graph
+
+    def _ordered_value_keys(self, path) -> list:
+        g = self.graph
+        sub = g.subgraphs[path]
+        nodes = g.nx.nodes
+        seen = set()
+        order = []
+
+        def add(k):
+            if k is not None and k[1] == path and k not in seen:
+                seen.add(k)
+                order.append(k)
+
+        for k in sub.input_keys:
+            if nodes[k].get("role") != "initializer":  # an IR<4 initializer listed as input comes with its reader
+                add(k)
+        for op in g.topological_order(path):
+            for k in op.inputs:
+                add(k)
+            for k in op.outputs:
+                add(k)
+        for k in list(sub.initializer_keys) + list(sub.input_keys) + list(sub.output_keys):
+            add(k)
+        for k in sorted(self._value_keys_by_graph().get(path, ()), key=lambda k: k[2]):
+            add(k)
+        return order
+
+    def _value_shape(self, key) -> ValueShape:
+        attrs = self.graph.nx.nodes[key]
+        inf = attrs.get("info") or TensorInfo()
+        shape = None if inf.shape is None else tuple(_plain_dim(d) for d in inf.shape)
+        value = inf.value
+        if value is not None:
+            value = value.view()
+            value.flags.writeable = False
+        return ValueShape(
+            name=key[2],
+            graph=key[1],
+            shape=shape,
+            dtype=dtype_name(inf.dtype),
+            source=inf.source,
+            constant=value,
+            role=attrs.get("role", "output"),
+        )
+
+
+def _plain_dim(d):
+    """ints as Python ints (numpy integers can reach a shape through folded values);
+    symbols (str) and None as they are."""
+    if d is None or isinstance(d, str):
+        return d
+    return int(d)
 
 
 def load_any(path_or_model) -> LoadedModel:
