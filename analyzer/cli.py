@@ -102,18 +102,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_input_shapes(specs) -> dict:
+def parse_input_shapes(specs, keep: bool = False) -> dict:
+    """``["x=1,3,224,224"]`` -> ``{"x": [1, 3, 224, 224]}`` (``x`` also separates dims).
+
+    With ``keep``, a dim written ``?`` means "keep the model's dim" and is returned as
+    None (``input=1,3,?,512`` -> ``[1, 3, None, 512]``); commands that need every dim
+    concrete (``fix``, ``verify``: they run the model) leave ``keep`` off and refuse it."""
     out = {}
     for spec in specs:
         name, sep, dims = spec.rpartition("=")
         if not sep or not name:
             raise UsageError(f"--input-shape {spec!r}: expected NAME=D0,D1,...")
-        try:
-            values = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise UsageError(f"--input-shape {spec!r}: dims must be integers") from None
-        if not values or any(v < 0 for v in values):
-            raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers")
+        values = []
+        for d in dims.replace("x", ",").split(","):
+            d = d.strip()
+            if not d:
+                continue
+            if d == "?":
+                if not keep:
+                    raise UsageError(f"--input-shape {spec!r}: '?' (keep the model's dim) is not supported by this command; give every dim")
+                values.append(None)
+                continue
+            try:
+                v = int(d)
+            except ValueError:
+                raise UsageError(f"--input-shape {spec!r}: dims must be integers" + (" or ?" if keep else "")) from None
+            if v < 0:
+                raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers" + (" or ?" if keep else ""))
+            values.append(v)
+        if not values:
+            raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers" + (" or ?" if keep else ""))
         out[name] = values
     return out
 
@@ -155,7 +173,7 @@ def lint_settings(args):
     except ConfigError as e:
         raise UsageError(str(e)) from None
     input_shapes = dict(cfg.input_shapes)
-    input_shapes.update(parse_input_shapes(args.input_shape))
+    input_shapes.update(parse_input_shapes(args.input_shape, keep=True))
     select = _codes(args.select) if args.select is not None else cfg.select
     ignore = (cfg.ignore or []) + (_codes(args.ignore) or [])
     try:
