@@ -1,4 +1,4 @@
-"""Command line: ``onnxlint check|rules|suppress|fix|verify`` (also ``python -m analyzer``).
+"""Command line: ``onnxlint check|shapes|rules|suppress|fix|verify|scan`` (also ``python -m analyzer``).
 
 Exit codes (as ruff/flake8 users expect):
   0  no finding at or above --fail-on
@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not recorded in this baseline")
     c.add_argument("--write-baseline", metavar="FILE", help="record today's findings as the baseline (exit 0 unless a file fails)")
     c.add_argument("--max-nodes", type=int, default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
+
+    sh = sub.add_parser("shapes", help="print every value's inferred shape, dtype and where it came from")
+    sh.add_argument("model", metavar="MODEL")
+    sh.add_argument("--format", choices=["text", "json"], default="text", help="text (default): one aligned line per value; json")
+    sh.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    sh.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=D0,D1,...",
+        help="bind a graph input's dims (repeatable); ? keeps the model's dim, e.g. input=1,3,?,512",
+    )
 
     r = sub.add_parser("rules", help="list the rules, or print one rule's documentation")
     r.add_argument("code", nargs="?")
@@ -226,7 +238,7 @@ def cmd_check(args) -> int:
     if args.output or fmt != "text":
         # The report went to a file or is machine-readable: still tell the person.
         for r in report.errors:
-            print(f"{_safe(r.path)}: {r.error['kind']}: {_safe(r.error['message'])}", file=sys.stderr)
+            _print_file_error(r)
     if not files:
         print("onnxlint: no .onnx files found in " + ", ".join(_safe(p) for p in args.paths), file=sys.stderr)
         return EXIT_ERROR
@@ -244,6 +256,52 @@ def _safe(s) -> str:
     from .report.text import escape
 
     return escape(str(s))
+
+
+def _print_file_error(r) -> None:
+    """A file that could not be analyzed (an error ``FileResult``): ``path: kind: message``, one line on stderr."""
+    print(f"{_safe(r.path)}: {r.error['kind']}: {_safe(r.error['message'])}", file=sys.stderr)
+
+
+class _KeepModel:
+    """A rule that finds nothing and keeps the analyzed model: ``shapes`` reuses
+    ``lint_file`` (loading, --max-nodes, and its classification of every failure
+    into one error kind) exactly as ``check`` runs it."""
+
+    CODE = "shapes"
+
+    def __init__(self):
+        self.model = None
+
+    def check(self, model, options):
+        self.model = model
+        return []
+
+
+def cmd_shapes(args) -> int:
+    from .report.shapes import render_shapes
+    from .runner import lint_file
+
+    input_shapes = parse_input_shapes(args.input_shape, keep=True)
+    keeper = _KeepModel()
+    result = lint_file(args.model, [keeper], input_shapes, display_path=args.model)
+    if result.status == "error":
+        _print_file_error(result)
+        return EXIT_ERROR
+    try:
+        text = render_shapes(keeper.model, args.format, file=args.model)
+    except Exception as e:  # a bug of ours: still one line, never a traceback
+        msg = str(e).splitlines()[0] if str(e) else ""
+        print(f"{_safe(args.model)}: internal: internal error ({type(e).__name__}: {_safe(msg)}); please report it", file=sys.stderr)
+        return EXIT_ERROR
+    if args.output:
+        from .atomic import write_text_atomic
+
+        write_text_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_OK
 
 
 def cmd_rules(args) -> int:
@@ -305,7 +363,7 @@ def cmd_scan(args) -> int:
     return run(args)
 
 
-COMMANDS = {"check": cmd_check, "rules": cmd_rules, "suppress": cmd_suppress, "fix": cmd_fix, "verify": cmd_verify, "scan": cmd_scan}
+COMMANDS = {"check": cmd_check, "shapes": cmd_shapes, "rules": cmd_rules, "suppress": cmd_suppress, "fix": cmd_fix, "verify": cmd_verify, "scan": cmd_scan}
 
 
 def main(argv=None) -> int:
