@@ -11,6 +11,7 @@ __all__ = ["RULE_MODULES", "all_rules", "get_rule", "select_rules"]
 RULE_MODULES = {
     "DT001": "rules.dt001_dead_conv_taps",
     "DT002": "rules.dt002_collapsed_branches",
+    "SH001": "rules.sh001_value_info_mismatch",
 }
 
 
