@@ -5,9 +5,11 @@ parsing every weight, the serialized ModelProto is rewritten at the wire level:
 in the main graph's initializers, large ``raw_data`` fields (and packed
 ``float_data`` / ``double_data``, which have the same little-endian layout) are
 cut out and their position in the file is recorded.  protobuf then parses the
-small remainder; a tensor's values are fetched from a memory map of the file only
-when a rule asks (``analyzer.load.read_tensor``).  Pages of the payload that
-nothing reads are never touched, so peak memory stays near the graph's size.
+small remainder; a tensor's values are read from the file (``os.pread``) only
+when a rule asks (``analyzer.load.read_tensor``).  The walk reads only a small
+window around each field header and skips the values, so bytes of a payload that
+nothing reads are never read or mapped, and peak memory stays near the graph's
+size.
 
 Only fields whose bytes are copied verbatim are kept, so the reduced model is
 exactly onnx.load's model minus those payloads (tests compare the two field by
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .protoscan import ScanError, read_varint
+from .protoscan import FileSource, ScanError, read_varint
 
 __all__ = ["LazyPayload", "reduce_model", "LAZY_MIN_BYTES"]
 
@@ -58,54 +60,78 @@ def _encode_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _fields(buf, start, end):
-    """Yield (number, wire, field_start, value_start, value_end) of a message's fields."""
+def _fields(src, start, end):
+    """Yield (number, wire, field_start, value_start, value_end) of a message's fields.
+
+    ``src`` is ``bytes`` or a :class:`~analyzer.protoscan.FileSource`; of a file only a
+    window around each field header is read (the values are skipped, not read)."""
+    windowed = isinstance(src, FileSource)
+    if windowed:
+        buf, base = src.window(start)
+    else:
+        buf, base = src, 0
+    lim = base + len(buf)
+    size = len(src)
     pos = start
     while pos < end:
+        if pos + 21 > lim and lim < size:  # a key and a length (two varints) may cross the window
+            buf, base = src.window(pos)
+            lim = base + len(buf)
         fstart = pos
-        key, pos = read_varint(buf, pos, end)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, vend = read_varint(buf, pos, end)
-            yield number, wire, fstart, pos, vend
-            pos = vend
-        elif wire == 2:
-            length, pos = read_varint(buf, pos, end)
-            if pos + length > end:
+        stop = (end if end < lim else lim) - base
+        i = pos - base
+        if i < stop and buf[i] < 0x80:
+            key = buf[i]
+            i += 1
+        else:
+            key, i = read_varint(buf, i, stop)
+        wire = key & 7
+        if wire == 2:
+            if i < stop and buf[i] < 0x80:
+                length = buf[i]
+                i += 1
+            else:
+                length, i = read_varint(buf, i, stop)
+            vs = i + base
+            pos = vs + length
+            if pos > end:
                 raise _Malformed
-            yield number, wire, fstart, pos, pos + length
-            pos += length
-        elif wire == 1:
-            if pos + 8 > end:
+            yield key >> 3, 2, fstart, vs, pos
+        elif wire == 0:
+            _, j = read_varint(buf, i, stop)
+            pos = j + base
+            yield key >> 3, 0, fstart, i + base, pos
+        elif wire == 1 or wire == 5:
+            vs = i + base
+            pos = vs + (8 if wire == 1 else 4)
+            if pos > end:
                 raise _Malformed
-            yield number, wire, fstart, pos, pos + 8
-            pos += 8
-        elif wire == 5:
-            if pos + 4 > end:
-                raise _Malformed
-            yield number, wire, fstart, pos, pos + 4
-            pos += 4
+            yield key >> 3, wire, fstart, vs, pos
         else:
             raise _Malformed
+
+
+def _read(src, start, stop) -> bytes:
+    return src.read(start, stop) if isinstance(src, FileSource) else bytes(src[start:stop])
 
 
 def _len_field(number: int, body: bytes) -> bytes:
     return _encode_varint((number << 3) | 2) + _encode_varint(len(body)) + body
 
 
-def _reduce_tensor(buf, start, end, payloads):
-    """The TensorProto at buf[start:end] without a large payload, or None to keep it as is."""
+def _reduce_tensor(src, start, end, payloads):
+    """The TensorProto at src[start:end] without a large payload, or None to keep it as is."""
     data_type = None
     name = None
     cut = None
     location = 0
-    for number, wire, fs, vs, ve in _fields(buf, start, end):
+    for number, wire, fs, vs, ve in _fields(src, start, end):
         if number == _T_DATA_TYPE and wire == 0:
-            data_type, _ = read_varint(buf, vs, ve)
+            data_type, _ = read_varint(_read(src, vs, ve), 0, ve - vs)
         elif number == _T_NAME and wire == 2:
-            name = bytes(buf[vs:ve]).decode("utf-8", "surrogateescape")
+            name = _read(src, vs, ve).decode("utf-8", "surrogateescape")
         elif number == _T_DATA_LOCATION and wire == 0:
-            location, _ = read_varint(buf, vs, ve)
+            location, _ = read_varint(_read(src, vs, ve), 0, ve - vs)
         elif wire == 2 and ve - vs >= LAZY_MIN_BYTES and number in (_T_RAW, _T_FLOAT_DATA, _T_DOUBLE_DATA):
             if cut is not None:
                 return None  # two payload fields: leave it to protobuf
@@ -120,27 +146,35 @@ def _reduce_tensor(buf, start, end, payloads):
     if name in payloads:
         return None  # duplicate names: the side table could not tell them apart
     payloads[name] = LazyPayload(vs, ve - vs, {_T_RAW: "raw_data", _T_FLOAT_DATA: "float_data", _T_DOUBLE_DATA: "double_data"}[number])
-    return bytes(buf[start:fs]) + bytes(buf[ve:end])
+    return _read(src, start, fs) + _read(src, ve, end)
 
 
-def _reduce_graph(buf, start, end, payloads):
+def _reduce_graph(src, start, end, payloads):
+    """The GraphProto at src[start:end] with its initializers' large payloads cut out,
+    or None when there is nothing to cut.  The bytes between cut tensors are copied
+    as they are, in one piece each; an initializer smaller than LAZY_MIN_BYTES cannot
+    hold a payload that large and is not even decoded."""
     parts = []
-    changed = False
-    for number, wire, fs, vs, ve in _fields(buf, start, end):
-        if number == _GRAPH_INITIALIZER and wire == 2:
-            body = _reduce_tensor(buf, vs, ve, payloads)
+    copied = start  # src[copied:fs] is still to be copied verbatim
+    for number, wire, fs, vs, ve in _fields(src, start, end):
+        if number == _GRAPH_INITIALIZER and wire == 2 and ve - vs >= LAZY_MIN_BYTES:
+            body = _reduce_tensor(src, vs, ve, payloads)
             if body is not None:
+                if fs > copied:
+                    parts.append(_read(src, copied, fs))
                 parts.append(_len_field(_GRAPH_INITIALIZER, body))
-                changed = True
-                continue
-        parts.append(bytes(buf[fs:ve]))
-    return b"".join(parts) if changed else None
+                copied = ve
+    if not parts:
+        return None
+    if end > copied:
+        parts.append(_read(src, copied, end))
+    return b"".join(parts)
 
 
 def reduce_model(buf):
     """``(reduced_bytes, {initializer name: LazyPayload})`` or None when nothing is
     worth cutting or the bytes are not what we expect (the caller then parses
-    the whole file)."""
+    the whole file).  ``buf`` is ``bytes`` or a :class:`~analyzer.protoscan.FileSource`."""
     end = len(buf)
     try:
         parts = []
@@ -153,7 +187,7 @@ def reduce_model(buf):
                     parts.append(_len_field(_MODEL_GRAPH, body))
                     changed = True
                     continue
-            parts.append(bytes(buf[fs:ve]))
+            parts.append(_read(buf, fs, ve))
     except (_Malformed, ScanError):  # ScanError: a varint running off the end
         return None
     if not changed:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import mmap
 import os
 import stat
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import onnx
 from onnx import ModelProto, TensorProto
 
 from .lazy import reduce_model
-from .protoscan import PROTOBUF_DEPTH_LIMIT, ScanError, nesting_depth, scan_model_fields
+from .protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, scan_model_fields
 
 __all__ = [
     "ERROR_KINDS",
@@ -138,7 +137,7 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     # main-graph initializer name -> LazyPayload: payloads left in the file, read on demand
     lazy: dict = field(default_factory=dict)
-    buffer: object = field(default=None, repr=False)  # the file's memory map when lazy
+    buffer: object = field(default=None, repr=False)  # the file (a FileSource) while payloads are lazy
 
     @property
     def base_dir(self) -> Path | None:
@@ -151,10 +150,11 @@ _O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC",
 def load(path, max_bytes: int = MAX_PROTO_BYTES, lazy: bool = True) -> LoadedModel:
     """Read ``path`` into a :class:`LoadedModel` or raise :class:`LoadError`.
 
-    With ``lazy`` (the default), a file of at least LAZY_FILE_MIN bytes is memory-
-    mapped and its large initializer payloads are not parsed (``analyzer.lazy``):
-    :func:`read_tensor` fetches them on demand.  Pass ``lazy=False`` to get a
-    complete ModelProto (to rewrite and save the model)."""
+    With ``lazy`` (the default), the large initializer payloads of a file are not
+    parsed (``analyzer.lazy``): :func:`read_tensor` fetches them on demand.  A file
+    of at least LAZY_FILE_MIN bytes is not even read whole: only the regions around
+    field headers are, with ``os.pread`` (``analyzer.protoscan.FileSource``).
+    Pass ``lazy=False`` to get a complete ModelProto (to rewrite and save the model)."""
     p = Path(path)
     try:
         st = os.stat(p)
@@ -180,27 +180,41 @@ def load(path, max_bytes: int = MAX_PROTO_BYTES, lazy: bool = True) -> LoadedMod
         fd = os.open(p, _O_FLAGS)
     except OSError as e:
         raise LoadError(path, "unreadable", e.strerror or str(e)) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    source = None
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise LoadError(path, "not-a-file", "not a regular file (device, FIFO or socket)")
-        try:
-            if lazy and st.st_size >= LAZY_FILE_MIN:
-                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                if hasattr(data, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-                    data.madvise(mmap.MADV_RANDOM)  # no read-ahead into payloads nothing reads
-            else:
-                # st_size + 1, not max_bytes + 1: reserving 2 GiB per file fails under a memory limit
-                data = f.read(min(st.st_size, max_bytes) + 1)
-        except (OSError, ValueError) as e:
-            if getattr(e, "errno", None) == errno.ENOMEM:
-                raise MemoryError(f"cannot map {st.st_size} bytes") from None  # a memory limit, not a bad file
-            raise LoadError(path, "unreadable", getattr(e, "strerror", None) or str(e)) from None
-    if not data:
-        raise LoadError(path, "empty", "file is empty")
-    if len(data) > max_bytes:
-        raise LoadError(path, "too-large", f"more than {max_bytes} bytes; a protobuf model that large cannot be parsed")
-    return _parse(data, p, lazy=lazy)
+        if lazy and st.st_size >= LAZY_FILE_MIN:
+            # Read through a window (no memory map: see FileSource); the descriptor
+            # stays open, owned by the source, while payloads may still be read.
+            source, fd = FileSource(fd, min(st.st_size, max_bytes + 1)), -1
+            data = source
+        else:
+            try:
+                with os.fdopen(fd, "rb") as f:
+                    fd = -1
+                    # st_size + 1, not max_bytes + 1: reserving 2 GiB per file fails under a memory limit
+                    data = f.read(min(st.st_size, max_bytes) + 1)
+            except (OSError, ValueError) as e:
+                if getattr(e, "errno", None) == errno.ENOMEM:
+                    raise MemoryError(f"cannot read {st.st_size} bytes") from None  # a memory limit, not a bad file
+                raise LoadError(path, "unreadable", getattr(e, "strerror", None) or str(e)) from None
+        if not len(data):
+            raise LoadError(path, "empty", "file is empty")
+        if len(data) > max_bytes:
+            raise LoadError(path, "too-large", f"more than {max_bytes} bytes; a protobuf model that large cannot be parsed")
+        loaded = _parse(data, p, lazy=lazy)
+    except BaseException:
+        if source is not None:
+            source.close()
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if source is not None and loaded.buffer is not source:
+        source.close()  # nothing left to read lazily
+    return loaded
 
 
 def from_proto(model: ModelProto, path=None) -> LoadedModel:
@@ -231,23 +245,24 @@ def _describe_non_model(data: bytes) -> str | None:
 
 
 def _parse(data, path: Path, lazy: bool = False) -> LoadedModel:
-    what = _describe_non_model(data)
-    if what:
-        raise LoadError(path, "not-onnx", what)
-    # Walk the top-level fields first: this tells a truncated model from garbage
-    # and refuses other protobuf messages that would parse as an empty ModelProto.
+    """``data`` is ``bytes`` or a FileSource (read only where needed)."""
     try:
+        what = _describe_non_model(data[:4096])
+        if what:
+            raise LoadError(path, "not-onnx", what)
+        # Walk the top-level fields first: this tells a truncated model from garbage
+        # and refuses other protobuf messages that would parse as an empty ModelProto.
         scan_model_fields(data)
+        payloads = {}
+        parse_bytes = data
+        if lazy:
+            reduced = reduce_model(data)
+            if reduced is not None:
+                parse_bytes, payloads = reduced
+        if isinstance(parse_bytes, FileSource):
+            parse_bytes = parse_bytes.read(0, len(parse_bytes))
     except ScanError as e:
         raise LoadError(path, e.kind, e.message) from None
-    payloads = {}
-    parse_bytes = data
-    if lazy:
-        reduced = reduce_model(data)
-        if reduced is not None:
-            parse_bytes, payloads = reduced
-    if isinstance(parse_bytes, mmap.mmap):
-        parse_bytes = parse_bytes[:]
     model = ModelProto()
     try:
         model.ParseFromString(parse_bytes)
@@ -551,5 +566,5 @@ def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray 
     n = tensor_numel(tensor)
     if dtype.itemsize == 0 or n * dtype.itemsize != payload.length or loaded.buffer is None:
         return None
-    raw = loaded.buffer[payload.offset : payload.offset + payload.length]
+    raw = loaded.buffer[payload.offset : payload.offset + payload.length]  # bytes or FileSource
     return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(d) for d in tensor.dims)).astype(dtype.newbyteorder("="))

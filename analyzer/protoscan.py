@@ -8,7 +8,9 @@ number or wire type that ModelProto never uses means it is not a model at all.
 """
 from __future__ import annotations
 
-__all__ = ["ScanError", "scan_model_fields", "nesting_depth", "PROTOBUF_DEPTH_LIMIT"]
+import os
+
+__all__ = ["ScanError", "FileSource", "scan_model_fields", "nesting_depth", "PROTOBUF_DEPTH_LIMIT"]
 
 # protobuf (upb, C++) refuses messages nested deeper than this while parsing.
 PROTOBUF_DEPTH_LIMIT = 100
@@ -39,6 +41,100 @@ class ScanError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class FileSource:
+    """A regular file's bytes, read with ``os.pread`` through a small window.
+
+    Indexing (``src[i]``, ``src[a:b]``) and ``len`` behave like ``bytes``, so the
+    wire walkers run on it unchanged, but only the regions they look at are read.
+    A memory map would not do: touching one byte of a mapped file on a warm page
+    cache maps the whole page-cache folio around it (fault-around, large folios),
+    so reading the headers of a few hundred initializers made RSS grow by nearly
+    the whole file.  Reads also never raise SIGBUS when the file shrinks under us.
+
+    Owns the descriptor: :meth:`close` (or garbage collection) closes it."""
+
+    WINDOW = 8192
+    JUMP_WINDOW = 512
+
+    def __init__(self, fd: int, size: int):
+        self.fd = fd
+        self.size = size
+        self._buf = b""
+        self._base = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)``, clipped to the file's size as ``bytes`` slicing clips."""
+        start, stop = max(start, 0), min(stop, self.size)
+        if stop <= start:
+            return b""
+        j = start - self._base
+        if 0 <= j and stop - self._base <= len(self._buf):
+            return self._buf[j : stop - self._base]
+        return self._pread(stop - start, start)
+
+    def window(self, pos: int, need: int = 32):
+        """``(buf, base)``: buf holds the file's bytes from ``base`` (<= pos) on, with
+        at least ``need`` of them from ``pos`` on (fewer only where the file ends).
+        A new window reads WINDOW bytes when the walk goes on where the last one
+        ended, JUMP_WINDOW after a jump (over a payload: the next header is small)."""
+        j = pos - self._base
+        n = len(self._buf)
+        if 0 <= j and (j + need <= n or self._base + n >= self.size):
+            return self._buf, self._base
+        size = self.WINDOW if 0 <= j <= n else self.JUMP_WINDOW
+        self._buf = self._pread(min(max(size, need), self.size - pos), pos) if pos < self.size else b""
+        self._base = pos
+        return self._buf, pos
+
+    def _pread(self, n: int, pos: int) -> bytes:
+        if self.fd < 0:
+            raise ScanError("unreadable", "file already closed")
+        chunks = []
+        want = n
+        while want > 0:
+            try:
+                got = os.pread(self.fd, min(want, 1 << 30), pos)
+            except OSError as e:
+                raise ScanError("unreadable", f"read failed ({e.strerror or e})") from None
+            if not got:
+                raise ScanError("unreadable", "the file became shorter while it was read")
+            chunks.append(got)
+            want -= len(got)
+            pos += len(got)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                raise ValueError("FileSource slices take no step")
+            start, stop, _ = i.indices(self.size)
+            return self.read(start, stop)
+        if i < 0:
+            i += self.size
+        if not 0 <= i < self.size:
+            raise IndexError(i)
+        j = i - self._base
+        if 0 <= j < len(self._buf):
+            return self._buf[j]
+        buf, base = self.window(i)
+        return buf[i - base]
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        self._buf = b""
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 def read_varint(data, pos: int, end: int):

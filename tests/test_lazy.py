@@ -126,3 +126,54 @@ def test_truncated_big_model_still_refused(tmp_path, cut):
     with pytest.raises(LoadError) as e:
         load(p)
     assert e.value.kind in ("truncated", "not-onnx")
+
+
+def test_big_file_is_read_only_around_field_headers(tmp_path, monkeypatch):
+    """A file of LAZY_FILE_MIN bytes or more is neither read whole nor memory-mapped
+    (touching a mapped header maps the page-cache folio around it): only windows
+    around field headers are read with os.pread, and payloads when asked for."""
+    import mmap
+
+    from analyzer import protoscan
+    from analyzer.load import LAZY_FILE_MIN
+
+    rng = np.random.default_rng(2)
+    inits, nodes = [], []
+    for i in range(40):
+        inits.append(numpy_helper.from_array(rng.standard_normal((16, 16, 3, 3)).astype(np.float32) if i % 2 else rng.standard_normal((64, 64, 3, 3)).astype(np.float32), f"w{i}"))
+        inits.append(numpy_helper.from_array(np.arange(4, dtype=np.int64) + i, f"small{i}"))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["y"], pads=[1, 1, 1, 1])]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    size = os.path.getsize(path)
+    assert size >= LAZY_FILE_MIN
+    read = []
+    real_pread = os.pread
+
+    def counting_pread(fd, n, offset):
+        got = real_pread(fd, n, offset)
+        read.append(len(got))
+        return got
+
+    def no_mmap(*a, **k):
+        raise AssertionError("the model file must not be memory-mapped")
+
+    monkeypatch.setattr(protoscan.os, "pread", counting_pread)
+    monkeypatch.setattr(mmap, "mmap", no_mmap)
+    loaded = assert_same_as_onnx(str(path))  # restores every payload: reads them all
+    assert len(loaded.lazy) == 40
+    read.clear()
+    loaded = load(str(path))
+    assert sum(read) < size // 10, (sum(read), size)
+    inits = {t.name: t for t in loaded.model.graph.initializer}
+    np.testing.assert_array_equal(read_tensor(loaded, inits["w1"], max_elements=None), numpy_helper.to_array(m.graph.initializer[2]))
+    assert analyzer_lint_ok(str(path))
+
+
+def analyzer_lint_ok(path):
+    import analyzer
+
+    return analyzer.lint(path).files[0].status == "ok"
