@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .geometry import MAX_KERNEL_EXTENT, GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
 
-__all__ = ["CONV_OPS", "ConvTaps", "conv_taps", "shrink_cause", "shrink_path", "weight_source"]
+__all__ = ["CONV_OPS", "ConvSetup", "ConvTaps", "conv_setup", "conv_taps", "conv_taps_at", "taps_at", "shrink_cause", "shrink_path", "weight_source"]
 
 # op type -> (data input position, weight input position, transpose?)
 CONV_OPS = {
@@ -119,7 +119,33 @@ def _charge_taps(model, kernel) -> None:
     memo["tap_budget"] -= cost
 
 
-def _conv_taps(model, op) -> ConvTaps:
+@dataclass
+class ConvSetup:
+    """Everything about a conv but its (possibly symbolic) spatial size: what
+    :func:`taps_at` needs to analyze it at any concrete size."""
+
+    op: object
+    x_key: tuple
+    input_key: tuple  # the map the taps read (a folded Pad's input, else x_key)
+    spatial: tuple  # input_key's spatial dims: ints or symbolic
+    weight_key: tuple
+    weight_shape: tuple
+    kernel: tuple
+    strides: tuple
+    dilations: tuple
+    pads: tuple | None
+    auto_pad: str
+    group: int
+    transpose: bool
+    output_padding: tuple
+    output_shape: tuple | None
+    pad_node: object
+    fold: list | None  # per spatial axis (begin, end) of the folded Pad
+
+
+def conv_setup(model, op) -> ConvSetup:
+    """The conv's attributes, checked, with a zero Pad in front folded; NotChecked
+    when they cannot be decided (the spatial size may still be symbolic)."""
     spec = CONV_OPS.get(op.op_type)
     if spec is None or op.domain not in ("", "ai.onnx"):
         raise NotChecked("not a convolution")
@@ -153,7 +179,7 @@ def _conv_taps(model, op) -> ConvTaps:
     if not isinstance(auto_pad, str):
         raise NotChecked("attribute auto_pad is not a string")
     spatial = tuple(x_shape[2:])
-    if not _ints(spatial):
+    if any(d is None for d in spatial):
         raise NotChecked(f"input spatial size {_fmt(spatial)} is not static")
     channels, w_in = x_shape[1], w_shape[1]
     if not transpose and isinstance(channels, int) and (channels % group or w_in * group != channels):
@@ -162,52 +188,69 @@ def _conv_taps(model, op) -> ConvTaps:
         raise NotChecked(f"weight's {w_shape[0]} input channels do not divide into group {group}")
     output_padding = _int_list(op, "output_padding", sr, (0,) * sr)
     output_shape = _int_list(op, "output_shape", None, None)
-    try:
-        if transpose:
-            begins, ends, _ = resolve_conv_transpose_pads(auto_pad, spatial, kernel, strides, dilations, pads, output_padding, output_shape)
-        else:
-            begins, ends = resolve_conv_pads(auto_pad, spatial, kernel, strides, dilations, pads)
-    except GeometryError as e:
-        raise NotChecked(str(e)) from None
-    begins, ends = list(begins), list(ends)
-    pad_node = None
-    input_key = x_key
+    pad_node, fold, input_key = None, None, x_key
     # Only a float Conv pads with 0: ConvInteger / QLinearConv pad with the input's
     # zero point, so a Pad node's zeros in front of them are real (non-zero) data.
     if op.op_type == "Conv":
         folded = _zero_pad_in_front(model, x_key, sr)
         if folded is not None:
-            pad_node, inner_key, extra = folded
-            inner = model.shape(inner_key)
-            if inner is not None and _ints(inner[2:]):
-                input_key = inner_key
+            inner = model.shape(folded[1])
+            if inner is not None and all(d is not None for d in inner[2:]):
+                pad_node, input_key, fold = folded
                 spatial = tuple(inner[2:])
-                begins = [b + e[0] for b, e in zip(begins, extra)]
-                ends = [b + e[1] for b, e in zip(ends, extra)]
-            else:
-                pad_node = None
     if not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
         raise NotChecked(f"kernel {_fmt(kernel)} out of range")
-    _charge_taps(model, kernel)
+    return ConvSetup(op, x_key, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
+                     auto_pad, group, transpose, output_padding, output_shape, pad_node, fold)  # fmt: skip
+
+
+def taps_at(st: ConvSetup, spatial) -> tuple:
+    """``(TapAnalysis, pads_begin, pads_end)`` of the conv when the map its taps read
+    has the concrete ``spatial`` size; GeometryError for a size no runtime accepts."""
+    x_spatial = spatial if st.fold is None else tuple(n + b + e for n, (b, e) in zip(spatial, st.fold))
+    if st.transpose:
+        begins, ends, _ = resolve_conv_transpose_pads(
+            st.auto_pad, x_spatial, st.kernel, st.strides, st.dilations, st.pads, st.output_padding, st.output_shape
+        )
+    else:
+        begins, ends = resolve_conv_pads(st.auto_pad, x_spatial, st.kernel, st.strides, st.dilations, st.pads)
+    begins, ends = list(begins), list(ends)
+    if st.fold is not None:
+        begins = [b + e[0] for b, e in zip(begins, st.fold)]
+        ends = [b + e[1] for b, e in zip(ends, st.fold)]
+    taps = analyze_taps(spatial, st.kernel, st.strides, st.dilations, begins, ends, transpose=st.transpose, output_padding=st.output_padding)
+    return taps, begins, ends
+
+
+def _conv_taps(model, op) -> ConvTaps:
+    st = conv_setup(model, op)
+    if not _ints(st.spatial):
+        raise NotChecked(f"input spatial size {_fmt(st.spatial)} is not static")
+    _charge_taps(model, st.kernel)
+    return conv_taps_at(st, st.spatial)
+
+
+def conv_taps_at(st: ConvSetup, spatial) -> ConvTaps:
+    """The ConvTaps of ``st`` at a concrete spatial size (NotChecked if invalid there)."""
     try:
-        taps = analyze_taps(spatial, kernel, strides, dilations, begins, ends, transpose=transpose, output_padding=output_padding)
+        taps, begins, ends = taps_at(st, spatial)
     except GeometryError as e:
         raise NotChecked(str(e)) from None
     return ConvTaps(
-        op=op,
-        input_key=input_key,
-        input_spatial=spatial,
-        weight_key=w_key,
-        weight_shape=tuple(w_shape),
-        kernel_shape=tuple(kernel),
-        strides=strides,
-        dilations=dilations,
+        op=st.op,
+        input_key=st.input_key,
+        input_spatial=tuple(spatial),
+        weight_key=st.weight_key,
+        weight_shape=st.weight_shape,
+        kernel_shape=st.kernel,
+        strides=st.strides,
+        dilations=st.dilations,
         pads_begin=tuple(begins),
         pads_end=tuple(ends),
-        group=group,
-        transpose=transpose,
-        output_padding=output_padding,
-        pad_node=pad_node,
+        group=st.group,
+        transpose=st.transpose,
+        output_padding=st.output_padding,
+        pad_node=st.pad_node,
         taps=taps,
     )
 

@@ -65,7 +65,9 @@ class Report:
         return [r for r in self.files if r.status == "error"]
 
     def dead_weights(self) -> int:
-        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if f.rule == "DT001")
+        # conditional findings (details.condition) say what would be dead at some input
+        # sizes: several per conv, none of them dead weights of the model as given
+        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if f.rule == "DT001" and not f.details.get("condition"))
 
     def to_dict(self) -> dict:
         from . import __version__

@@ -55,7 +55,11 @@ def fingerprint(model, finding) -> str:
         ident = "outputs:" + ",".join(k[2] if k else "" for k in op.outputs)
     else:
         ident = "node:" + finding.node
-    raw = "\x1f".join([finding.rule, finding.graph, ident, finding.op_type])
+    parts = [finding.rule, finding.graph, ident, finding.op_type]
+    cond = finding.details.get("condition") if isinstance(finding.details, dict) else None
+    if cond:  # one conditional finding per bounded set of input dims (not per threshold value)
+        parts.append("when:" + ",".join(sorted(str(c.get("symbol")) for c in cond)))
+    raw = "\x1f".join(parts)
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

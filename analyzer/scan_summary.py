@@ -15,7 +15,7 @@ FAILED_SHOWN = 20
 
 
 def _dead_weights(rec) -> int:
-    return sum(int(f.get("details", {}).get("dead_weights", 0)) for f in rec.get("findings", []) if f.get("rule") == "DT001")
+    return sum(int(f.get("details", {}).get("dead_weights", 0)) for f in rec.get("findings", []) if f.get("rule") == "DT001" and not f.get("details", {}).get("condition"))
 
 
 class Summary:

@@ -82,8 +82,13 @@ def check(model, options=None):
             ct = model.conv_taps(op)
         except NotChecked as e:
             reason = str(e).split(" (")[0]
-            key = "input size not static" if "not static" in reason else reason
-            unchecked[key] = unchecked.get(key, 0) + 1
+            if "not static" in reason:
+                try:
+                    yield from _conditional(model, op, min_dead)
+                    continue
+                except NotChecked as e2:
+                    reason = f"input size not static: {str(e2).split(' (')[0]}"
+            unchecked[reason] = unchecked.get(reason, 0) + 1
             continue
         if ct.taps.has_dead and ct.dead_weights >= min_dead:
             yield _finding(model, ct)
@@ -92,7 +97,27 @@ def check(model, options=None):
         model.notes.append(f"{CODE}: {sum(unchecked.values())} conv(s) not checked ({parts})")
 
 
-def _finding(model, ct) -> Finding:
+def _conditional(model, op, min_dead):
+    """Findings for a conv whose input size is symbolic: taps dead at every size (a
+    warning), and per scenario of input-dim bounds the taps dead under it (info)."""
+    from analyzer.conditional import conditional_taps
+
+    cond = conditional_taps(model, op)
+    symbolic = [str(d) for d in cond.setup.spatial]
+    always_dead = cond.always.dead_weights if cond.always is not None else 0
+    if cond.always is not None and always_dead >= min_dead:
+        yield _finding(model, cond.always, symbolic=symbolic, levels=cond.levels)
+    for sc in cond.scenarios:
+        if sc.taps.dead_weights > always_dead and sc.taps.dead_weights >= min_dead:
+            yield _finding(model, sc.taps, symbolic=symbolic, clauses=sc.clauses, levels=cond.levels)
+
+
+def _clause_text(c) -> str:
+    where = f" (input {c.input!r} axis {c.axis})" if c.input is not None else ""
+    return f"{c.symbol}{where} is at most {c.value}"
+
+
+def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     op, taps = ct.op, ct.taps
     cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
     dead = list(_take(taps.iter_dead(), MAX_LISTED_TAPS))
@@ -128,6 +153,11 @@ def _finding(model, ct) -> Finding:
         ]
         + [{"node": op.id, "op_type": op.op_type, "shape": _jsonable(model.shape(op.outputs[0]) if op.outputs else None)}],
     }
+    if symbolic is not None:
+        details["input_spatial_shape"] = symbolic
+        details["input_spatial_shape_at_threshold"] = list(ct.input_spatial)
+        details["condition"] = [c.as_json() for c in clauses or ()]
+        details["thresholds"] = {s: list(v) for s, v in sorted((levels or {}).items())}
     where = f" (made small by {cause.op_type} {cause.id!r})" if cause is not None else " (graph input size)"
     if ct.pad_node is not None:
         where += f", padded by Pad {ct.pad_node.id!r}"
@@ -135,16 +165,24 @@ def _finding(model, ct) -> Finding:
         verdict = "every tap only reads zero padding"
     else:
         verdict = f"{taps.dead_count} of {taps.total_taps} taps only read zero padding"
+        if taps.live_count == 1 and all(a.live == (a.kernel // 2,) for a in taps.axes) and all(a.kernel % 2 for a in taps.axes):
+            verdict += " (only the centre tap is live)"
     eff = _fmt(taps.effective_kernel_shape) if taps.live_count else "nothing"
+    size = _fmt(ct.input_spatial) if symbolic is None else _fmt(symbolic)
+    when = ""
+    if clauses:
+        when = "when " + " and ".join(_clause_text(c) for c in clauses) + ", "
+    elif symbolic is not None:
+        when = "at every input size, "
     message = (
-        f"{_fmt(ct.kernel_shape)} kernel on a {_fmt(ct.input_spatial)} input{where}: {verdict}; "
+        f"{_fmt(ct.kernel_shape)} kernel on a {size} input{where}: {when}{verdict}; "
         f"{ct.dead_weights} of {ct.total_weights} weights are dead; "
         f"same output as a {eff} kernel with pads {list(taps.effective_pads)}"
     )
     return Finding(
         rule=CODE,
         name=NAME,
-        severity=SEVERITY,
+        severity="info" if clauses else SEVERITY,
         node=op.id,
         node_index=op.index,
         graph=op.graph,

@@ -181,8 +181,8 @@ def render_html(report) -> str:
     for f in findings:
         by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
     n_err = sum(1 for fr in files if fr.status == "error")
-    dead = sum(_int(f.details.get("dead_weights")) for f in findings if f.rule == "DT001")
-    dead_bytes = sum(_int(f.details.get("dead_bytes")) for f in findings if f.rule == "DT001")
+    dead = sum(_int(f.details.get("dead_weights")) for f in findings if f.rule == "DT001" and not f.details.get("condition"))
+    dead_bytes = sum(_int(f.details.get("dead_bytes")) for f in findings if f.rule == "DT001" and not f.details.get("condition"))
     if len(files) == 1:
         title = f"onnxlint report: {files[0].path}"
         sub = files[0].path
@@ -253,7 +253,7 @@ def _files_table(files) -> str:
     for i, fr in enumerate(files):
         n1 = sum(1 for f in fr.findings if f.rule == "DT001")
         n2 = sum(1 for f in fr.findings if f.rule == "DT002")
-        dw = sum(_int(f.details.get("dead_weights")) for f in fr.findings if f.rule == "DT001")
+        dw = sum(_int(f.details.get("dead_weights")) for f in fr.findings if f.rule == "DT001" and not f.details.get("condition"))
         status = "ok" if fr.status == "ok" else f"error: {(fr.error or {}).get('kind', '?')}"
         weights = _int((getattr(fr, "stats", None) or {}).get("weights"))
         share = 100 * dw / weights if weights else None
@@ -280,7 +280,7 @@ def _file_section(i, fr, single) -> str:
         out.append(
             f'<p class="err"><b>could not be analyzed</b> ({esc(err.get("kind", "?"))}): {esc(err.get("message", ""))}</p>'
         )
-    dt001 = [f for f in fr.findings if f.rule == "DT001"]
+    dt001 = [f for f in fr.findings if f.rule == "DT001" and not f.details.get("condition")]
     dt002 = [f for f in fr.findings if f.rule == "DT002"]
     others = [f for f in fr.findings if f.rule not in ("DT001", "DT002")]
     if fr.status == "ok":

@@ -44,6 +44,9 @@ def render_text(report, color: bool = False) -> str:
     if rules:
         summary += f" ({rules})"
     summary += f", {report.dead_weights()} dead weights"
+    conditional = sum(1 for f in findings if f.details.get("condition"))
+    if conditional:
+        summary += f" ({conditional} more finding{'s' if conditional != 1 else ''} only at some input sizes)"
     if n_err:
         summary += f", {n_err} file{'s' if n_err != 1 else ''} could not be analyzed"
     lines.append(summary)
