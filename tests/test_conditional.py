@@ -123,6 +123,7 @@ def test_thresholds_match_brute_force(dynamic_case, tmp_path):
     conv has no dead tap; bounding one axis only kills exactly the reported taps."""
     output_stride, exporter, path, fr = dynamic_case
     by_d = _by_dilation(fr.findings)
+    assert sorted(by_d) == list(DILATIONS)
     for d, per in sorted(by_d.items()):
         joint = per[frozenset({2, 3})]
         t_h, t_w = (c["value"] for c in sorted(joint.details["condition"], key=lambda c: c["axis"]))
@@ -138,6 +139,7 @@ def test_thresholds_match_brute_force(dynamic_case, tmp_path):
 def test_input_shape_turns_conditions_into_definite_findings(dynamic_case):
     output_stride, exporter, path, fr = dynamic_case
     by_d = _by_dilation(fr.findings)
+    assert sorted(by_d) == list(DILATIONS)
     for d, per in by_d.items():
         joint = per[frozenset({2, 3})]
         t = joint.details["condition"][0]["value"]
