@@ -1,11 +1,13 @@
-"""Shape functions: elementwise ops, activations, normalizations, casts."""
+"""Shape functions: elementwise ops, activations, normalizations, casts, and the other ops
+whose output follows one input (quantization, random, string ops, image decoding)."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto, helper
 
-from .dims import dim_add, dim_floordiv, dim_mul, dim_sub
+from .dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
 from .engine import ShapeError, register
+from .ops_common import fresh, nonneg, seq_state
 
 BOOL = TensorProto.BOOL
 
@@ -39,9 +41,9 @@ UNARY_SAME = (
     "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
     "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "ThresholdedRelu", "HardSigmoid", "HardSwish", "Mish",
     "Gelu", "Celu", "Shrink", "Softmax", "LogSoftmax", "Hardmax", "LRN", "MeanVarianceNormalization",
-    "InstanceNormalization", "GroupNormalization", "Trilu", "CumSum", "ReverseSequence", "BitwiseNot",
-    "RandomNormalLike", "RandomUniformLike", "Bernoulli", "ScatterND", "ScatterElements", "Scatter",
-    "LpNormalization", "Swish",
+    "InstanceNormalization", "GroupNormalization", "Trilu", "CumSum", "CumProd", "ReverseSequence", "BitwiseNot",
+    "ScatterND", "ScatterElements", "Scatter", "LpNormalization", "Swish", "RMSNormalization", "RotaryEmbedding",
+    "SwiGLU", "ImageScaler",
 )
 
 # Unary ops folded on constants: exporters put these inside shape computations.
@@ -72,10 +74,83 @@ def unary(ctx):
     ctx.set(0, inf.shape, inf.dtype, value, sym)
 
 
+@register("RandomNormalLike", "RandomUniformLike", "Bernoulli")
+def random_like(ctx):
+    ctx.set(0, ctx.shape(0), ctx.attr("dtype", None) or ctx.dtype(0))
+
+
+@register("Multinomial")
+def multinomial(ctx):
+    x = ctx.shape(0)
+    ctx.set(0, None if x is None else (x[0], ctx.attr("sample_size", 1)), ctx.attr("dtype", None) or TensorProto.INT32)
+
+
+@register("DynamicQuantizeLinear")
+def dynamic_quantize(ctx):
+    ctx.set(0, ctx.shape(0), TensorProto.UINT8)
+    ctx.set(1, (), TensorProto.FLOAT)
+    ctx.set(2, (), TensorProto.UINT8)
+
+
+@register("RegexFullMatch")
+def regex_full_match(ctx):
+    ctx.same_as_input(0, 0, BOOL)
+
+
+@register("StringConcat")
+def string_concat(ctx):
+    ctx.set(0, broadcast(ctx.shape(0), ctx.shape(1)), TensorProto.STRING)
+
+
+@register("StringNormalizer")
+def string_normalizer(ctx):
+    """[C] or [1, C]; stop words remove a data-dependent number of them."""
+    x = ctx.shape(0)
+    if x is None:
+        return
+    if ctx.attr("stopwords", None):
+        x = tuple(x[:-1]) + (fresh(ctx, "count"),)
+    ctx.set(0, x, TensorProto.STRING)
+
+
+@register("StringSplit")
+def string_split(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    ctx.set(0, tuple(x) + (fresh(ctx, "max_parts"),), TensorProto.STRING)
+    ctx.set(1, x, TensorProto.INT64)
+
+
+@register("TfIdfVectorizer")
+def tfidf(ctx):
+    x = ctx.shape(0)
+    idx = ctx.attr("ngram_indexes", None)
+    if x is None or not idx:
+        return
+    n = max(idx) + 1
+    if len(x) == 1:
+        ctx.set(0, (n,), TensorProto.FLOAT)
+    elif len(x) == 2:
+        ctx.set(0, (x[0], n), TensorProto.FLOAT)
+    else:
+        raise ShapeError(f"input of rank {len(x)} (1 or 2 expected)")
+
+
+@register("ImageDecoder")
+def image_decoder(ctx):
+    """[H, W, C]: H and W are in the encoded bytes (fresh symbols)."""
+    c = 1 if ctx.attr("pixel_format", "RGB") == "Grayscale" else 3
+    ctx.set(0, (fresh(ctx, "height"), fresh(ctx, "width"), c), TensorProto.UINT8)
+
+
 @register("Identity")
 def identity(ctx):
     inf = ctx.info(0)
     ctx.set(0, inf.shape, inf.dtype, inf.value, inf.sym)
+    st = seq_state(ctx.engine)  # a sequence or optional passes through as it is
+    if ctx.has_input(0) and ctx.op.inputs[0] in st and ctx.op.outputs[0] is not None:
+        st[ctx.op.outputs[0]] = st[ctx.op.inputs[0]]
 
 
 @register("Dropout")
@@ -86,7 +161,9 @@ def dropout(ctx):
 
 @register("IsNaN", "IsInf", "Not")
 def bool_unary(ctx):
-    ctx.same_as_input(0, 0, BOOL)
+    v = ctx.value(0)
+    value = np.logical_not(v) if ctx.node.op_type == "Not" and v is not None else None
+    ctx.set(0, ctx.shape(0), BOOL, value)
 
 
 @register("Clip")
@@ -98,7 +175,7 @@ def clip(ctx):
 def batch_norm(ctx):
     ctx.same_as_input()
     c = ctx.shape(1)
-    for i in (1, 2):
+    for i in range(1, ctx.n_outputs):  # running (and, before opset 14, saved) mean and variance
         ctx.set(i, c, ctx.dtype(1))
 
 
@@ -132,7 +209,15 @@ def cast(ctx):
 @register("CastLike")
 def cast_like(ctx):
     inf = ctx.info(0)
-    ctx.set(0, inf.shape, ctx.dtype(1))
+    to = ctx.dtype(1)
+    value = None
+    if inf.value is not None and to is not None:
+        try:
+            value = inf.value.astype(helper.tensor_dtype_to_np_dtype(to))
+        except Exception:
+            value = None
+    sym = inf.sym if to in (TensorProto.INT64, TensorProto.INT32) else None
+    ctx.set(0, inf.shape, to, value, sym)
 
 
 @register("QuantizeLinear")
@@ -179,12 +264,28 @@ def _div(a, b):
 
 
 def _mod(a, b, fmod):
-    if np.any(b == 0):
-        raise ZeroDivisionError("modulo by zero in a constant")
-    return np.fmod(a, b) if fmod or a.dtype.kind == "f" else np.mod(a, b)
+    if np.any(b == 0) and a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        raise ZeroDivisionError("integer modulo by zero in a constant")
+    return np.fmod(a, b) if fmod else np.mod(a, b)
 
 
-_SYM_BINARY = {"Add": dim_add, "Sub": dim_sub, "Mul": dim_mul}
+_SYM_BINARY = {"Add": dim_add, "Sub": dim_sub, "Mul": dim_mul, "Max": dim_max, "Min": dim_min}
+
+
+def _sym_equal(x, y):
+    """x == y for two entries of shape vectors (ints, symbols, None): True, False or
+    None when it depends on the symbols."""
+    if x is None or y is None:
+        return None
+    if isinstance(x, int) and isinstance(y, int):
+        return x == y
+    if x == y:
+        return True
+    if isinstance(x, int):
+        x, y = y, x
+    if isinstance(y, int) and y < 0 and nonneg(x):
+        return False  # a size is never negative (exporters compare shapes with -1)
+    return None
 
 
 def _sym_binary(op, a, b):
@@ -199,7 +300,8 @@ def _sym_binary(op, a, b):
     if op in _SYM_BINARY:
         return [_SYM_BINARY[op](x, y) for x, y in zip(a, b)]
     if op == "Div":
-        return [dim_floordiv(x, y) if isinstance(y, int) and y > 0 and (not isinstance(x, int) or x >= 0) else None for x, y in zip(a, b)]
+        # integer Div truncates toward zero: floor division only for a non-negative dividend
+        return [dim_floordiv(x, y) if isinstance(y, int) and y > 0 and nonneg(x) else None for x, y in zip(a, b)]
     return None
 
 
@@ -214,7 +316,9 @@ def binary(ctx):
     if op == "PRelu":
         # The slope broadcasts to X (unidirectionally); before opset 7 a 1-D slope
         # ran along the channel axis instead.  Either way the output is X's shape.
-        if ctx.opset >= 7 and broadcast(*shapes) not in (None, ctx.shape(0)):
+        b = broadcast(*shapes) if ctx.opset >= 7 else None
+        x = ctx.shape(0)
+        if b is not None and x is not None and (len(b) != len(x) or any(isinstance(p, int) and isinstance(q, int) and p != q for p, q in zip(b, x))):
             raise ShapeError("slope does not broadcast to X")
         shape = ctx.shape(0)
     else:
@@ -239,13 +343,29 @@ def binary(ctx):
         if value is not None and op not in _COMPARE and values[0].dtype.kind in "iuf":
             value = np.asarray(value).astype(values[0].dtype)
     sym = None
-    if value is None and len(idx) == 2 and op in ("Add", "Sub", "Mul", "Div"):
+    if value is None and len(idx) == 2 and op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Equal"):
         a, b = ctx.sym(idx[0]), ctx.sym(idx[1])
         if a is not None and b is not None and (ctx.info(idx[0]).sym is not None or ctx.info(idx[1]).sym is not None):
-            sym = _sym_binary(op, a, b)
-            if sym is not None and shape is not None and len(shape) == 0:
-                sym = sym[:1]
+            if op == "Equal":
+                value = _sym_compare(a, b, shape)
+            else:
+                sym = _sym_binary(op, a, b)
+                if sym is not None and shape is not None and len(shape) == 0:
+                    sym = sym[:1]
     ctx.set(0, shape, dtype, value, sym)
+
+
+def _sym_compare(a, b, shape):
+    """Equal of two shape vectors when every entry is decided (else None)."""
+    if shape is None or len(shape) > 1 or len(a) != len(b) and 1 not in (len(a), len(b)):
+        return None
+    n = max(len(a), len(b))
+    a = a * n if len(a) == 1 else a
+    b = b * n if len(b) == 1 else b
+    res = [_sym_equal(x, y) for x, y in zip(a, b)]
+    if any(r is None for r in res):
+        return None
+    return np.array(res, dtype=bool).reshape(shape)
 
 
 def _broadcast_numel(values):

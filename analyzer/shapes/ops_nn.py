@@ -5,15 +5,16 @@ import numpy as np
 from onnx import TensorProto
 
 from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
-from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, pool_out
+from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, pool_out
 from .engine import ShapeError, register
+from .ops_common import fresh
 from .ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
 
 
 def _norm_axis(axis, rank):
-    if axis < -rank or axis >= max(rank, 1):
+    if not isinstance(axis, int) or axis < -rank or axis >= max(rank, 1):
         raise ShapeError(f"axis {axis} out of range for rank {rank}")
     return axis + rank if axis < 0 else axis
 
@@ -66,7 +67,7 @@ def _kernel_from_weight(ctx, w_index, spatial_rank):
     return list(ks)
 
 
-@register("Conv", "ConvInteger", "QLinearConv", "FusedConv")
+@register("Conv", "ConvInteger", "QLinearConv", "FusedConv", "DeformConv")
 def conv(ctx):
     op = ctx.node.op_type
     x_i, w_i = (0, 3) if op == "QLinearConv" else (0, 1)
@@ -193,7 +194,16 @@ def reduce(ctx):
     keep = ctx.attr("keepdims", 1)
     axes = reduce_axes(ctx)
     if axes is None:
-        ctx.set(0, None if not keep else (None,) * len(x), ctx.dtype(0))
+        # Axes known only at run time: kept axes are 1 or unchanged, so a dim of 1 stays 1;
+        # without keepdims the rank drops by the number of axes (when that is known).
+        n = ctx.shape(1)
+        if keep:
+            out = tuple(1 if d == 1 else None for d in x)
+        elif n is not None and len(n) == 1 and isinstance(n[0], int) and 0 < n[0] <= len(x):
+            out = (None,) * (len(x) - n[0])
+        else:
+            out = None
+        ctx.set(0, out, ctx.dtype(0))
         return
     if not axes:
         if ctx.attr("noop_with_empty_axes", 0) and ctx.has_input(1):
@@ -204,7 +214,7 @@ def reduce(ctx):
     out = [(1 if i in axes else d) for i, d in enumerate(x)] if keep else [d for i, d in enumerate(x) if i not in axes]
     value = None
     v = ctx.value(0)
-    if v is not None and ctx.node.op_type in ("ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin"):
+    if v is not None and ctx.node.op_type in ("ReduceProd", "ReduceSum") or v is not None and v.size and ctx.node.op_type in ("ReduceMax", "ReduceMin"):
         fn = {"ReduceProd": np.prod, "ReduceSum": np.sum, "ReduceMax": np.max, "ReduceMin": np.min}[ctx.node.op_type]
         value = fn(v, axis=tuple(sorted(axes)), keepdims=bool(keep)).astype(v.dtype)
     ctx.set(0, out, ctx.dtype(0), value)
@@ -266,7 +276,8 @@ def roi_align(ctx):
 
 @register("NonMaxSuppression")
 def nms(ctx):
-    ctx.set(0, (None, 3), INT64)
+    """selected_indices: [number selected, 3], data dependent (a fresh symbol)."""
+    ctx.set(0, (fresh(ctx, "count"), 3), INT64)
 
 
 @register("TopK")
@@ -275,8 +286,13 @@ def topk(ctx):
     if x is None:
         return
     axis = _norm_axis(ctx.attr("axis", -1), len(x))
-    k = ctx.ints(1)
-    kdim = k[0] if k is not None and len(k) == 1 else None
+    if ctx.has_input(1):
+        k = ctx.sym(1)
+        kdim = k[0] if k is not None and len(k) == 1 and k[0] is not None else fresh(ctx, "k")
+    else:  # TopK-1: k is an attribute
+        kdim = ctx.attr("k", None)
+    if isinstance(kdim, int) and isinstance(x[axis], int) and not 0 <= kdim <= x[axis]:
+        raise ShapeError(f"k = {kdim} for an axis of size {x[axis]}")
     out = list(x)
     out[axis] = kdim
     ctx.set(0, out, ctx.dtype(0))
@@ -293,7 +309,7 @@ def depth_space(ctx):
     if ctx.node.op_type == "DepthToSpace":
         if isinstance(c, int) and c % (b * b):
             raise ShapeError(f"{c} channels not divisible by blocksize^2 = {b * b}")
-        c2 = c // (b * b) if isinstance(c, int) else None
+        c2 = dim_floordiv(c, b * b)  # exact: C is a multiple of blocksize^2
         ctx.set(0, (n, c2, dim_mul(h, b), dim_mul(w, b)), ctx.dtype(0))
     else:
         ctx.set(0, (n, dim_mul(c, b * b), dim_floordiv(h, b), dim_floordiv(w, b)), ctx.dtype(0))
@@ -302,10 +318,15 @@ def depth_space(ctx):
 @register("LSTM", "GRU", "RNN")
 def rnn(ctx):
     x, w = ctx.shape(0), ctx.shape(1)
-    if x is None or w is None:
+    if x is None or len(x) != 3:
         return
     hidden = ctx.attr("hidden_size", None)
-    dirs = w[0]
+    r = ctx.shape(2)
+    if hidden is None and r is not None and len(r) == 3:
+        hidden = r[2]
+    dirs = 2 if ctx.attr("direction", "forward") == "bidirectional" else 1
+    if w is not None and w and isinstance(w[0], int) and w[0] != dirs:
+        raise ShapeError(f"W has {w[0]} directions, the direction attribute says {dirs}")
     layout = ctx.attr("layout", 0)
     seq, batch = (x[0], x[1]) if layout == 0 else (x[1], x[0])
     if layout == 0:
@@ -316,3 +337,180 @@ def rnn(ctx):
         ctx.set(0, (batch, seq, dirs, hidden), ctx.dtype(0))
         ctx.set(1, (batch, dirs, hidden), ctx.dtype(0))
         ctx.set(2, (batch, dirs, hidden), ctx.dtype(0))
+
+
+@register("MaxUnpool")
+def max_unpool(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    sr = len(x) - 2
+    if ctx.has_input(2):
+        out = ctx.sym(2)
+        if out is None:
+            ctx.set(0, (None,) * len(x), ctx.dtype(0))
+            return
+        if len(out) != len(x):
+            raise ShapeError(f"output_shape of length {len(out)} for a rank-{len(x)} input")
+        ctx.set(0, out, ctx.dtype(0))
+        return
+    kernel = ctx.attr("kernel_shape", None)
+    if kernel is None or len(kernel) != sr:
+        raise ShapeError("kernel_shape missing or of the wrong length")
+    strides = list(ctx.attr("strides", None) or [1] * sr)
+    pads = list(ctx.attr("pads", None) or [0] * (2 * sr))
+    out = list(x[:2])
+    for i, n in enumerate(x[2:]):
+        # (in - 1) * stride - pad_begin - pad_end + kernel
+        out.append(dim_add(dim_mul(dim_sub(n, 1), strides[i]), kernel[i] - pads[i] - pads[i + sr]))
+    ctx.set(0, out, ctx.dtype(0))
+
+
+@register("MaxRoiPool")
+def max_roi_pool(ctx):
+    x, rois = ctx.shape(0), ctx.shape(1)
+    pooled = ctx.attr("pooled_shape", None)
+    if pooled is None or len(pooled) != 2:
+        raise ShapeError("pooled_shape missing or not of length 2")
+    ctx.set(0, (rois[0] if rois else None, x[1] if x and len(x) > 1 else None, pooled[0], pooled[1]), ctx.dtype(0))
+
+
+@register("GridSample")
+def grid_sample(ctx):
+    x, grid = ctx.shape(0), ctx.shape(1)
+    if grid is None:
+        if x is not None:
+            ctx.set(0, tuple(x[:2]) + (None,) * (len(x) - 2), ctx.dtype(0))
+        return
+    if x is not None and len(x) != len(grid):
+        raise ShapeError(f"grid of rank {len(grid)} for an input of rank {len(x)}")
+    n = grid[0] if x is None or not isinstance(x[0], int) else x[0]
+    ctx.set(0, (n, x[1] if x is not None else None) + tuple(grid[1:-1]), ctx.dtype(0))
+
+
+@register("AffineGrid")
+def affine_grid(ctx):
+    size = ctx.sym(1)
+    if size is None:
+        s = ctx.shape(1)
+        if s is not None and len(s) == 1 and s[0] in (4, 5):
+            ctx.set(0, (None,) * (s[0] - 1) + (s[0] - 2,), ctx.dtype(0))
+        return
+    if len(size) not in (4, 5):
+        raise ShapeError(f"size of length {len(size)} (4 or 5 expected)")
+    ctx.set(0, [size[0]] + list(size[2:]) + [len(size) - 2], ctx.dtype(0))
+
+
+@register("NegativeLogLikelihoodLoss")
+def nll_loss(ctx):
+    if ctx.attr("reduction", "mean") != "none":
+        ctx.set(0, (), ctx.dtype(0))
+        return
+    t = ctx.shape(1)
+    if t is None:
+        x = ctx.shape(0)
+        t = None if x is None else tuple(x[:1]) + tuple(x[2:])
+    ctx.set(0, t, ctx.dtype(0))
+
+
+@register("SoftmaxCrossEntropyLoss")
+def sce_loss(ctx):
+    x = ctx.shape(0)
+    if ctx.attr("reduction", "mean") != "none":
+        ctx.set(0, (), ctx.dtype(0))
+    else:
+        t = ctx.shape(1)
+        if t is None and x is not None:
+            t = tuple(x[:1]) + tuple(x[2:])
+        ctx.set(0, t, ctx.dtype(0))
+    ctx.set(1, x, ctx.dtype(0))
+
+
+@register("Det")
+def det(ctx):
+    x = ctx.shape(0)
+    if x is None:
+        return
+    if len(x) < 2:
+        raise ShapeError(f"Det of a rank-{len(x)} tensor")
+    if isinstance(x[-1], int) and isinstance(x[-2], int) and x[-1] != x[-2]:
+        raise ShapeError(f"Det of a {x[-2]}x{x[-1]} matrix")
+    ctx.set(0, x[:-2], ctx.dtype(0))
+
+
+def _parse_einsum_term(term):
+    """('abc' letters with '.' standing for the ellipsis) -> list of labels, '...' once."""
+    out = []
+    i = 0
+    while i < len(term):
+        if term.startswith("...", i):
+            out.append("...")
+            i += 3
+        elif term[i].isalpha():
+            out.append(term[i])
+            i += 1
+        else:
+            raise ShapeError(f"bad einsum term {term!r}")
+    if out.count("...") > 1:
+        raise ShapeError(f"two ellipses in einsum term {term!r}")
+    return out
+
+
+@register("Einsum")
+def einsum(ctx):
+    eq = str(ctx.attr("equation", "")).replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = [_parse_einsum_term(t) for t in lhs.split(",")]
+    idx = [i for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    if len(terms) != len(idx):
+        raise ShapeError(f"equation has {len(terms)} operands, the node {len(idx)}")
+    letters: dict = {}
+    ellipsis = ()
+    ellipsis_known = True
+    for term, i in zip(terms, idx):
+        shape = ctx.shape(i)
+        if shape is None:
+            if "..." in term:
+                ellipsis_known = False
+            for lab in term:
+                if lab != "...":
+                    letters.setdefault(lab, None)
+            continue
+        n_fixed = len(term) - (1 if "..." in term else 0)
+        n_ell = len(shape) - n_fixed
+        if n_ell < 0 or (n_ell > 0 and "..." not in term):
+            raise ShapeError(f"term {''.join(term)!r} does not fit a rank-{len(shape)} operand")
+        pos = 0
+        for lab in term:
+            if lab == "...":
+                ellipsis = broadcast(ellipsis, tuple(shape[pos:pos + n_ell]))
+                pos += n_ell
+                continue
+            d = shape[pos]
+            pos += 1
+            old = letters.get(lab)
+            if old is None or old == 1:
+                letters[lab] = d if d is not None or old is None else old
+            elif isinstance(old, int) and isinstance(d, int) and d not in (1, old):
+                raise ShapeError(f"label {lab!r} has sizes {old} and {d}")
+    if arrow:
+        out_labels = _parse_einsum_term(rhs)
+    else:
+        counts: dict = {}
+        for term in terms:
+            for lab in term:
+                counts[lab] = counts.get(lab, 0) + 1
+        has_ell = any("..." in t for t in terms)
+        out_labels = (["..."] if has_ell else []) + sorted(lab for lab, c in counts.items() if c == 1 and lab != "...")
+    out = []
+    for lab in out_labels:
+        if lab == "...":
+            if not ellipsis_known:
+                ctx.set(0, None, ctx.dtype(idx[0]))
+                return
+            out.extend(ellipsis)
+        else:
+            if lab not in letters:
+                raise ShapeError(f"output label {lab!r} is not an input label")
+            out.append(letters[lab])
+    ctx.set(0, out, ctx.dtype(idx[0]))

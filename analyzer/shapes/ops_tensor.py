@@ -1,16 +1,25 @@
 """Shape functions: tensor manipulation and the shape sub-graphs exporters emit
-(Shape -> Gather/Slice -> Concat -> Reshape), with constant propagation."""
+(Shape -> Gather/Slice -> Concat -> Reshape), with constant propagation.
+
+Shape vectors whose entries are symbols (or partly unknown: ``None`` entries) travel in
+``TensorInfo.sym``; every op of a shape sub-graph here (Shape, Size, Gather, Slice,
+Concat, Squeeze/Unsqueeze, Reshape, Range, Expand, ConstantOfShape, Tile, Pad, Resize,
+Split) reads its shape-like inputs through ``ctx.sym`` so symbolic vectors work as well as
+constant ones.
+"""
 from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from .dims import MAX_DIM, MAX_RANK, dim_add, dim_mul, shape_numel
+from . import dims as _dims
+from .dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
 from .engine import ShapeError, register
+from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis
 from .ops_elementwise import broadcast
-from .ops_nn import _norm_axis
 
 INT64 = TensorProto.INT64
+_norm_axis = norm_axis
 
 
 def _unknown_dims(shape_of_shape):
@@ -20,6 +29,22 @@ def _unknown_dims(shape_of_shape):
     if s is None or len(s) != 1 or not isinstance(s[0], int) or not 0 <= s[0] <= MAX_RANK:
         return None
     return (None,) * s[0]
+
+
+def _product(ds):
+    out = 1
+    for d in ds:
+        out = dim_mul(out, d)
+    return out
+
+
+def _scalar(ctx, i):
+    """Input ``i`` as one dim (int or symbol) when it is a known 1-element integer
+    tensor, else None."""
+    s = ctx.sym(i) if ctx.has_input(i) else None
+    if s is None or len(s) != 1:
+        return None
+    return s[0]
 
 
 @register("Shape")
@@ -34,16 +59,17 @@ def shape_op(ctx):
     start = min(max(start + r if start < 0 else start, 0), r)
     end = min(max(end + r if end < 0 else end, 0), r)
     dims = list(x[start:end]) if end > start else []
-    if all(d is not None for d in dims):
-        ctx.set(0, (len(dims),), INT64, sym=dims)
-    else:
-        ctx.set(0, (len(dims),), INT64)
+    ctx.set(0, (len(dims),), INT64, sym=dims if any(d is not None for d in dims) or not dims else None)
 
 
 @register("Size")
 def size_op(ctx):
-    n = shape_numel(ctx.shape(0))
-    ctx.set(0, (), INT64, None if n is None else np.array(n, dtype=np.int64))
+    x = ctx.shape(0)
+    n = None if x is None else _product(x)
+    if isinstance(n, int):
+        ctx.set(0, (), INT64, np.array(n, dtype=np.int64))
+    else:
+        ctx.set(0, (), INT64, sym=None if n is None else [n])
 
 
 @register("Constant")
@@ -89,7 +115,7 @@ def constant_of_shape(ctx):
         raise ShapeError(f"negative dims {dims}")
     value = None
     n = shape_numel(dims)
-    if n is not None and n <= 4096:
+    if n is not None and ctx.can_fold(n):
         fill = numpy_helper.to_array(t).reshape(-1)[0] if t is not None else np.float32(0)
         value = np.full(dims, fill, dtype=helper.tensor_dtype_to_np_dtype(dtype))
     ctx.set(0, dims, dtype, value)
@@ -106,52 +132,64 @@ def reshape(ctx):
         return
     out = list(target)
     for i, d in enumerate(out):
+        if isinstance(d, int) and d < -1:
+            raise ShapeError(f"Reshape target {target} has an entry below -1")
         if d == 0 and not allowzero:
-            out[i] = x[i] if x is not None and i < len(x) else None
+            if x is not None and i >= len(x):
+                raise ShapeError(f"Reshape target {target} copies dim {i} of a rank-{len(x)} input")
+            out[i] = x[i] if x is not None else None
     if out.count(-1) > 1:
         raise ShapeError("more than one -1 in the Reshape target")
     if -1 in out:
         i = out.index(-1)
+        others = [d for j, d in enumerate(out) if j != i]
         total = shape_numel(x)
-        rest = shape_numel([d for j, d in enumerate(out) if j != i])
+        rest = shape_numel(others)
         if total is not None and rest:
             if total % rest:
                 raise ShapeError(f"cannot reshape {total} elements into {target}")
             out[i] = total // rest
+        elif total is not None and rest == 0:
+            out[i] = None  # 0 elements: any size fits
         else:
-            out[i] = _symbolic_rest(x, [d for j, d in enumerate(out) if j != i])
+            out[i] = _symbolic_rest(x, others)
     total, new = shape_numel(x), shape_numel(out)
     if total is not None and new is not None and total != new:
         raise ShapeError(f"cannot reshape {tuple(x)} into {tuple(out)}")
     value = ctx.value(0)
     if value is not None and new is not None:
         value = value.reshape(out)
-    sym = ctx.info(0).sym if len(out) == 1 and ctx.info(0).sym is not None else None
+    sym = ctx.info(0).sym if len(out) <= 1 and ctx.info(0).sym is not None else None
     ctx.set(0, out, ctx.dtype(0), value, sym)
 
 
 def _symbolic_rest(x, others):
-    """The -1 of a Reshape when sizes are symbolic: cancel the factors that appear
-    on both sides (e.g. [N, C, H, W] -> [N, -1] gives C*H*W ... if C, H, W are known)."""
-    if x is None or any(d is None for d in others):
+    """The -1 of a Reshape when sizes are symbolic: the input's dims with the other
+    target dims cancelled ([N, C, H, W] -> [N, -1] gives C*H*W; [B, S, 768] -> [B, S, 12, -1]
+    gives 64); an exact division of the products when the dims module offers one."""
+    if x is None or any(d is None for d in x) or any(d is None for d in others):
         return None
     remaining = list(x)
+    divisor = 1
     for d in others:
         if d in remaining:
             remaining.remove(d)
         elif isinstance(d, int):
-            ints = [v for v in remaining if isinstance(v, int)]
-            prod = int(np.prod(ints)) if ints else 1
-            if d and prod % d == 0:
-                remaining = [v for v in remaining if not isinstance(v, int)] + [prod // d]
-            else:
-                return None
+            divisor *= d
         else:
-            return None
-    out = 1
-    for d in remaining:
-        out = dim_mul(out, d)
-    return out
+            divisor = None
+            break
+    if divisor is not None:
+        ints = [v for v in remaining if isinstance(v, int)]
+        prod = 1
+        for v in ints:
+            prod *= v
+        if divisor and prod % divisor == 0:
+            return _product([v for v in remaining if not isinstance(v, int)] + [prod // divisor])
+    exact_div = getattr(_dims, "dim_exact_div", None)
+    if exact_div is not None:
+        return exact_div(_product(x), _product(others))
+    return None
 
 
 @register("Flatten")
@@ -163,13 +201,7 @@ def flatten(ctx):
     axis = axis + len(x) if axis < 0 else axis
     if not 0 <= axis <= len(x):
         raise ShapeError(f"axis {axis} out of range")
-    a = 1
-    for d in x[:axis]:
-        a = dim_mul(a, d)
-    b = 1
-    for d in x[axis:]:
-        b = dim_mul(b, d)
-    ctx.set(0, (a, b), ctx.dtype(0))
+    ctx.set(0, (_product(x[:axis]), _product(x[axis:])), ctx.dtype(0))
 
 
 def _axes(ctx, input_index=1):
@@ -192,7 +224,7 @@ def squeeze(ctx):
             ctx.set(0, None, ctx.dtype(0))
             return
         axes = [i for i, d in enumerate(x) if d == 1]
-    axes = {_norm_axis(a, len(x)) for a in axes}
+    axes = {norm_axis(a, len(x)) for a in axes}
     for a in axes:
         if isinstance(x[a], int) and x[a] != 1:
             raise ShapeError(f"cannot squeeze axis {a} of size {x[a]}")
@@ -210,7 +242,7 @@ def unsqueeze(ctx):
         ctx.set(0, None, ctx.dtype(0))
         return
     r = len(x) + len(axes)
-    axes = sorted(_norm_axis(a, r) for a in axes)
+    axes = sorted(norm_axis(a, r) for a in axes)
     if len(set(axes)) != len(axes):
         raise ShapeError("repeated axes")
     out = list(x)
@@ -244,7 +276,7 @@ def concat(ctx):
     r = len(known[0])
     if any(len(s) != r for s in known):
         raise ShapeError("inputs of different ranks")
-    axis = _norm_axis(axis, r)
+    axis = norm_axis(axis, r)
     out = []
     for ax in range(r):
         if ax == axis:
@@ -257,7 +289,11 @@ def concat(ctx):
             ints = {d for d in vals if isinstance(d, int)}
             if len(ints) > 1:
                 raise ShapeError(f"inputs differ on axis {ax}: {sorted(ints)}")
-            out.append(ints.pop() if ints else (vals[0] if all(v == vals[0] for v in vals) and len(known) == len(shapes) else None))
+            if ints:
+                out.append(ints.pop())
+            else:
+                syms = [v for v in vals if v is not None]
+                out.append(syms[0] if syms and all(v == syms[0] for v in syms) else None)
     values = [ctx.value(i) for i in idx]
     value = None
     if all(v is not None for v in values) and ctx.can_fold(sum(v.size for v in values)):
@@ -266,41 +302,69 @@ def concat(ctx):
     if value is None and r == 1 and len(known) == len(shapes) and all(isinstance(s[0], int) for s in shapes):
         if ctx.can_fold(sum(s[0] for s in shapes)):
             parts = [ctx.sym(i) for i in idx]
-            if all(p is not None for p in parts):
-                sym = [d for p in parts for d in p]
+            parts = [p if p is not None else [None] * s[0] for p, s in zip(parts, shapes)]
+            sym = [d for p in parts for d in p]
+            if all(d is None for d in sym):
+                sym = None
     ctx.set(0, out, ctx.dtype(idx[0]), value, sym)
 
 
 @register("Split")
 def split(ctx):
     x = ctx.shape(0)
+    n = ctx.n_outputs
     if x is None:
         return
-    axis = _norm_axis(ctx.attr("axis", 0), len(x))
-    n = ctx.n_outputs
-    sizes = ctx.ints(1) if ctx.has_input(1) else ctx.attr("split", None)
-    if sizes is None and ctx.has_input(1):
-        for i in range(n):
-            out = list(x)
-            out[axis] = None
-            ctx.set(i, out, ctx.dtype(0))
-        return
+    axis = norm_axis(ctx.attr("axis", 0), len(x))
+    if ctx.has_input(1):
+        sizes = ctx.sym(1)
+    else:
+        sizes = ctx.attr("split", None)
     d = x[axis]
-    if sizes is None:
-        num = ctx.attr("num_outputs", n)
+    if sizes is None and ctx.has_input(1):
+        sizes = [None] * n
+    elif sizes is None:
+        num = ctx.attr("num_outputs", None)
+        if num is not None and num != n:
+            raise ShapeError(f"num_outputs {num} but {n} outputs")
         if isinstance(d, int):
-            chunk = -(-d // num)
-            sizes = [min(chunk, max(d - chunk * i, 0)) for i in range(n)]
-            if ctx.attr("num_outputs", None) is None and d % n:
+            if num is None and d % n:
                 raise ShapeError(f"axis of size {d} does not split evenly into {n}")
+            chunk = -(-d // n)
+            sizes = [chunk] * (n - 1) + [d - chunk * (n - 1)]
+            if sizes[-1] < 0:
+                # onnxruntime refuses this (the reference evaluator would make empty chunks):
+                # the first chunks are certain, the last one is not
+                for i in range(n - 1):
+                    out = list(x)
+                    out[axis] = chunk
+                    ctx.set(i, out, ctx.dtype(0))
+                raise ShapeError(f"axis of size {d} split into {n} chunks of {chunk}: the last one would be negative")
+        elif num is None:
+            # Without num_outputs (before opset 18) the split must be even: d/n exactly.
+            sizes = [dim_floordiv(d, n)] * n
         else:
-            sizes = [None] * n  # uneven splits of a symbolic size are not expressible here
+            # Opset 18: chunks of ceil(d/n), the last one what is left.
+            chunk = dim_ceildiv(d, n)
+            sizes = [chunk] * (n - 1) + [dim_sub(d, dim_mul(chunk, n - 1))]
+    if len(sizes) != n:
+        raise ShapeError(f"{len(sizes)} split sizes for {n} outputs")
     if isinstance(d, int) and all(isinstance(s, int) for s in sizes) and sum(sizes) != d:
         raise ShapeError(f"split sizes {sizes} do not add up to {d}")
+    # the pieces of a known value (or of a shape vector: exporters split shapes too)
+    v = ctx.value(0)
+    src = ctx.sym(0) if len(x) == 1 and ctx.info(0).sym is not None else None
+    exact = all(isinstance(s, int) and s >= 0 for s in sizes)
+    starts = [sum(sizes[:i]) for i in range(n)] if exact else None
     for i in range(n):
         out = list(x)
-        out[axis] = sizes[i] if i < len(sizes) else None
-        ctx.set(i, out, ctx.dtype(0))
+        out[axis] = sizes[i]
+        value = sym = None
+        if exact and v is not None:
+            value = np.take(v, range(starts[i], starts[i] + sizes[i]), axis=axis)
+        elif exact and src is not None:
+            sym = src[starts[i]:starts[i] + sizes[i]]
+        ctx.set(i, out, ctx.dtype(0), value, sym)
 
 
 def _clamp_slice(start, end, step, dim):
@@ -318,13 +382,61 @@ def _clamp_slice(start, end, step, dim):
     return max(0, -(-(start - end) // -step)), start, end
 
 
+def _slice_bound(i, d):
+    """Where start/end ``i`` (int or symbol) lands on an axis of symbolic size ``d``,
+    for a positive step: clamp(i < 0 ? i + d : i, 0, d).  None when unknown."""
+    if isinstance(i, int):
+        if i >= BIG_INDEX:
+            return d
+        if i == 0:
+            return 0
+        if i > 0:
+            return dim_min(i, d)
+        if i <= -BIG_INDEX:
+            return 0
+        return dim_max(dim_add(d, i), 0)
+    if i is not None and nonneg(i):
+        return d if i == d else dim_min(i, d)
+    return None
+
+
+def _slice_len(d, s, e, st):
+    """Output size of one sliced axis: exact, ints or symbols (None when unknown)."""
+    if isinstance(d, int) and isinstance(s, int) and isinstance(e, int):
+        return _clamp_slice(s, e, st, d)[0]
+    if d is None or s is None or e is None:
+        return None
+    if st > 0:
+        b, f = _slice_bound(s, d), _slice_bound(e, d)
+        if b is None or f is None:
+            return None
+        if f == d and isinstance(s, int):
+            # to the end: d - max(d + s, 0) = min(-s, d) from the back, max(d - s, 0) from the front
+            n = dim_min(-s, d) if s < 0 else dim_max(dim_sub(d, s), 0) if s else d
+        elif b == 0:
+            n = f
+        elif isinstance(s, int) and isinstance(e, int) and s >= 0 and e < 0:
+            n = dim_max(dim_sub(dim_add(d, e), s), 0)
+        elif isinstance(s, int) and isinstance(e, int) and s < 0 and e < 0 and e <= s:
+            n = 0
+        else:
+            n = dim_max(dim_sub(f, b), 0)
+        return dim_ceildiv(n, st) if n is not None else None
+    # negative step: only the whole axis reversed (x[::-k]) is symbolic-friendly
+    if isinstance(s, int) and isinstance(e, int) and s >= BIG_INDEX and e <= -BIG_INDEX:
+        return dim_ceildiv(d, -st)
+    if isinstance(s, int) and isinstance(e, int) and s == -1 and e <= -BIG_INDEX:
+        return dim_ceildiv(d, -st)
+    return None
+
+
 @register("Slice")
 def slice_op(ctx):
     x = ctx.shape(0)
     if x is None:
         return
-    if ctx.has_input(1):  # opset >= 10
-        starts, ends = ctx.ints(1), ctx.ints(2)
+    if ctx.has_input(1) or ctx.opset >= 10:  # opset >= 10: starts, ends, axes, steps are inputs
+        starts, ends = ctx.sym(1), ctx.sym(2)
         axes = ctx.ints(3) if ctx.has_input(3) else None
         steps = ctx.ints(4) if ctx.has_input(4) else None
         if ctx.has_input(3) and axes is None or ctx.has_input(4) and steps is None:
@@ -333,10 +445,10 @@ def slice_op(ctx):
         starts, ends = ctx.attr("starts", None), ctx.attr("ends", None)
         axes, steps = ctx.attr("axes", None), None
     if starts is None or ends is None:
-        if ctx.has_input(3) and ctx.ints(3) is not None:
+        if axes is not None:
             out = list(x)
-            for a in ctx.ints(3):
-                out[_norm_axis(a, len(x))] = None
+            for a in axes:
+                out[norm_axis(a, len(x))] = None
             ctx.set(0, out, ctx.dtype(0))
         else:
             ctx.set(0, (None,) * len(x), ctx.dtype(0))
@@ -348,29 +460,28 @@ def slice_op(ctx):
     out = list(x)
     slices = [slice(None)] * len(x)
     exact = True
+    seen = set()
     for s, e, a, st in zip(starts, ends, axes, steps):
-        a = _norm_axis(a, len(x))
+        a = norm_axis(a, len(x))
+        if a in seen:
+            raise ShapeError(f"axis {a} sliced twice")
+        seen.add(a)
         if st == 0:
             raise ShapeError("slice step 0")
         d = x[a]
-        if isinstance(d, int):
+        if isinstance(d, int) and isinstance(s, int) and isinstance(e, int):
             size, s2, e2 = _clamp_slice(s, e, st, d)
             out[a] = size
             slices[a] = slice(s2, e2 if e2 >= 0 else None, st)
         else:
             exact = False
-            if st == 1 and s >= 0 and e >= MAX_DIM // 2 ** 20:  # x[s:] of a symbolic dim
-                out[a] = dim_add(d, -s) if s else d
-            elif st == 1 and 0 <= s <= e < MAX_DIM // 2 ** 20:
-                out[a] = None  # min(e, d) - s: depends on d
-            else:
-                out[a] = None
+            out[a] = _slice_len(d, s, e, st)
     value = ctx.value(0)
     value = value[tuple(slices)] if value is not None and exact else None
     sym = None
-    src = ctx.info(0).sym
-    if value is None and src is not None and len(x) == 1 and isinstance(x[0], int):
-        sym = src[slices[0]] if isinstance(slices[0], slice) else None
+    src = ctx.sym(0) if ctx.info(0).sym is not None else None
+    if value is None and src is not None and len(x) == 1 and isinstance(x[0], int) and exact:
+        sym = src[slices[0]]
     ctx.set(0, out, ctx.dtype(0), value, sym)
 
 
@@ -379,11 +490,11 @@ def gather(ctx):
     x, idx = ctx.shape(0), ctx.shape(1)
     if x is None or idx is None:
         return
-    axis = _norm_axis(ctx.attr("axis", 0), len(x))
+    axis = norm_axis(ctx.attr("axis", 0), len(x))
     out = list(x[:axis]) + list(idx) + list(x[axis + 1:])
     iv = ctx.value(1)
     value = sym = None
-    if iv is not None and isinstance(x[axis], int):
+    if iv is not None and iv.dtype.kind in "iu" and isinstance(x[axis], int):
         if np.any(iv < -x[axis]) or np.any(iv >= x[axis]):
             raise ShapeError(f"index out of range for axis of size {x[axis]}")
         if ctx.value(0) is not None and ctx.can_fold(shape_numel(out)):
@@ -403,31 +514,59 @@ def gather_elements(ctx):
 def gather_nd(ctx):
     x, idx = ctx.shape(0), ctx.shape(1)
     b = ctx.attr("batch_dims", 0)
-    if x is None or idx is None or not isinstance(idx[-1], int):
+    if x is None or idx is None or not idx or not isinstance(idx[-1], int):
         return
+    if b + idx[-1] > len(x):
+        raise ShapeError(f"indices of depth {idx[-1]} into a rank-{len(x)} tensor (batch_dims {b})")
     ctx.set(0, list(idx[:-1]) + list(x[b + idx[-1]:]), ctx.dtype(0))
+
+
+def _expand_partial(x, n):
+    """Expand to a shape of ``n`` unknown entries: where the input's dim is a number
+    other than 1 the output keeps it (the target there must be 1 or that size); a
+    symbol might be 1 and then the target decides."""
+    r = max(n, len(x))
+    xs = (1,) * (r - len(x)) + tuple(x)
+    tail = r - n  # input axes the target does not reach keep their size
+    return tuple(d if i < tail or (isinstance(d, int) and d != 1) else None for i, d in enumerate(xs))
 
 
 @register("Expand")
 def expand(ctx):
     dims = ctx.sym(1)
+    x = ctx.shape(0)
     if dims is None:
         s = ctx.shape(1)
-        x = ctx.shape(0)
-        if s is not None and x is not None and len(s) == 1 and isinstance(s[0], int) and s[0] >= len(x):
-            ctx.set(0, _unknown_dims(s), ctx.dtype(0))
+        if x is not None and s is not None and len(s) == 1 and isinstance(s[0], int) and 0 <= s[0] <= MAX_RANK:
+            ctx.set(0, _expand_partial(x, s[0]), ctx.dtype(0))
+        else:
+            ctx.set(0, None, ctx.dtype(0))
         return
-    out = broadcast(ctx.shape(0), tuple(dims))
+    if x is None:
+        ctx.set(0, None, ctx.dtype(0))
+        return
+    # A None entry of the target: where the input's dim is not 1 it wins.
+    target = list(dims)
+    r = max(len(x), len(target))
+    xs = (1,) * (r - len(x)) + tuple(x)
+    ts = [1] * (r - len(target)) + target
+    out = []
+    for a, b in zip(xs, ts):
+        if b is None:
+            out.append(a if isinstance(a, int) and a != 1 else None)
+        else:
+            out.append(broadcast((a,), (b,))[0])
     value = None
     v = ctx.value(0)
-    if v is not None and out is not None and all(isinstance(d, int) for d in out) and shape_numel(out) <= 4096:
+    if v is not None and all(isinstance(d, int) for d in out) and ctx.can_fold(shape_numel(out)):
         value = np.broadcast_to(v, out).copy()
     ctx.set(0, out, ctx.dtype(0), value)
 
 
 @register("Tile")
 def tile(ctx):
-    x, reps = ctx.shape(0), ctx.ints(1)
+    x = ctx.shape(0)
+    reps = ctx.sym(1)
     if x is None:
         return
     if reps is None:
@@ -443,7 +582,7 @@ def pad(ctx):
     x = ctx.shape(0)
     if x is None:
         return
-    pads = ctx.ints(1) if ctx.has_input(1) else ctx.attr("pads", None)
+    pads = ctx.sym(1) if ctx.has_input(1) else ctx.attr("pads", None)
     if pads is None:
         ctx.set(0, (None,) * len(x), ctx.dtype(0))
         return
@@ -451,15 +590,20 @@ def pad(ctx):
     if axes is None:
         ctx.set(0, (None,) * len(x), ctx.dtype(0))
         return
-    axes = [_norm_axis(a, len(x)) for a in axes]
+    axes = [norm_axis(a, len(x)) for a in axes]
     if len(pads) != 2 * len(axes):
         raise ShapeError(f"{len(pads)} pads for {len(axes)} axes")
     out = list(x)
     for i, a in enumerate(axes):
-        out[a] = dim_add(out[a], pads[i] + pads[i + len(axes)])
+        out[a] = dim_add(out[a], dim_add(pads[i], pads[i + len(axes)]))
         if isinstance(out[a], int) and out[a] < 0:
             raise ShapeError("negative pads remove more than the axis holds")
     ctx.set(0, out, ctx.dtype(0))
+
+
+def _resize_axes(ctx, r):
+    axes = ctx.attr("axes", None)
+    return [norm_axis(a, r) for a in axes] if axes else list(range(r))
 
 
 @register("Resize", "Upsample")
@@ -471,58 +615,78 @@ def resize(ctx):
     if ctx.node.op_type == "Upsample":
         scales = ctx.value(1) if ctx.has_input(1) else np.array(ctx.attr("scales", []) or [], dtype=np.float32)
         sizes = None
+        ax = list(range(r))
     else:
-        sizes = ctx.ints(3) if ctx.has_input(3) else None
+        ax = _resize_axes(ctx, r)
+        sizes = ctx.sym(3) if ctx.has_input(3) else None
         scales = ctx.value(2) if ctx.has_input(2) and ctx.shape(2) not in ((0,),) else None
-        if ctx.has_input(3) and sizes is None and ctx.info(3).sym is not None:
-            sizes = ctx.sym(3)
-    axes = ctx.attr("axes", None)
+        if ctx.opset < 11 and ctx.has_input(1):  # Resize-10: (X, scales)
+            scales = ctx.value(1)
+    out = list(x)
     if sizes is not None:
-        out = list(x)
-        ax = [_norm_axis(a, r) for a in axes] if axes else list(range(r))
         if len(sizes) != len(ax):
             raise ShapeError("sizes length differs from the number of axes")
         policy = ctx.attr("keep_aspect_ratio_policy", "stretch")
-        if policy != "stretch":
-            ctx.set(0, (None,) * r, ctx.dtype(0))
-            return
-        for a, s in zip(ax, sizes):
-            out[a] = s
+        if policy == "stretch":
+            for a, s in zip(ax, sizes):
+                out[a] = s
+        else:
+            # one scale for all axes: the smallest (not_larger) or largest (not_smaller) ratio
+            if not all(isinstance(s, int) for s in sizes) or not all(isinstance(x[a], int) and x[a] > 0 for a in ax):
+                for a in ax:
+                    out[a] = None
+            else:
+                ratios = [s / x[a] for a, s in zip(ax, sizes)]
+                scale = min(ratios) if policy == "not_larger" else max(ratios)
+                for a in ax:
+                    out[a] = int(np.round(scale * x[a]))
         ctx.set(0, out, ctx.dtype(0))
         return
     if scales is not None and scales.size:
-        ax = [_norm_axis(a, r) for a in axes] if axes else list(range(r))
         if scales.size != len(ax):
             raise ShapeError("scales length differs from the number of axes")
-        out = list(x)
         for a, s in zip(ax, scales.reshape(-1)):
             d = x[a]
             if isinstance(d, int):
                 out[a] = int(np.floor(d * np.float32(s))) if ctx.node.op_type == "Upsample" else int(np.floor(d * float(s)))
-            elif float(s) == int(s):
+            elif float(s) == int(s) and s > 0:
                 out[a] = dim_mul(d, int(s))
             else:
                 out[a] = None
         ctx.set(0, out, ctx.dtype(0))
         return
-    ctx.set(0, (None,) * r, ctx.dtype(0))
+    for a in ax:
+        out[a] = None
+    ctx.set(0, out, ctx.dtype(0))
 
 
 @register("Range")
 def range_op(ctx):
-    s, l, d = ctx.value(0), ctx.value(1), ctx.value(2)
     dtype = ctx.dtype(0)
-    if s is None or l is None or d is None:
-        ctx.set(0, (None,), dtype)
+    s, l, d = ctx.value(0), ctx.value(1), ctx.value(2)
+    if s is not None and l is not None and d is not None and s.size == l.size == d.size == 1:
+        s0, l0, d0 = s.reshape(()).item(), l.reshape(()).item(), d.reshape(()).item()
+        if d0 == 0:
+            raise ShapeError("Range with delta 0")
+        n = max(int(np.ceil((l0 - s0) / d0)), 0)
+        if n > MAX_DIM:
+            raise ShapeError("Range too long")
+        value = np.arange(s0, l0, d0).astype(s.dtype) if ctx.can_fold(n) else None
+        ctx.set(0, (n,), dtype, value)
         return
-    s, l, d = s.reshape(()).item(), l.reshape(()).item(), d.reshape(()).item()
-    if d == 0:
-        raise ShapeError("Range with delta 0")
-    n = max(int(np.ceil((l - s) / d)), 0)
-    if n > MAX_DIM:
-        raise ShapeError("Range too long")
-    value = np.arange(s, l, d).astype(ctx.value(0).dtype) if n <= 4096 else None
-    ctx.set(0, (n,), dtype, value)
+    start, limit, delta = _scalar(ctx, 0), _scalar(ctx, 1), _scalar(ctx, 2)
+    n = None
+    if isinstance(delta, int) and delta > 0 and start is not None and limit is not None:
+        span = dim_sub(limit, start)
+        if nonneg(limit) and isinstance(start, int) and start <= 0:
+            n = dim_ceildiv(span, delta)  # limit - start >= 0
+        else:
+            n = dim_max(dim_ceildiv(span, delta), 0)
+    elif isinstance(delta, int) and delta < 0 and start is not None and limit is not None:
+        n = dim_max(dim_ceildiv(dim_sub(start, limit), -delta), 0)
+    if n is None:
+        n = fresh(ctx, "len")
+    ctx.set(0, (n,), dtype)
 
 
 @register("EyeLike")
@@ -538,31 +702,119 @@ def random_op(ctx):
 @register("NonZero")
 def nonzero(ctx):
     x = ctx.shape(0)
-    ctx.set(0, (len(x) if x is not None else None, None), INT64)
+    v = ctx.value(0)
+    if v is not None:
+        ctx.set(0, (v.ndim, int(np.count_nonzero(v))), INT64)
+        return
+    ctx.set(0, (len(x) if x is not None else None, fresh(ctx, "count")), INT64)
 
 
 @register("OneHot")
 def one_hot(ctx):
     idx = ctx.shape(0)
-    depth = ctx.ints(1)
+    depth = ctx.value(1)
+    dep = None
+    if depth is not None and depth.size == 1:
+        dep = int(depth.reshape(-1)[0])
+        if dep < 0:
+            raise ShapeError(f"depth {dep}")
+    elif ctx.info(1).sym is not None:
+        dep = _scalar(ctx, 1)
     if idx is None:
         return
     r = len(idx) + 1
-    axis = _norm_axis(ctx.attr("axis", -1), r)
+    axis = norm_axis(ctx.attr("axis", -1), r)
     out = list(idx)
-    out.insert(axis, depth[0] if depth else None)
+    out.insert(axis, dep)
     ctx.set(0, out, ctx.dtype(2))
 
 
 @register("Compress")
 def compress(ctx):
     x = ctx.shape(0)
+    cond = ctx.value(1)
+    axis = ctx.attr("axis", None)
     if x is None:
         return
-    axis = ctx.attr("axis", None)
     if axis is None:
-        ctx.set(0, (None,), ctx.dtype(0))
+        n = _product(x)
+        count = int(np.count_nonzero(cond.reshape(-1)[:n])) if cond is not None and isinstance(n, int) else fresh(ctx, "count")
+        ctx.set(0, (count,), ctx.dtype(0))
         return
+    a = norm_axis(axis, len(x))
     out = list(x)
-    out[_norm_axis(axis, len(x))] = None
+    if cond is not None and isinstance(x[a], int):
+        out[a] = int(np.count_nonzero(cond.reshape(-1)[: x[a]]))
+    else:
+        out[a] = fresh(ctx, "count")
     ctx.set(0, out, ctx.dtype(0))
+
+
+@register("Unique")
+def unique(ctx):
+    x = ctx.shape(0)
+    axis = ctx.attr("axis", None)
+    u = fresh(ctx, "count")
+    if x is not None and axis is not None:
+        a = norm_axis(axis, len(x))
+        out = list(x)
+        out[a] = u
+        n = x[a]
+    else:
+        out = [u] if x is not None or axis is None else None
+        n = None if x is None else _product(x)
+    ctx.set(0, out, ctx.dtype(0))
+    ctx.set(1, (u,), INT64)
+    ctx.set(2, (n,), INT64)
+    ctx.set(3, (u,), INT64)
+
+
+@register("CenterCropPad")
+def center_crop_pad(ctx):
+    x = ctx.shape(0)
+    sizes = ctx.sym(1)
+    if x is None:
+        return
+    axes = ctx.attr("axes", None)
+    ax = [norm_axis(a, len(x)) for a in axes] if axes else list(range(len(x)))
+    out = list(x)
+    for i, a in enumerate(ax):
+        out[a] = sizes[i] if sizes is not None and i < len(sizes) else None
+    if sizes is not None and len(sizes) != len(ax):
+        raise ShapeError(f"{len(sizes)} sizes for {len(ax)} axes")
+    ctx.set(0, out, ctx.dtype(0))
+
+
+@register("Col2Im")
+def col2im(ctx):
+    x = ctx.shape(0)
+    image = ctx.sym(1)
+    block = ctx.sym(2)
+    if x is None or len(x) != 3:
+        return
+    n_sp = len(image) if image is not None else (len(block) if block is not None else None)
+    if n_sp is None:
+        s = ctx.shape(1)
+        n_sp = s[0] if s is not None and len(s) == 1 and isinstance(s[0], int) and s[0] <= MAX_RANK else None
+    c = None
+    if block is not None and all(isinstance(b, int) and b > 0 for b in block):
+        prod = 1
+        for b in block:
+            prod *= b
+        c = dim_floordiv(x[1], prod)  # exact: the input's C * prod(block)
+        if isinstance(x[1], int) and x[1] % prod:
+            raise ShapeError(f"{x[1]} not divisible by the block size {prod}")
+    if n_sp is None:
+        ctx.set(0, None, ctx.dtype(0))
+        return
+    ctx.set(0, [x[0], c] + (list(image) if image is not None else [None] * n_sp), ctx.dtype(0))
+
+
+@register("BitCast")
+def bit_cast(ctx):
+    ctx.set(0, ctx.shape(0), ctx.attr("to", None))
+
+
+@register("TensorScatter")
+def tensor_scatter(ctx):
+    ctx.same_as_input(0, 0)
