@@ -108,6 +108,10 @@ def conditional_taps(model, op) -> ConditionalTaps:
     if not axis_symbol:
         raise NotChecked("input size is static")
     symbols = sorted(set(axis_symbol.values()))
+    origins = symbol_origins(model)
+    stray = [s for s in symbols if s not in origins]
+    if stray:  # a data-dependent size, or onnx's anonymous unk__N: no input dim to state a condition in
+        raise NotChecked(f"input size depends on {stray[0]}, which is not a dim of a graph input")
     probe = _Probe(st, axis_symbol)
 
     thresholds: dict[str, list] = {}  # symbol -> per (axis, tap) largest dead value (or None), as reported
@@ -135,7 +139,6 @@ def conditional_taps(model, op) -> ConditionalTaps:
                 env[sym] = all_live[sym]
         return env
 
-    origins = symbol_origins(model)
     always = conv_taps_at(st, probe.spatial(env_for({})))
     if not always.taps.has_dead:
         always = None

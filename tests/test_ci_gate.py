@@ -107,11 +107,14 @@ def test_sarif_structure(capsys, tmp_path):
     driver = run0["tool"]["driver"]
     assert driver["name"] == "onnxlint" and driver["version"]
     ids = [r["id"] for r in driver["rules"]]
-    assert ids == ["DT001", "DT002"]
-    for rule in driver["rules"]:
+    from rules import all_rules
+
+    assert ids == [m.CODE for m in all_rules()] and ids[:2] == ["DT001", "DT002"] and "SH001" in ids
+    levels = {"info": "note", "warning": "warning", "error": "error"}
+    for rule, mod in zip(driver["rules"], all_rules()):
         assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
         assert "Why is this bad?" in rule["help"]["text"]
-        assert rule["defaultConfiguration"]["level"] == "warning"
+        assert rule["defaultConfiguration"]["level"] == levels[mod.SEVERITY]
     res = run0["results"][0]
     loc = res["locations"][0]
     assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith("drln_attention_legacy.onnx")

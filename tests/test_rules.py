@@ -430,7 +430,10 @@ def test_eca_via_reshape_is_not_flagged():
     assert_agrees_with_execution(m, None, "conv", (1, 1, 5))
 
 
-def test_symbolic_input_without_pooling_is_not_flagged():
+def test_symbolic_input_without_pooling_gets_only_conditional_findings():
+    """Nothing is dead at every size; below the thresholds (H <= 4, W <= 4) taps are:
+    info findings with conditions, no warning (tests/test_conditional*.py check the
+    thresholds by execution)."""
     m = make_model(
         [conv("x", "W", "y", dilations=[4, 4], pads=[4, 4, 4, 4])],
         [vi("x", [1, 2, "H", "W"])],
@@ -438,8 +441,39 @@ def test_symbolic_input_without_pooling_is_not_flagged():
         [weight("W", (2, 2, 3, 3))],
     )
     (fr,) = analyzer.lint(m).files
-    assert fr.status == "ok" and fr.findings == []
-    assert any("not checked" in n for n in fr.notes)
+    assert fr.status == "ok" and fr.findings
+    assert all(f.severity == "info" for f in fr.findings)
+    assert sorted(tuple((c["input"], c["axis"], c["value"]) for c in f.details["condition"]) for f in fr.findings) == [
+        (("x", 2, 4),),
+        (("x", 2, 4), ("x", 3, 4)),
+        (("x", 3, 4),),
+    ]
+
+
+def test_symbolic_size_that_cannot_be_solved_is_a_note():
+    """A map size that shrinks as the input grows (here: a Slice keeping 40 - H rows,
+    built from the input's Shape) is not solved for: a note, no finding."""
+    m = make_model(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Gather", ["s", "i2"], ["h"], axis=0),
+            helper.make_node("Sub", ["forty", "h"], ["keep"]),
+            helper.make_node("Slice", ["x", "zero", "keep", "i2"], ["sl"]),
+            conv("sl", "W", "y", dilations=[4, 4], pads=[4, 4, 4, 4]),
+        ],
+        [vi("x", [1, 2, "H", 16])],
+        ["y"],
+        [
+            weight("W", (2, 2, 3, 3)),
+            numpy_helper.from_array(np.array([2], dtype=np.int64), "i2"),
+            numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+            numpy_helper.from_array(np.array([40], dtype=np.int64), "forty"),
+        ],
+    )
+    (fr,) = analyzer.lint(m).files
+    assert fr.status == "ok"
+    assert not any(f.details.get("condition") for f in fr.findings)
+    assert any("not checked" in n for n in fr.notes), fr.notes
 
 
 def test_symbolic_input_with_global_pool_is_flagged():
