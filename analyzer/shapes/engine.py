@@ -743,7 +743,7 @@ def _type_to_shape(vi):
 
 def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=None) -> Shapes:
     """Propagate shapes through every graph of the model; results land on the value nodes."""
-    from . import ops_nn, ops_tensor, ops_elementwise, ops_control  # noqa: F401  (registers shape functions)
+    from . import ops_nn, ops_tensor, ops_elementwise, ops_control, ops_sequence, ops_signal, ops_attention, ops_ml  # noqa: F401  (registers shape functions)
 
     eng = _Engine(graph, loaded, input_shapes)
     with gc_paused():
