@@ -10,9 +10,18 @@ write is cropped away) is dead; the rule reports each conv that has one.
 A constant-mode ``Pad`` with value 0 in front of the conv counts as padding, so
 the result does not depend on whether the exporter folded ``F.pad`` into the
 conv.  Computed weights (Constant, DequantizeLinear...) are checked all the
-same: the geometry decides, not the values.  When the spatial size is symbolic
-and nothing proves a tap dead, there is no finding (bind it with
-``--input-shape``).
+same: the geometry decides, not the values.
+
+When the spatial size is symbolic (a dynamic-size export), the rule solves for
+the input sizes at which taps die, in the model's own input dims: taps dead at
+every size are a ``warning`` as usual; taps dead only below a size are reported
+at severity ``info`` with ``details.condition``, e.g. for a 3x3 dilation-36 conv
+at output stride 8: "when H (input 'image' axis 2) is at most 288 and W ... is at
+most 288, 8 of 9 taps only read zero padding".  One such finding per set of
+bounded input dims (H alone, W alone, both).  Thresholds at which the map is
+smaller than the kernel itself are not reported: every padded conv loses taps
+on a tiny map.  ``--input-shape`` binds the dims and turns the conditions into
+definite findings (or none).
 
 ## Why is this bad?
 Dead weights are parameters that no training step can make useful and no input
@@ -52,6 +61,11 @@ means the smaller conv would have to crop), ``live_taps_contiguous``, ``cause``
 (``{"node", "op_type"}`` of the op that made the map small, or null when the size
 comes straight from a graph input), ``path_from_cause`` (the ops from the cause down
 to this conv, each ``{"node", "op_type", "shape"}`` with its output shape; at most 33).
+For a symbolic size: ``input_spatial_shape`` holds the expressions
+(``"floor((H + 7)/8)"``), ``input_spatial_shape_at_threshold`` the sizes the tap
+lists were computed at, ``condition`` the clauses that must all hold
+(``{"input", "axis", "op": "<=", "value", "symbol"}``; empty for taps dead at every
+size) and ``thresholds`` every input-dim value (per symbol) at which more taps die.
 """
 from __future__ import annotations
 
