@@ -1,94 +1,388 @@
-"""Our shape engine against onnx.shape_inference.infer_shapes(data_prop=True).
+"""Our shape engine against onnx.shape_inference.infer_shapes(data_prop=True), model by model.
 
-Every tensor dim that onnx infers as a concrete number must get the identical
-number from our engine (0 disagreements), and our coverage (share of tensors with
-a fully known shape, symbols counted as known) must be at least onnx's.  Run with
-``-s`` to see the coverage table.
+The corpus is every model the project can build or find in installed packages:
+
+* ``sample_models/*.onnx`` (the committed samples);
+* the model graphs bundled in the onnx wheel
+  (``onnx/backend/test/data/{light,real,simple,pytorch-converted,pytorch-operator}``);
+* the models of onnx's operator test cases (``onnx.backend.test.case.node``, built in
+  memory: one or a few nodes of every standard op, ai.onnx.ml and training ops included);
+* the models bundled with onnxruntime (``onnxruntime/datasets``), when it is installed;
+* a reduced DRLN (1 block, 16 channels) exported by both torch exporters, once with a
+  static input and once with dynamic batch, H and W (when torch is installed).
+
+What is compared is inference, not what the file declares: our engine runs with onnx's
+inference (its fallback for ops we have no shape function for) switched off and without
+the file's ``value_info`` (a value whose shape came from either counts as unknown), and
+onnx runs on a copy of the model without ``value_info`` and without output shapes.
+Per model:
+
+1. wherever onnx infers a concrete dim, ours is the same number (a different number,
+   a symbol, an unknown dim or another rank is a disagreement);
+2. wherever the file declares a concrete dim and ours is known, they are equal;
+3. our coverage (values whose shape is fully known, a symbol counting as known) is at
+   least onnx's.  A dim onnx only names ``unk__N`` (a placeholder it makes up for an
+   unknown dim) counts as unknown.
+
+Values of the main graph and of If/Loop/Scan bodies are compared.  Run with ``-s`` to
+see the coverage table (``-k coverage_table -s`` for the table alone).
 """
+from __future__ import annotations
+
+import collections
+import contextlib
 import glob
 import os
+import re
+import warnings
+from dataclasses import dataclass, field
 
 import onnx
 import pytest
+from onnx import AttributeProto
 
 from analyzer.graph import MAIN, build_graph
-from analyzer.load import load
-from analyzer.shapes import infer_shapes
+from analyzer.load import from_proto, load
+from analyzer.shapes import SHAPE_FUNCTIONS, infer_shapes
+from analyzer.shapes import engine as shape_engine
 from analyzer.shapes.engine import _type_to_shape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONNX_DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
 ZOO_SETS = ("light", "real", "simple", "pytorch-converted", "pytorch-operator")
 
+#: The reduced DRLN: every op kind of the full model, in seconds instead of minutes.
+DRLN_CONFIG = {"n_blocks": 1, "channels": 16, "reduction": 4, "height": 16, "width": 16}
+DRLN_VARIANTS = (("dynamo", False), ("dynamo", True), ("legacy", False), ("legacy", True))
 
-def corpus():
+_ONNX_PLACEHOLDER = re.compile(r"^unk__\d+$")
+
+
+# --------------------------------------------------------------------------------------
+# the corpus
+
+
+def bundled_files():
     files = sorted(glob.glob(os.path.join(ROOT, "sample_models", "*.onnx")))
     for s in ZOO_SETS:
         files += sorted(glob.glob(os.path.join(ONNX_DATA, s, "**", "*.onnx"), recursive=True))
+    try:
+        import onnxruntime
+
+        files += sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "datasets", "*.onnx")))
+    except ImportError:
+        pass
     return files
 
 
-def compare(path):
-    """(disagreements, n_values, ours_known, onnx_known, n_from_onnx_fallback)"""
-    loaded = load(path)
+def node_cases() -> dict:
+    """name -> ModelProto of onnx's operator test cases (built by the installed onnx)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from onnx.backend.test.case.node import collect_testcases
+
+            cases = collect_testcases(None)
+    except Exception:  # an onnx without its test cases
+        return {}
+    return {c.name: c.model for c in cases if c.model is not None}
+
+
+def file_label(path):
+    if path.startswith(ROOT):
+        return os.path.relpath(path, ROOT)
+    if path.startswith(ONNX_DATA):
+        return "onnx/" + os.path.relpath(os.path.dirname(path) if path.endswith("model.onnx") else path, ONNX_DATA)
+    return "ort/" + os.path.basename(path)
+
+
+def drln_label(exporter, dynamic):
+    return f"drln-{exporter}-{'dynamic' if dynamic else 'static'}"
+
+
+def export_drln(out_dir, exporter, dynamic):
+    """The reduced DRLN exported by ``exporter`` (one self-contained file); its path."""
+    from sample_models.export import export
+
+    path = os.path.join(out_dir, drln_label(exporter, dynamic) + ".onnx")
+    export("drln", path, exporter, scale=2, dynamic=dynamic, external_data=False, **DRLN_CONFIG)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# the comparison
+
+
+@contextlib.contextmanager
+def own_inference_only():
+    """Our engine with onnx's inference (its fallback for ops without a shape function of
+    ours) and the file's declared shapes (filled in where propagation left a gap) switched
+    off: every shape it gives is then its own."""
+    saved = shape_engine._Engine.onnx_types, getattr(shape_engine, "_fill_from_value_info", None)
+    shape_engine._Engine.onnx_types = lambda self: {}
+    if saved[1] is not None:
+        shape_engine._fill_from_value_info = lambda graph: None
+    try:
+        yield
+    finally:
+        shape_engine._Engine.onnx_types = saved[0]
+        if saved[1] is not None:
+            shape_engine._fill_from_value_info = saved[1]
+
+
+def _graph_attrs(node):
+    for a in node.attribute:
+        if a.type == AttributeProto.GRAPH:
+            yield a.name, None, a.g
+        elif a.type == AttributeProto.GRAPHS:
+            for j, g in enumerate(a.graphs):
+                yield a.name, j, g
+
+
+def _walk(model_graph, graph):
+    """(our graph path, GraphProto) for the main graph and every If/Loop/Scan body of
+    ``model_graph`` (a version of the model ``graph`` was built from; nodes are matched by
+    their outputs, so a tool that reorders them is fine)."""
+    stack = [(MAIN, model_graph)]
+    while stack:
+        path, g = stack.pop()
+        yield path, g
+        for node in g.node:
+            subs = list(_graph_attrs(node))
+            if not subs:
+                continue
+            op = next((graph.producer(("value", path, o)) for o in node.output if o and ("value", path, o) in graph.nx), None)
+            if op is None:
+                continue
+            for name, j, sub in subs:
+                p = graph.subgraph_path(op.key, name, j)
+                if p is not None:
+                    stack.append((p, sub))
+
+
+def strip_declared(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy without value_info and without output shapes (in every graph), so that
+    what onnx gives is what it infers."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    graphs = [m.graph]
+    while graphs:
+        g = graphs.pop()
+        del g.value_info[:]
+        for out in g.output:
+            if out.type.HasField("tensor_type"):
+                out.type.tensor_type.ClearField("shape")
+        for node in g.node:
+            graphs.extend(sub for _, _, sub in _graph_attrs(node))
+    return m
+
+
+def _dim_params(model) -> set:
+    out = set()
+    graphs = [model.graph]
+    while graphs:
+        g = graphs.pop()
+        for vi in list(g.input) + list(g.output) + list(g.value_info):
+            if vi.type.HasField("tensor_type"):
+                out.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)
+        for node in g.node:
+            graphs.extend(sub for _, _, sub in _graph_attrs(node))
+    return out
+
+
+def _shapes_of(graph_proto, model_params, placeholder=_ONNX_PLACEHOLDER) -> dict:
+    """name -> shape of everything ``graph_proto`` types; a dim named like the tool's own
+    placeholder for an unknown dim (``placeholder``, and not a name from the model) counts
+    as unknown."""
+    out = {}
+    for vi in list(graph_proto.input) + list(graph_proto.value_info) + list(graph_proto.output):
+        shape = _type_to_shape(vi)[0]
+        if shape is not None:
+            shape = tuple(None if isinstance(d, str) and placeholder.match(d) and d not in model_params else d for d in shape)
+        out[vi.name] = shape
+    for t in graph_proto.initializer:
+        out[t.name] = tuple(int(d) for d in t.dims)
+    return out
+
+
+def reference_shapes(inferred: onnx.ModelProto, graph, model, placeholder=_ONNX_PLACEHOLDER) -> dict:
+    """(graph path, tensor name) -> shape, as a tool's inferred copy of ``model`` gives them."""
+    params = _dim_params(model)
+    out = {}
+    for gpath, g in _walk(inferred.graph, graph):
+        for vname, shape in _shapes_of(g, params, placeholder).items():
+            out[(gpath, vname)] = shape
+    return out
+
+
+def compared_values(graph) -> list:
+    """Value keys compared: the main graph's and every If/Loop/Scan body's."""
+    compared = {p for p, sub in graph.subgraphs.items() if sub.function is None}
+    return [
+        key for key, attrs in graph.nx.nodes(data=True)
+        if attrs.get("kind") == "value" and key[1] in compared and attrs.get("role") != "missing"
+    ]  # fmt: skip
+
+
+def our_view(shapes, key):
+    """Our shape of ``key``, None unless our engine inferred it itself."""
+    info = shapes.info(key)
+    return None if info.source in ("value_info", "onnx") else info.shape
+
+
+def _known(shape) -> bool:
+    return shape is not None and all(d is not None for d in shape)
+
+
+@dataclass
+class Comparison:
+    name: str
+    values: int = 0
+    ours: int = 0  # values whose shape our engine knows fully (by itself)
+    onnx: int = 0  # ... that onnx's inference knows fully
+    disagreements: list = field(default_factory=list)  # (graph, tensor, ours, onnx's)
+    conflicts: list = field(default_factory=list)  # (graph, tensor, ours, the file's)
+    onnx_error: str | None = None
+    missing_ops: set = field(default_factory=set)  # op types without a shape function of ours
+    notes: list = field(default_factory=list)
+
+
+def our_shapes(model, path=None):
+    """(graph, Shapes) of our engine alone (no onnx fallback)."""
+    loaded = load(path) if path else from_proto(model)
     graph = build_graph(loaded.model)
-    shapes = infer_shapes(graph, loaded)
-    ref_model = onnx.shape_inference.infer_shapes(onnx.load(path), data_prop=True)
-    g = ref_model.graph
-    ref = {vi.name: _type_to_shape(vi)[0] for vi in list(g.value_info) + list(g.output) + list(g.input)}
-    for t in g.initializer:
-        ref[t.name] = tuple(int(d) for d in t.dims)
-    disagreements, n, ours_known, onnx_known, fallback = [], 0, 0, 0, 0
-    for key, attrs in graph.nx.nodes(data=True):
-        if attrs.get("kind") != "value" or key[1] != MAIN or attrs.get("role") == "missing":
-            continue
-        n += 1
-        info = shapes.info(key)
-        ours = info.shape
-        fallback += info.source == "onnx"
-        theirs = ref.get(key[2])
-        if ours is not None and all(d is not None for d in ours):
-            ours_known += 1
-        if theirs is not None and all(d is not None for d in theirs):
-            onnx_known += 1
-        if theirs is None:
-            continue
-        if ours is None or len(ours) != len(theirs):
-            if all(isinstance(d, int) for d in theirs):
-                disagreements.append((key[2], ours, theirs))
-            continue
-        if any(isinstance(b, int) and a != b for a, b in zip(ours, theirs)):
-            disagreements.append((key[2], ours, theirs))
-    return disagreements, n, ours_known, onnx_known, fallback
+    with own_inference_only():
+        shapes = infer_shapes(graph, loaded)
+    return graph, shapes
 
 
-FILES = corpus()
+def compare(name, model=None, path=None) -> Comparison:
+    if model is None:
+        model = onnx.load(path)
+    result = Comparison(name)
+    graph, shapes = our_shapes(model, path)
+    result.notes = list(shapes.notes)
+    for op in graph.all_ops():
+        if (op.domain, op.op_type) not in SHAPE_FUNCTIONS and graph.function_path(op.domain, op.op_type, op.overload) is None:
+            result.missing_ops.add(f"{op.domain + '.' if op.domain else ''}{op.op_type}")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(strip_declared(model), data_prop=True)
+    except Exception as e:
+        result.onnx_error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        inferred = None
+    theirs = reference_shapes(inferred, graph, model) if inferred is not None else {}
+    declared = {}
+    for gpath, g in _walk(model.graph, graph):
+        for vi in list(g.value_info) + list(g.output):
+            declared[(gpath, vi.name)] = _type_to_shape(vi)[0]
+    for key in compared_values(graph):
+        result.values += 1
+        ours = our_view(shapes, key)
+        ref = theirs.get((key[1], key[2]))
+        result.ours += _known(ours)
+        result.onnx += _known(ref)
+        if ref is not None and (any(isinstance(d, int) for d in ref) or ours is not None):
+            if ours is None or len(ours) != len(ref) or any(isinstance(b, int) and a != b for a, b in zip(ours, ref)):
+                result.disagreements.append((key[1], key[2], ours, ref))
+        dec = declared.get((key[1], key[2]))
+        if dec is not None and ours is not None:
+            if len(ours) != len(dec) or any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(ours, dec)):
+                result.conflicts.append((key[1], key[2], ours, dec))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# the tests
+
+FILES = bundled_files()
+NODE_CASES = node_cases()
+RESULTS: dict[str, Comparison] = {}
+
+
+@pytest.fixture(scope="session")
+def drln_exports(tmp_path_factory):
+    """(exporter, dynamic) -> path of the reduced DRLN exported that way (once, lazily)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    root = str(tmp_path_factory.mktemp("drln_agreement"))
+    cache = {}
+
+    def get(exporter, dynamic):
+        if (exporter, dynamic) not in cache:
+            cache[(exporter, dynamic)] = export_drln(root, exporter, dynamic)
+        return cache[(exporter, dynamic)]
+
+    return get
+
+
+def _check(result: Comparison):
+    RESULTS[result.name] = result
+    assert result.onnx_error is None, f"onnx's inference failed: {result.onnx_error}"
+    assert result.disagreements == [], f"{len(result.disagreements)} disagreements with onnx, first: {result.disagreements[:3]}"
+    assert result.conflicts == [], f"{len(result.conflicts)} conflicts with the declared shapes, first: {result.conflicts[:3]}"
+    assert result.ours >= result.onnx, (
+        f"coverage {result.ours}/{result.values} below onnx's {result.onnx}/{result.values} "
+        f"(no shape function for {sorted(result.missing_ops)}; notes: {result.notes[:3]})"
+    )
 
 
 def test_corpus_is_there():
-    # The onnx wheel ships these graphs; if it stops doing so the agreement test loses its point.
+    # The onnx wheel ships these graphs and test cases; without them the agreement test loses its point.
     assert len(FILES) > 100
+    assert len(NODE_CASES) > 1000
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: os.path.relpath(p, ROOT if p.startswith(ROOT) else ONNX_DATA))
+@pytest.mark.parametrize("path", FILES, ids=file_label)
 def test_agrees_with_onnx(path):
-    dis, n, ours, theirs, _ = compare(path)
-    assert dis == [], f"{len(dis)} disagreements, first: {dis[:3]}"
-    assert ours >= theirs, f"coverage {ours}/{n} below onnx's {theirs}/{n}"
+    _check(compare(file_label(path), path=path))
 
 
-def test_coverage_table(capsys):
+@pytest.mark.parametrize("name", sorted(NODE_CASES))
+def test_agrees_with_onnx_on_op_cases(name):
+    _check(compare("node/" + name, model=NODE_CASES[name]))
+
+
+@pytest.mark.parametrize("exporter,dynamic", DRLN_VARIANTS, ids=[drln_label(*v) for v in DRLN_VARIANTS])
+def test_agrees_with_onnx_on_drln(drln_exports, exporter, dynamic):
+    path = drln_exports(exporter, dynamic)
+    result = compare(drln_label(exporter, dynamic), path=path)
+    _check(result)
+    if dynamic:
+        # The dynamic export's output is 2H x 2W whatever H, W are: our engine must say so.
+        graph, shapes = our_shapes(None, path)
+        out = shapes.info(("value", MAIN, "output")).shape
+        assert out is not None and len(out) == 4 and all(isinstance(d, str) for d in (out[0], out[2], out[3])), out
+
+
+def test_coverage_table(drln_exports):
+    """The table (with -s); every model of the corpus again, so it stands alone."""
     rows = []
-    total = [0, 0, 0, 0]
     for path in FILES:
-        dis, n, ours, theirs, fb = compare(path)
-        rows.append((os.path.basename(os.path.dirname(path)) if path.endswith("model.onnx") else os.path.basename(path), n, ours, theirs, fb, len(dis)))
-        for i, v in enumerate((n, ours, theirs, fb)):
+        rows.append(RESULTS.get(file_label(path)) or compare(file_label(path), path=path))
+    for v in DRLN_VARIANTS:
+        label = drln_label(*v)
+        rows.append(RESULTS.get(label) or compare(label, path=drln_exports(*v)))
+    by_op = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    for name in sorted(NODE_CASES):
+        r = RESULTS.get("node/" + name) or compare("node/" + name, model=NODE_CASES[name])
+        ops = sorted({n.op_type for n in NODE_CASES[name].graph.node} - {"Constant"}) or ["Constant"]
+        key = ops[0] if len(ops) == 1 else "(" + "+".join(ops[:3]) + ("+..." if len(ops) > 3 else "") + ")"
+        acc = by_op[key]
+        for i, v in enumerate((1, r.values, r.ours, r.onnx, len(r.disagreements))):
+            acc[i] += v
+    lines = [f"\n{'model':<52} {'values':>7} {'ours':>6} {'onnx':>6} {'disagr':>6}"]
+    total = [0, 0, 0, 0]
+    for r in rows:
+        lines.append(f"{r.name[:52]:<52} {r.values:>7} {r.ours:>6} {r.onnx:>6} {len(r.disagreements):>6}")
+        for i, v in enumerate((r.values, r.ours, r.onnx, len(r.disagreements))):
             total[i] += v
-    with capsys.disabled():
-        print(f"\n{'model':<48} {'values':>7} {'ours':>6} {'onnx':>6} {'fallbk':>6} {'disagr':>6}")
-        for r in rows:
-            print(f"{r[0][:48]:<48} {r[1]:>7} {r[2]:>6} {r[3]:>6} {r[4]:>6} {r[5]:>6}")
-        print(f"{'TOTAL':<48} {total[0]:>7} {total[1]:>6} {total[2]:>6} {total[3]:>6}")
-    assert sum(r[5] for r in rows) == 0
+    lines.append(f"\n{'onnx operator test cases, by op':<45} {'models':>6} {'values':>7} {'ours':>6} {'onnx':>6} {'disagr':>6}")
+    for key in sorted(by_op):
+        m, n, o, t, d = by_op[key]
+        lines.append(f"{key[:45]:<45} {m:>6} {n:>7} {o:>6} {t:>6} {d:>6}")
+        for i, v in enumerate((n, o, t, d)):
+            total[i] += v
+    lines.append(f"\n{'TOTAL':<52} {total[0]:>7} {total[1]:>6} {total[2]:>6} {total[3]:>6}")
+    print("\n".join(lines))
+    assert total[3] == 0
     assert total[1] >= total[2]
