@@ -9,10 +9,10 @@ tensor, and reports a declaration that disagrees:
 * ``rank``: the declared rank is not the proven one;
 * ``dtype``: the declared element type is not the proven one;
 * ``dim``: a dim declared as a number is proven to be another number;
-* ``static-vs-symbolic``: a dim declared as a number is proven to be a symbolic size
-  (``height``, ``floor((W - 1)/2) + 1``, a data-dependent count): the file claims a
-  fixed size that changes with the model's inputs.  The declaration holds for one
-  input size only.
+* ``static-vs-symbolic``: a dim declared as a number is proven to be an expression of
+  the graph inputs' symbolic dims (``height``, ``floor((width - 1)/2) + 1``): the file
+  claims a fixed size that changes with the input size.  The declaration holds for
+  one input size only.
 
 Only proofs are compared: sizes our engine computed from the graph inputs, the
 initializers and the ops' semantics.  Never compared: sizes taken from onnx's shape
@@ -22,16 +22,20 @@ chain is treated as unproven); values of a Loop/Scan body whose loop-carried sha
 change between iterations; values inside model-local functions (their subgraphs
 run once per call, with each call's shapes).  A declared ``dim_param``, an
 undeclared dim or an undeclared shape contradicts nothing: a symbol may take any
-value.
+value.  Nor does a static declaration of a size the engine only knows as a fresh
+symbol (NonZero's count, a Loop's iteration count, a Range whose bounds were not
+folded): such a size is data dependent or merely not computed, not proven to vary.
+With ``--input-shape``, bound input dims are numbers: a declaration is then checked
+at that size (``224`` declared, ``H`` bound to 256: a ``dim`` contradiction).
 
 ## Why is this bad?
-Runtimes and compilers trust declared types.  onnxruntime merges them into its own
-inference ("Error merging shape info ... Falling back to lenient merge"), refuses
-to load a model whose output element type is wrong, and warns at every run whose
-output does not have the declared shape; TensorRT and other ahead-of-time
-compilers plan memory and pick kernels from them, and then fail late, or
-produce wrong buffers, at a size the exporter never tried.  ``onnx.checker``
-with ``full_check=True`` (strict shape inference) rejects the file.  Exporters get
+Tools downstream trust declared types.  onnxruntime refuses to load a model whose
+declared element type is wrong, merges wrong shapes into its own inference
+("Error merging shape info ... Falling back to lenient merge") and warns at every
+run whose output does not have the declared shape; tools that plan memory or
+specialize kernels from declared shapes fail late, at a size the exporter never
+tried.  ``onnx.checker.check_model(model, full_check=True)`` (strict shape
+inference) rejects a file with a contradiction.  Exporters get
 this wrong most often when a model is exported with dynamic axes but the
 intermediate types keep the trace's sizes.
 
@@ -103,45 +107,74 @@ MAX_DEPTH = 72
 
 
 def check(model, options=None):
+    from analyzer.graph import gc_paused
+
     report_symbolic = bool(int((options or {}).get("static-vs-symbolic", 1)))
+    # Many small objects, no garbage cycles: the collector would walk the whole model graph.
+    with gc_paused():
+        found = list(_check(model, report_symbolic))
+    yield from found
+
+
+def _check(model, report_symbolic):
+    """First the declarations that disagree with a value's TensorInfo (cheap: most
+    models have none), then, only if there are any, which of those values are proven."""
+    from analyzer.graph import MAIN
     from analyzer.load import text
     from analyzer.shapes.dims import MAX_DIM, MAX_RANK
 
     graph = model.graph
-    unproven, visited = _unproven_values(model)
+    nodes = graph.nx._node
+    roots = _roots(graph)
+    candidates = []
+    parsed: dict = {}
+    input_symbols = _input_symbols(model)
     for path, sub in graph.subgraphs.items():
-        if path not in visited or sub is None or sub.proto is None:
-            continue
+        if sub is None or sub.proto is None or roots.get(path) != MAIN:
+            continue  # function bodies (and what they hold) are analyzed per call
         decls = [("value_info", None, vi, ("value", path, text(vi.name))) for vi in sub.proto.value_info]
         decls += [
             ("output", i, vi, sub.output_keys[i]) for i, vi in enumerate(sub.proto.output) if i < len(sub.output_keys)
         ]
         seen = set()
         for declared_in, index, vi, key in decls:
-            if key is None or key not in graph.nx or (declared_in, key) in seen:
+            attrs = nodes.get(key) if key is not None else None
+            if attrs is None or attrs.get("kind") != "value" or (declared_in, key) in seen:
                 continue
             seen.add((declared_in, key))
-            if graph.nx.nodes[key].get("kind") != "value" or key in unproven:
+            info = attrs.get("info")
+            if info is None or info.source != "inferred":
                 continue
-            info = model.info(key)
-            if info.source != "inferred":
-                continue
-            declared = _declared(vi, MAX_DIM, MAX_RANK)
+            raw = vi.type.SerializeToString()  # models repeat a few types many times: parse each once
+            declared = parsed.get(raw, _UNPARSED)
+            if declared is _UNPARSED:
+                declared = parsed[raw] = _declared(vi, MAX_DIM, MAX_RANK)
             if declared is None:
                 continue
             d_shape, d_dtype = declared
-            if d_dtype is not None and info.dtype is not None and _maybe_filled_dtype(graph, key, vi, info.dtype):
+            if d_shape == info.shape and d_dtype == info.dtype:
+                continue  # the common case: the declaration is exactly what we prove
+            if d_dtype is not None and info.dtype is not None and _maybe_filled_dtype(attrs, vi, info.dtype):
                 d_dtype = None
-            found = _compare(d_shape, d_dtype, _plain_shape(info.shape), _int_or_none(info.dtype))
+            found = _compare(d_shape, d_dtype, _plain_shape(info.shape), _int_or_none(info.dtype), input_symbols)
             if not found:
                 continue
             kinds = sorted({k for k, _ in found}, key=KINDS.index)
             if not report_symbolic and not CONTRADICTIONS.intersection(kinds):
                 continue
+            candidates.append((path, declared_in, index, key, d_shape, d_dtype, info, found, kinds))
+    if not candidates:
+        return
+    unproven, visited = _unproven_values(model)
+    for path, declared_in, index, key, d_shape, d_dtype, info, found, kinds in candidates:
+        if path in visited and key[1] in visited and key not in unproven:
             yield _finding(model, path, declared_in, index, key, d_shape, d_dtype, info, found, kinds)
 
 
 # --- what the file declares ---------------------------------------------------------------------
+
+
+_UNPARSED = object()
 
 
 class _LongShape:
@@ -161,31 +194,34 @@ def _declared(vi, max_dim, max_rank):
     from analyzer.load import text
 
     tp = vi.type
-    if not tp.HasField("tensor_type"):
+    if tp.WhichOneof("value") != "tensor_type":
         return None
     tt = tp.tensor_type
     dtype = int(tt.elem_type) or None
     if not tt.HasField("shape"):
         return None, dtype
-    if len(tt.shape.dim) > max_rank:
-        return _LongShape(len(tt.shape.dim)), dtype  # too long to list; only its rank is used
+    dim_list = tt.shape.dim
+    if len(dim_list) > max_rank:
+        return _LongShape(len(dim_list)), dtype  # too long to list; only its rank is used
     dims = []
-    for d in tt.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value) if 0 <= d.dim_value <= max_dim else None)
-        elif d.HasField("dim_param") and d.dim_param:
+    for d in dim_list:
+        which = d.WhichOneof("value")
+        if which == "dim_value":
+            v = d.dim_value
+            dims.append(v if 0 <= v <= max_dim else None)
+        elif which == "dim_param" and d.dim_param:
             dims.append(text(d.dim_param))
         else:
             dims.append(None)
     return tuple(dims), dtype
 
 
-def _maybe_filled_dtype(graph, key, vi, dtype) -> bool:
+def _maybe_filled_dtype(attrs, vi, dtype) -> bool:
     """Whether ``dtype`` may have been copied from the value's *other* declaration
     (the engine fills an unknown element type from the value_info graph.py attached
     to the value, keeping the source "inferred"): then it proves nothing against this one."""
-    other = graph.nx.nodes[key].get("value_info")
-    if other is None or other is vi or not other.type.HasField("tensor_type"):
+    other = attrs.get("value_info")
+    if other is None or not other.type.HasField("tensor_type"):
         return False
     return int(other.type.tensor_type.elem_type) == dtype and int(vi.type.tensor_type.elem_type) != dtype
 
@@ -193,7 +229,7 @@ def _maybe_filled_dtype(graph, key, vi, dtype) -> bool:
 # --- comparison ---------------------------------------------------------------------------------
 
 
-def _compare(d_shape, d_dtype, shape, dtype):
+def _compare(d_shape, d_dtype, shape, dtype, input_symbols):
     """[(kind, detail)] where the declaration disagrees with the proof."""
     found = []
     if d_dtype is not None and dtype is not None and d_dtype != dtype:
@@ -207,10 +243,40 @@ def _compare(d_shape, d_dtype, shape, dtype):
         if not isinstance(a, int) or b is None:
             continue  # a declared symbol or unknown contradicts nothing; neither does our unknown
         if isinstance(b, str):
-            found.append(("static-vs-symbolic", (axis, a, b)))
+            if _follows_inputs(b, input_symbols):
+                found.append(("static-vs-symbolic", (axis, a, b)))
         elif a != b:
             found.append(("dim", (axis, a, b)))
     return found
+
+
+def _input_symbols(model) -> frozenset:
+    """Names of the symbolic dims of the main graph's inputs (not bound by --input-shape)."""
+    from analyzer.graph import MAIN
+    from analyzer.shapes.dims import free_symbols
+
+    names = set()
+    for key in model.graph.subgraphs[MAIN].input_keys:
+        info = model.info(key)
+        if info.source == "input" and info.shape is not None:
+            for d in info.shape:
+                if isinstance(d, str):
+                    names |= free_symbols(d)
+    return frozenset(names)
+
+
+def _follows_inputs(d, input_symbols) -> bool:
+    """Whether symbolic size ``d`` is an expression of the graph inputs' dims only: it then
+    changes with the input size.  A fresh symbol (NonZero's count, a Loop's iteration
+    count, a Range whose bounds were not folded) is an unknown size that may well be
+    constant: a static declaration of it is not disproven."""
+    from analyzer.shapes.dims import free_symbols
+
+    try:
+        names = free_symbols(d)
+    except (TypeError, ValueError):
+        return False
+    return bool(names) and names <= input_symbols
 
 
 def _rank(shape):

@@ -167,6 +167,27 @@ def test_contradiction_and_symbolic_together_is_an_error():
     assert f.severity == "error" and f.details["kind"] == "dim" and f.details["kinds"] == ["dim", "static-vs-symbolic"]
 
 
+def test_data_dependent_size_is_not_proven_to_vary():
+    # NonZero's count is a fresh symbol: unknown, perhaps constant; a static declaration
+    # of it is not disproven (unlike a size that follows the input's H).
+    m = make_model(
+        [helper.make_node("NonZero", ["x"], ["idx"], name="nz")],
+        [vi("x", [2, 3])],
+        [vi("idx", [2, 5], I64)],
+    )
+    assert isinstance(analyze(m).info(("value", "main", "idx")).shape[1], str)
+    assert findings(m) == []
+    m.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 3  # the rank-sized dim is proven: 2
+    assert [f.details["kind"] for f in findings(m)] == ["dim"]
+
+
+def test_input_shape_binding_checks_the_declaration_at_that_size():
+    m = relu_chain(y_decl=vi("y", [1, 3, 224, 224]), z_decl=vi("z", [1, 3, "H", "W"]), x_shape=(1, 3, "H", "W"))
+    assert findings(m, input_shapes={"x": [1, 3, 224, 224]}) == []
+    (f,) = findings(m, input_shapes={"x": [1, 3, 256, 224]})
+    assert f.severity == "error" and f.details["dims"] == [{"axis": 2, "declared": 224, "inferred": 256, "kind": "dim"}]
+
+
 def test_option_turns_static_vs_symbolic_off():
     m = relu_chain(y_decl=vi("y", [1, 3, 224, 224]), z_decl=vi("z", [2, 3, "H", "W"]), x_shape=(1, 3, "H", "W"))
     assert {f.details["kind"] for f in findings(m)} == {"static-vs-symbolic", "dim"}
