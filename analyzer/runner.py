@@ -72,7 +72,19 @@ def lint_file(path_or_model, rules, input_shapes=None, display_path=None, option
 
     ``options`` maps a rule code to that rule's options (from configuration).
     Suppressions recorded in the model (metadata ``onnxlint:ignore``) are applied.
+
+    The cyclic garbage collector is paused for the whole file: analysis creates
+    tens of objects per node and no garbage cycles, and every collection would
+    walk them all (the work grew faster than the model).  They are freed by
+    reference counting when the analysis returns, before collection resumes.
     """
+    from .graph import gc_paused
+
+    with gc_paused():
+        return _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes)
+
+
+def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes) -> FileResult:
     from .graph import GraphError
     from .load import LoadError
     from .model import analyze_loaded, load_any
