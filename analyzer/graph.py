@@ -89,6 +89,7 @@ class OpNode:
     op_type: str = ""  # decoded from the proto (always str)
     domain: str = ""  # "" for the default domain (also when written "ai.onnx")
     _attrs: dict | None = None
+    _refs: dict | None = None  # raw attribute name -> ref_attr_name (function bodies)
 
     @property
     def name_given(self) -> bool:
@@ -108,27 +109,64 @@ class OpNode:
         """Attribute values as Python objects (subgraphs stay GraphProto); the first
         of two attributes with one name wins."""
         if self._attrs is None:
-            out = {}
-            for a in self.proto.attribute:
-                name = text(a.name)
-                if name in out:
-                    continue
-                if a.ref_attr_name:
-                    out[name] = None  # a function's attribute reference, bound at the call site
-                    continue
+            self._decode_attrs()
+        return self._attrs
+
+    def _decode_attrs(self) -> None:
+        out = {}
+        refs = {}
+        for a in self.proto.attribute:
+            raw = a.name
+            name = raw if raw.__class__ is str else text(raw)
+            ref = a.ref_attr_name
+            if ref and raw.__class__ is str and raw not in refs:
+                refs[raw] = ref
+            if name in out:
+                continue
+            if ref:
+                out[name] = None  # a function's attribute reference, bound at the call site
+                continue
+            t = a.type
+            # the common types decoded as onnx.helper.get_attribute_value does
+            if t == _INTS:
+                v = list(a.ints)
+            elif t == _INT:
+                v = a.i
+            elif t == _FLOAT:
+                v = a.f
+            else:
                 try:
                     v = helper.get_attribute_value(a)
                 except Exception:
                     v = None
                 if isinstance(v, bytes):
                     v = v.decode("utf-8", "replace")
-                out[name] = v
-            self._attrs = out
-        return self._attrs
+            out[name] = v
+        self._refs = refs
+        self._attrs = out
 
     def attr(self, name, default=None):
-        v = self.attrs.get(name)
+        if self._attrs is None:
+            self._decode_attrs()
+        v = self._attrs.get(name)
         return default if v is None else v
+
+    def attr_in(self, name, default, bindings):
+        """:meth:`attr` inside a function body called with attribute values
+        ``bindings``: the first attribute named ``name`` that refers to a caller's
+        attribute (``ref_attr_name``) takes the bound value."""
+        if self._attrs is None:
+            self._decode_attrs()
+        if self._refs:
+            ref = self._refs.get(name)
+            if ref is not None:
+                v = bindings.get(ref)
+                return default if v is None else v
+        v = self._attrs.get(name)
+        return default if v is None else v
+
+
+_INT, _INTS, _FLOAT = AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT
 
 
 @dataclass

@@ -163,11 +163,8 @@ class Ctx:
         return s
 
     def attr(self, name, default=None):
-        for a in self.node.attribute:
-            if a.name == name and a.ref_attr_name:
-                v = self._bindings.get(a.ref_attr_name)
-                return default if v is None else v
-        return self.op.attr(name, default)
+        # an attribute referring to the caller's (ref_attr_name) takes the bound value
+        return self.op.attr_in(name, default, self._bindings)
 
     def can_fold(self, numel) -> bool:
         """Whether a constant result of ``numel`` elements may be computed (call before
