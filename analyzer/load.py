@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,7 +317,7 @@ def _check_model(loaded: LoadedModel, path) -> None:
                 raise LoadError(path, "external-data", f"tensor {shown(tensor.name)} has external data but the model has no folder")
             key = external_key(tensor)
             if key not in loaded.external:
-                loaded.external[key] = _validate_external(tensor, base, path, checked)
+                loaded.external[key] = _validate_external(tensor, base, path, checked, key)
 
 
 def iter_tensors(model: ModelProto):
@@ -344,18 +345,26 @@ def iter_tensors(model: ModelProto):
                 attr_lists.append(node.attribute)
             continue
         for attr in attr_lists.pop():
-            if attr.HasField("t"):
+            has_t = attr.HasField("t")
+            tensors = attr.tensors
+            sparse_list = attr.sparse_tensors
+            has_sparse = attr.HasField("sparse_tensor")
+            has_g = attr.HasField("g")
+            subgraphs = attr.graphs
+            if not (has_t or tensors or sparse_list or has_sparse or has_g or subgraphs):
+                continue  # the common case: a plain attribute (ints, a float, a string)
+            if has_t:
                 yield attr.t
-            yield from attr.tensors
-            sparse = list(attr.sparse_tensors)
-            if attr.HasField("sparse_tensor"):
+            yield from tensors
+            sparse = list(sparse_list)
+            if has_sparse:
                 sparse.append(attr.sparse_tensor)
             for sp in sparse:
                 yield sp.values
                 yield sp.indices
-            if attr.HasField("g"):
+            if has_g:
                 graphs.append(attr.g)
-            graphs.extend(attr.graphs)
+            graphs.extend(subgraphs)
 
 
 def external_key(tensor: TensorProto) -> tuple:
@@ -375,16 +384,16 @@ def _bad(path, name, message) -> LoadError:
     return LoadError(path, "external-data", f"tensor {shown(name)}: {message}")
 
 
-def _validate_external(tensor: TensorProto, base: Path, path, checked: dict) -> ExternalRef:
+def _validate_external(tensor: TensorProto, base: Path, path, checked: dict, entries=None) -> ExternalRef:
     """Check one external-data reference without opening anything; ``checked``
-    caches the file checks per location (thousands of tensors share one file)."""
+    caches the file checks per location (thousands of tensors share one file).
+    ``entries`` is ``external_key(tensor)`` when the caller has it already."""
     info = {}
     name = tensor.name
-    for entry in tensor.external_data:
-        key = text(entry.key)
+    for key, value in external_key(tensor) if entries is None else entries:
         if key not in _KNOWN_EXTERNAL_KEYS:
             raise _bad(path, name, f"unknown external-data key {shown(key)}")
-        info[key] = text(entry.value)
+        info[key] = value
     location = info.get("location", "")
     if not location:
         raise _bad(path, name, "external data without a location")
@@ -392,7 +401,8 @@ def _validate_external(tensor: TensorProto, base: Path, path, checked: dict) -> 
         raise _bad(path, name, "a string tensor cannot keep its data in an external file")
     if location not in checked:
         try:
-            checked[location] = _check_location(location, base)
+            target, st = _check_location(location, base)
+            checked[location] = (Path(target), st)
         except _Refused as e:
             checked[location] = e
     found = checked[location]
@@ -409,7 +419,7 @@ def _validate_external(tensor: TensorProto, base: Path, path, checked: dict) -> 
     expected = _expected_nbytes(tensor)
     if expected is not None and expected != length:
         raise _bad(path, name, f"{length} bytes in {shown(location)}, dims need {expected}")
-    return ExternalRef(Path(target), offset, length, st.st_dev, st.st_ino)
+    return ExternalRef(target, offset, length, st.st_dev, st.st_ino)
 
 
 class _Refused(Exception):
@@ -462,10 +472,27 @@ def _check_location(location: str, base: Path):
     return target, st
 
 
-def _expected_nbytes(tensor: TensorProto) -> int | None:
+def _np_dtype(data_type: int):
+    """onnx's numpy dtype of a TensorProto data type (cached), or None when onnx has none."""
     try:
-        np_dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
+        return _NP_DTYPES[data_type]
+    except KeyError:
+        pass
+    try:
+        found = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
     except Exception:
+        found = None
+    if len(_NP_DTYPES) < 1024:  # data types come from files: keep the cache bounded
+        _NP_DTYPES[data_type] = found
+    return found
+
+
+_NP_DTYPES: dict = {}
+
+
+def _expected_nbytes(tensor: TensorProto) -> int | None:
+    np_dtype = _np_dtype(tensor.data_type)
+    if np_dtype is None:
         return None
     n = 1
     for d in tensor.dims:
@@ -496,27 +523,54 @@ def tensor_numel(tensor: TensorProto) -> int:
     return n
 
 
+def _check_opened(fd: int, ref: ExternalRef) -> None:
+    """The descriptor must still be the regular file (same device and inode, one
+    link) that was validated: swapping it after the check gains nothing."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
+        raise OSError(f"{ref.path} changed since it was validated")
+    if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
+        raise OSError(f"{ref.path} changed since it was validated")
+
+
+def _open_ref(ref: ExternalRef) -> int:
+    """A descriptor of a validated reference's file, opened without following a
+    symlink and without blocking, and checked (:func:`_check_opened`)."""
+    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        _check_opened(fd, ref)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 @contextlib.contextmanager
 def _open_validated(ref: ExternalRef):
-    """The data file of a validated reference, opened without following a symlink
-    and without blocking, positioned at the reference's offset.  It must still be
-    the regular file (same device and inode, one link) that was validated:
-    swapping it after the check gains nothing."""
-    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
-            raise OSError(f"{ref.path} changed since it was validated")
-        if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
-            raise OSError(f"{ref.path} changed since it was validated")
+    """The data file of a validated reference (see :func:`_open_ref`), positioned
+    at the reference's offset."""
+    with os.fdopen(_open_ref(ref), "rb") as f:
         f.seek(ref.offset)
         yield f
 
 
 def read_external_bytes(ref: ExternalRef) -> bytes:
-    """The bytes of a validated reference (see :func:`_open_validated`)."""
-    with _open_validated(ref) as f:
-        return f.read(ref.length)
+    """The bytes of a validated reference (see :func:`_open_ref`); fewer only if
+    the file ends early."""
+    fd = _open_ref(ref)
+    try:
+        chunks = []
+        pos, left = ref.offset, ref.length
+        while left > 0:
+            piece = os.pread(fd, min(left, 1 << 30), pos)
+            if not piece:
+                break
+            chunks.append(piece)
+            pos += len(piece)
+            left -= len(piece)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:
@@ -546,15 +600,43 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
             if ref is None or (max_elements is not None and ref.length > max(max_elements, 1) * _MAX_ITEMSIZE):
                 return None
             raw = read_external_bytes(ref)
+            array = _plain_array(tensor, raw)
+            if array is not None:
+                return array
             copy = TensorProto()
             copy.CopyFrom(tensor)
             del copy.external_data[:]
             copy.data_location = TensorProto.DEFAULT
             copy.raw_data = raw
             tensor = copy
+        if tensor.HasField("raw_data"):
+            array = _plain_array(tensor, tensor.raw_data)
+            if array is not None:
+                return array
         return onnx.numpy_helper.to_array(tensor)
     except Exception:
         return None
+
+
+# Data types whose raw little-endian bytes onnx.numpy_helper.to_array reads with a
+# plain np.frombuffer (no unpacking, no ml_dtypes).
+_PLAIN_TYPES = frozenset(
+    getattr(TensorProto, n)
+    for n in ("FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128")
+)
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+def _plain_array(tensor: TensorProto, raw: bytes) -> np.ndarray | None:
+    """What ``onnx.numpy_helper.to_array`` returns for ``tensor`` with raw data ``raw``,
+    computed the way it does (np.frombuffer + reshape) without its dispatch and
+    without copying the tensor; None when the type needs onnx's own conversion."""
+    if not _LITTLE_ENDIAN or tensor.data_type not in _PLAIN_TYPES or tensor.HasField("segment"):
+        return None
+    dtype = _np_dtype(tensor.data_type)
+    if dtype is None:
+        return None
+    return np.frombuffer(raw, dtype=dtype).reshape(tuple(tensor.dims))
 
 
 def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray | None:
