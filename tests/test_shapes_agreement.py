@@ -9,7 +9,9 @@ The corpus is every model the project can build or find in installed packages:
   memory: one or a few nodes of every standard op, ai.onnx.ml and training ops included);
 * the models bundled with onnxruntime (``onnxruntime/datasets``), when it is installed;
 * a reduced DRLN (1 block, 16 channels) exported by both torch exporters, once with a
-  static input and once with dynamic batch, H and W (when torch is installed).
+  static input and once with dynamic batch, H and W, and small transformer (GPT-style)
+  and speech (conv + GRU) models exported with dynamic batch and sequence (when torch is
+  installed).
 
 What is compared is inference, not what the file declares: our engine runs with onnx's
 inference (its fallback for ops we have no shape function for) switched off and without
@@ -88,16 +90,109 @@ def node_cases() -> dict:
     return {c.name: c.model for c in cases if c.model is not None}
 
 
+def case_op(name, model):
+    """The op an operator test case is about: its one op, else the op its name starts
+    with (``test_reduce_l2_..._expanded`` -> ``ReduceL2 (expanded)``)."""
+    ops = {n.op_type for n in model.graph.node} - {"Constant"}
+    if len(ops) == 1:
+        return ops.pop()
+    compact = name[len("test_"):].replace("_", "").lower()
+    known = sorted({s.name for s in onnx.defs.get_all_schemas()}, key=len, reverse=True)
+    op = next((o for o in known if compact.startswith(o.lower())), None)
+    if op is None:
+        return "other (" + name[len("test_"):].split("_")[0] + ")"
+    return op + (" (expanded)" if name.endswith("_expanded") else "")
+
+
 def file_label(path):
-    if path.startswith(ROOT):
-        return os.path.relpath(path, ROOT)
     if path.startswith(ONNX_DATA):
         return "onnx/" + os.path.relpath(os.path.dirname(path) if path.endswith("model.onnx") else path, ONNX_DATA)
-    return "ort/" + os.path.basename(path)
+    if os.sep + "onnxruntime" + os.sep in path:
+        return "ort/" + os.path.basename(path)
+    if path.startswith(ROOT):
+        return os.path.relpath(path, ROOT)
+    return path
 
 
 def drln_label(exporter, dynamic):
     return f"drln-{exporter}-{'dynamic' if dynamic else 'static'}"
+
+
+#: Small exports of the other model families (dynamic batch and sequence): a GPT-style
+#: decoder written the way HF models are (view/transpose heads, causal mask, position
+#: embedding of arange(seq)) and a conv + bidirectional GRU speech encoder.  torch 2.13's
+#: dynamo exporter cannot export the GRU, so that one is legacy only.
+TORCH_EXPORTS = (("gpt", "legacy"), ("gpt", "dynamo"), ("gru", "legacy"))
+
+
+def _torch_models():
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self, d=32, h=4):
+            super().__init__()
+            self.h, self.d = h, d
+            self.qkv = torch.nn.Linear(d, 3 * d)
+            self.proj = torch.nn.Linear(d, d)
+            self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.mlp = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.GELU(), torch.nn.Linear(4 * d, d))
+
+        def forward(self, x):
+            b, s, _ = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(self.d, dim=-1)
+            q, k, v = (t.view(b, s, self.h, -1).transpose(1, 2) for t in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) / (q.shape[-1] ** 0.5)
+            causal = torch.ones(s, s, dtype=torch.bool).tril()
+            att = att.masked_fill(~causal, float("-inf")).softmax(-1)
+            x = x + self.proj((att @ v).transpose(1, 2).reshape(b, s, -1))
+            return x + self.mlp(self.ln2(x))
+
+    class GPT(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.pos = torch.nn.Embedding(100, 32), torch.nn.Embedding(64, 32)
+            self.blocks = torch.nn.Sequential(Block(), Block())
+            self.head = torch.nn.Linear(32, 100)
+
+        def forward(self, ids):
+            pos = torch.arange(ids.shape[1]).unsqueeze(0)
+            return self.head(self.blocks(self.emb(ids) + self.pos(pos)))
+
+    class SpeechGRU(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(40, 32, 3, stride=2, padding=1)
+            self.gru = torch.nn.GRU(32, 48, batch_first=True, bidirectional=True)
+            self.out = torch.nn.Linear(96, 20)
+
+        def forward(self, feats):
+            y, _ = self.gru(torch.relu(self.conv(feats)).transpose(1, 2))
+            return self.out(y).log_softmax(-1)
+
+    torch.manual_seed(0)
+    return {
+        "gpt": (GPT().eval(), torch.randint(0, 100, (2, 7)), 1),  # (model, example input, sequence axis)
+        "gru": (SpeechGRU().eval(), torch.rand(2, 40, 30), 2),
+    }
+
+
+def export_torch(out_dir, name, exporter):
+    """One of TORCH_EXPORTS, with dynamic batch and sequence axes; its path."""
+    import torch
+
+    from sample_models.export import _quiet
+
+    model, x, seq_axis = _torch_models()[name]
+    path = os.path.join(out_dir, f"{name}-{exporter}-dynamic.onnx")
+    with torch.no_grad(), _quiet():
+        if exporter == "dynamo":
+            dims = {0: torch.export.Dim("batch"), seq_axis: torch.export.Dim("seq", max=64)}
+            program = torch.onnx.export(model, (x,), dynamo=True, input_names=["x"], output_names=["y"], dynamic_shapes=(dims,), verbose=False)
+            onnx.save(program.model_proto, path)
+        else:
+            torch.onnx.export(model, (x,), path, dynamo=False, opset_version=17, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch", seq_axis: "seq"}})  # fmt: skip
+    return path
 
 
 def export_drln(out_dir, exporter, dynamic):
@@ -315,6 +410,22 @@ def drln_exports(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="session")
+def torch_exports(tmp_path_factory):
+    """(name, exporter) -> path of that small export (once, lazily)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    root = str(tmp_path_factory.mktemp("torch_agreement"))
+    cache = {}
+
+    def get(name, exporter):
+        if (name, exporter) not in cache:
+            cache[(name, exporter)] = export_torch(root, name, exporter)
+        return cache[(name, exporter)]
+
+    return get
+
+
 def _check(result: Comparison):
     RESULTS[result.name] = result
     assert result.onnx_error is None, f"onnx's inference failed: {result.onnx_error}"
@@ -354,7 +465,18 @@ def test_agrees_with_onnx_on_drln(drln_exports, exporter, dynamic):
         assert out is not None and len(out) == 4 and all(isinstance(d, str) for d in (out[0], out[2], out[3])), out
 
 
-def test_coverage_table(drln_exports):
+@pytest.mark.parametrize("name,exporter", TORCH_EXPORTS, ids=[f"{n}-{e}" for n, e in TORCH_EXPORTS])
+def test_agrees_with_onnx_on_transformer_and_speech_exports(torch_exports, name, exporter):
+    path = torch_exports(name, exporter)
+    _check(compare(f"{name}-{exporter}-dynamic", path=path))
+    # the output keeps the batch and sequence symbols (the GRU's sequence is halved by the stride-2 conv)
+    graph, shapes = our_shapes(None, path)
+    (out,) = [k for k in graph.subgraphs[MAIN].output_keys]
+    dims = shapes.info(out).shape
+    assert dims is not None and len(dims) == 3 and isinstance(dims[0], str) and isinstance(dims[1], str), dims
+
+
+def test_coverage_table(drln_exports, torch_exports):
     """The table (with -s); every model of the corpus again, so it stands alone."""
     rows = []
     for path in FILES:
@@ -362,12 +484,13 @@ def test_coverage_table(drln_exports):
     for v in DRLN_VARIANTS:
         label = drln_label(*v)
         rows.append(RESULTS.get(label) or compare(label, path=drln_exports(*v)))
+    for name, exporter in TORCH_EXPORTS:
+        label = f"{name}-{exporter}-dynamic"
+        rows.append(RESULTS.get(label) or compare(label, path=torch_exports(name, exporter)))
     by_op = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
     for name in sorted(NODE_CASES):
         r = RESULTS.get("node/" + name) or compare("node/" + name, model=NODE_CASES[name])
-        ops = sorted({n.op_type for n in NODE_CASES[name].graph.node} - {"Constant"}) or ["Constant"]
-        key = ops[0] if len(ops) == 1 else "(" + "+".join(ops[:3]) + ("+..." if len(ops) > 3 else "") + ")"
-        acc = by_op[key]
+        acc = by_op[case_op(name, NODE_CASES[name])]
         for i, v in enumerate((1, r.values, r.ours, r.onnx, len(r.disagreements))):
             acc[i] += v
     lines = [f"\n{'model':<52} {'values':>7} {'ours':>6} {'onnx':>6} {'disagr':>6}"]
