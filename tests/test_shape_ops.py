@@ -533,3 +533,23 @@ def test_split_and_slice_of_symbolic_sizes():
     shape, _, _ = _shapes_of(model)
     assert shape("h1") == shape("h2") == (B, dim_floordiv(L, 2), 8)
     _check_symbolic(model, shape, [({"B": 1, "L": n}, {"x": np.zeros((1, n, 8), np.float32)}) for n in (2, 6)])
+
+
+def test_while_loop_iterations_are_a_fresh_symbol():
+    """Exporters write a while loop as Loop(INT64_MAX, cond): the number of scan rows is
+    data dependent."""
+    body = helper.make_graph(
+        [helper.make_node("Less", ["x", "limit"], ["more"]), helper.make_node("Add", ["x", "x"], ["x2"]), helper.make_node("Identity", ["x"], ["row"])],
+        "body",
+        [_vi("i", [], INT64), _vi("c", [], TensorProto.BOOL), _vi("x", [])],
+        [_vi("more", [], TensorProto.BOOL), _vi("x2", []), _vi("row", [])],
+        [numpy_helper.from_array(np.float32(100), "limit")],
+    )
+    nodes = [helper.make_node("Loop", ["max_trip", "go", "x0"], ["x_last", "rows"], body=body)]
+    model = _model(nodes, [_vi("x0", []), _vi("go", [], TensorProto.BOOL)], [_out("x_last"), _out("rows")], [_const("max_trip", 2**63 - 1)])
+    shape, _, shapes = _shapes_of(model)
+    assert shape("rows") == (symbol("loop_iterations(rows)"),)
+    assert shape("x_last") == ()
+    assert not any("dim" in n for n in shapes.notes), shapes.notes
+    real = _run_ort(model, {"x0": np.array(3, np.float32), "go": np.array(True)})
+    assert real["rows"].shape == (7,)  # 3, 6, ..., 192: the row of 192 is emitted before the condition stops it

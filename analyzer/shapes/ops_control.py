@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
+from .dims import MAX_DIM
 from .engine import ShapeError, TensorInfo, _type_to_shape, register
 from .ops_common import fresh, norm_axis
 
@@ -109,6 +110,8 @@ def loop(ctx):
         ctx.set(i, final[i].shape, final[i].dtype if final[i].dtype is not None else carried[i].dtype)
     trip = ctx.sym(0) if ctx.has_input(0) else None
     trip = trip[0] if trip is not None and len(trip) == 1 else None
+    if isinstance(trip, int) and not 0 <= trip <= MAX_DIM:
+        trip = None  # exporters write INT64_MAX for "until the condition says stop"
     body_cond = outs[0].value if outs else None
     stops_early = ctx.has_input(1) and not (body_cond is not None and body_cond.size == 1 and bool(body_cond.reshape(-1)[0]))
     if ctx.has_input(1) and ctx.value(1) is not None and ctx.value(1).size == 1 and not bool(ctx.value(1).reshape(-1)[0]):
