@@ -194,22 +194,17 @@ def layer_norm(ctx):
 
 @register("Cast")
 def cast(ctx):
-    inf = ctx.info(0)
-    to = ctx.attr("to")
-    value = None
-    if inf.value is not None and to is not None:
-        try:
-            value = inf.value.astype(helper.tensor_dtype_to_np_dtype(to))
-        except Exception:
-            value = None
-    sym = inf.sym if to in (TensorProto.INT64, TensorProto.INT32) else None
-    ctx.set(0, inf.shape, to, value, sym)
+    _cast_to(ctx, ctx.attr("to"))
 
 
 @register("CastLike")
 def cast_like(ctx):
+    _cast_to(ctx, ctx.dtype(1))
+
+
+def _cast_to(ctx, to):
+    """Input 0 converted to onnx type ``to``: values fold, integer shape vectors keep their symbols."""
     inf = ctx.info(0)
-    to = ctx.dtype(1)
     value = None
     if inf.value is not None and to is not None:
         try:
