@@ -21,6 +21,7 @@ every contribution is cropped away are dead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import product
 from math import prod
 from numbers import Integral
@@ -160,6 +161,8 @@ def resolve_conv_transpose_pads(auto_pad, sizes, kernel, strides, dilations, pad
 
 def _as_int(v) -> int:
     """An integer size or attribute as a Python int (numpy ints would overflow)."""
+    if v.__class__ is int:
+        return v
     if isinstance(v, bool) or not isinstance(v, Integral):
         raise GeometryError(f"size or attribute {v!r} is not an integer")
     return int(v)
@@ -259,19 +262,20 @@ class TapAnalysis:
 
     axes: tuple[AxisTaps, ...]
 
-    @property
+    # computed once (the instance is immutable; rules ask for these again and again)
+    @cached_property
     def kernel_shape(self) -> tuple[int, ...]:
         return tuple(a.kernel for a in self.axes)
 
-    @property
+    @cached_property
     def total_taps(self) -> int:
         return prod(self.kernel_shape)
 
-    @property
+    @cached_property
     def live_count(self) -> int:
         return prod(len(a.live) for a in self.axes)
 
-    @property
+    @cached_property
     def dead_count(self) -> int:
         return self.total_taps - self.live_count
 
@@ -318,6 +322,12 @@ def _product(lists):
     return product(*lists)
 
 
+# analyze_taps results by their arguments (when all are ints): a network repeats a
+# handful of conv geometries hundreds of times.  Results are immutable.
+_TAPS_MEMO: dict = {}
+_TAPS_MEMO_MAX = 1 << 12
+
+
 def analyze_taps(
     input_spatial,
     kernel_shape,
@@ -333,6 +343,25 @@ def analyze_taps(
     All sequences are per spatial axis; missing strides/dilations/pads default to
     1/1/0.  Raises :class:`GeometryError` for attributes no runtime accepts.
     """
+    args = (input_spatial, kernel_shape, strides, dilations, pads_begin, pads_end, transpose, output_padding)
+    try:
+        key = (tuple(input_spatial), tuple(kernel_shape), tuple(strides or ()), tuple(dilations or ()),
+               tuple(pads_begin or ()), tuple(pads_end or ()), bool(transpose), tuple(output_padding or ()))  # fmt: skip
+    except Exception:
+        return _analyze_taps(*args)
+    for part in key:
+        if part.__class__ is tuple and not all(v.__class__ is int for v in part):
+            return _analyze_taps(*args)
+    found = _TAPS_MEMO.get(key)
+    if found is None:
+        found = _analyze_taps(*args)
+        if len(_TAPS_MEMO) >= _TAPS_MEMO_MAX:
+            _TAPS_MEMO.clear()
+        _TAPS_MEMO[key] = found
+    return found
+
+
+def _analyze_taps(input_spatial, kernel_shape, strides, dilations, pads_begin, pads_end, transpose, output_padding) -> TapAnalysis:
     rank = len(kernel_shape)
     if len(input_spatial) != rank:
         raise GeometryError(f"input has {len(input_spatial)} spatial axes, kernel has {rank}")
