@@ -167,6 +167,7 @@ class OpNode:
 
 
 _INT, _INTS, _FLOAT = AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT
+_GRAPH_TYPES = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
 
 
 @dataclass
@@ -419,15 +420,22 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             if name in inits:
                 g.notes.append(f"{path}: initializer {shown(name)} defined twice; the last one is used (as onnxruntime does)")
             inits[name] = sp
+        initializer_keys = sub.initializer_keys
         for name, t in inits.items():
             key = ("value", path, name)
             tensor_attrs = {"sparse": t} if isinstance(t, SparseTensorProto) else {"tensor": t}
             if key in inputs_seen:
                 # IR < 4 style: an initializer that is also a graph input gives its default.
                 inputs_seen[key].update(role="initializer", **tensor_attrs)
-            else:
-                declare(name, "initializer", "an initializer", **tensor_attrs)
-            sub.initializer_keys.append(key)
+            elif name in defined:
+                declare(name, "initializer", "an initializer")  # raises
+            else:  # declare(), inlined: a model has thousands of initializers
+                defined[name] = "an initializer"
+                tensor_attrs["kind"] = "value"
+                tensor_attrs["role"] = "initializer"
+                tensor_attrs["name"] = name
+                new_values.append((key, tensor_attrs))
+            initializer_keys.append(key)
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
 
@@ -469,17 +477,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             producer[vkey] = key
             edges.append((key, vkey, {"kind": "output", "position": pos}))
             outputs.append(vkey)
-        op = OpNode(
-            key=key,
-            id=nid,
-            index=index,
-            graph=path,
-            proto=node,
-            inputs=[],
-            outputs=outputs,
-            op_type=op_type,
-            domain="" if domain == "ai.onnx" else domain,
-        )
+        # key, id, index, graph, proto, inputs, outputs, op_type, domain
+        op = OpNode(key, nid, index, path, node, [], outputs, op_type, "" if domain == "ai.onnx" else domain)
         g.ops[key] = op
         op_entries.append((key, {"kind": "op", "op_type": op_type, "id": nid}))
         sub.op_keys.append(key)
@@ -492,6 +491,10 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         )
     _add_nodes(G, new_values)
     _add_nodes(G, op_entries)
+    _add_edges(G, edges)  # the output edges
+    edges = []
+    direct = _fast_internals(G)
+    succ, pred = G._succ, G._pred
     # Second pass: wire inputs (inner graphs resolve names through enclosing scopes).
     missing = {}
     for op in op_nodes:
@@ -515,12 +518,25 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                     _add_implicit_edges(g, vkey, path)
             op.inputs.append(vkey)
             in_edges.setdefault(vkey, []).append(pos)
+        op_key = op.key
         for vkey, positions in in_edges.items():
-            edges.append((vkey, op.key, {"kind": "input", "positions": positions}))
-        seen_attrs = set()
-        for attr in op.proto.attribute:
-            if attr.type not in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+            attrs = {"kind": "input", "positions": positions}
+            if not direct:
+                edges.append((vkey, op_key, attrs))
                 continue
+            out_edges = succ[vkey]  # _add_edges, inlined
+            old = out_edges.get(op_key)
+            if old is not None:
+                old.update(attrs)
+            else:
+                out_edges[op_key] = attrs
+                pred[op_key][vkey] = attrs
+        seen_attrs = None
+        for attr in op.proto.attribute:
+            if attr.type not in _GRAPH_TYPES:
+                continue
+            if seen_attrs is None:
+                seen_attrs = set()
             attr_name = text(attr.name)
             if attr_name in seen_attrs:
                 g.notes.append(f"{path}: node {shown(op.id)} has two attributes named {shown(attr_name)}; the second is ignored")
@@ -547,10 +563,12 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             g.notes.append(f"{path}: graph output {shown(name)} is never produced")
         sub.output_keys.append(vkey)
     if fn is None:
-        for vi in list(proto.value_info) + list(proto.output):
-            attrs = node_attrs.get(("value", path, text(vi.name)))
-            if attrs is not None:
-                attrs.setdefault("value_info", vi)
+        for infos in (proto.value_info, proto.output):
+            for vi in infos:
+                name = vi.name
+                attrs = node_attrs.get(("value", path, name if name.__class__ is str else text(name)))
+                if attrs is not None and "value_info" not in attrs:
+                    attrs["value_info"] = vi
 
 
 def _add_implicit_edges(g: Graph, vkey, path):
