@@ -98,7 +98,10 @@ def _fields(src, start, end):
                 raise _Malformed
             yield key >> 3, 2, fstart, vs, pos
         elif wire == 0:
-            _, j = read_varint(buf, i, stop)
+            if i < stop and buf[i] < 0x80:
+                j = i + 1
+            else:
+                _, j = read_varint(buf, i, stop)
             pos = j + base
             yield key >> 3, 0, fstart, i + base, pos
         elif wire == 1 or wire == 5:

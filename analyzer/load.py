@@ -139,10 +139,30 @@ class LoadedModel:
     # main-graph initializer name -> LazyPayload: payloads left in the file, read on demand
     lazy: dict = field(default_factory=dict)
     buffer: object = field(default=None, repr=False)  # the file (a FileSource) while payloads are lazy
+    # external-data files opened (and checked) once for reading small tensors:
+    # (path, device, inode) -> (descriptor, size); closed with the model
+    _files: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def base_dir(self) -> Path | None:
         return self.path.parent if self.path else None
+
+    def close(self) -> None:
+        """Close the files kept open for on-demand reads (also done when collected)."""
+        files, self._files = self._files, {}
+        for fd, _ in files.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if isinstance(self.buffer, FileSource):
+            self.buffer.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -370,7 +390,11 @@ def iter_tensors(model: ModelProto):
 def external_key(tensor: TensorProto) -> tuple:
     """Identifies an external-data reference by its entries (protobuf wrapper
     objects have no stable identity to key on)."""
-    return tuple((text(e.key), text(e.value)) for e in tensor.external_data)
+    out = []
+    for e in tensor.external_data:
+        k, v = e.key, e.value
+        out.append((k if k.__class__ is str else text(k), v if v.__class__ is str else text(v)))
+    return tuple(out)
 
 
 _KNOWN_EXTERNAL_KEYS = {"location", "offset", "length", "checksum", "basepath"}
@@ -559,18 +583,53 @@ def read_external_bytes(ref: ExternalRef) -> bytes:
     the file ends early."""
     fd = _open_ref(ref)
     try:
-        chunks = []
-        pos, left = ref.offset, ref.length
-        while left > 0:
-            piece = os.pread(fd, min(left, 1 << 30), pos)
-            if not piece:
-                break
-            chunks.append(piece)
-            pos += len(piece)
-            left -= len(piece)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return _pread_all(fd, ref.offset, ref.length)
     finally:
         os.close(fd)
+
+
+def _pread_all(fd: int, pos: int, left: int) -> bytes:
+    chunks = []
+    while left > 0:
+        piece = os.pread(fd, min(left, 1 << 30), pos)
+        if not piece:
+            break
+        chunks.append(piece)
+        pos += len(piece)
+        left -= len(piece)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+# At most this many external-data files stay open per model; others are opened per read.
+MAX_OPEN_DATA_FILES = 16
+
+
+def _read_ref(loaded: LoadedModel | None, ref: ExternalRef) -> bytes:
+    """:func:`read_external_bytes`, through a descriptor the model keeps open: the
+    file is opened and checked once (not per tensor: a model reads a hundred small
+    tensors from one data file), and every reference is still checked to lie
+    inside the file as it was when opened."""
+    files = getattr(loaded, "_files", None)
+    if files is None:
+        return read_external_bytes(ref)
+    k = (ref.path, ref.device, ref.inode)
+    got = files.get(k)
+    if got is None:
+        if len(files) >= MAX_OPEN_DATA_FILES:
+            return read_external_bytes(ref)
+        fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)) or st.st_nlink > 1:
+                raise OSError(f"{ref.path} changed since it was validated")
+        except BaseException:
+            os.close(fd)
+            raise
+        got = files[k] = (fd, st.st_size)
+    fd, size = got
+    if ref.offset + ref.length > size:
+        raise OSError(f"{ref.path} changed since it was validated")
+    return _pread_all(fd, ref.offset, ref.length)
 
 
 def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:
@@ -599,7 +658,7 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
             ref = loaded.external.get(external_key(tensor))
             if ref is None or (max_elements is not None and ref.length > max(max_elements, 1) * _MAX_ITEMSIZE):
                 return None
-            raw = read_external_bytes(ref)
+            raw = _read_ref(loaded, ref)
             array = _plain_array(tensor, raw)
             if array is not None:
                 return array
