@@ -387,16 +387,28 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     g.subgraphs[path] = sub
     G = g.nx
     node_attrs = G._node  # plain dict lookups: this loop runs once per tensor of the model
-    new_values = []  # (key, attrs) to add in bulk
+    # A plain DiGraph's dicts are filled directly, in the order add_node would give
+    # (this graph's values, then its ops); anything else goes through networkx.
+    direct = _fast_internals(G)
+    succ, pred = G._succ, G._pred
+    new_values = []  # (key, attrs) to add in bulk when not direct
     defined: dict[str, object] = {}  # name -> what defines it: a description, or the producing node's id
+    # name -> the node key of this graph's value: every reader shares the one key tuple
+    vkeys: dict[str, tuple] = {}
 
     def declare(name, role, what, **attrs):
         key = ("value", path, name)
         if name in defined:
             raise _duplicate(path, name, _what(defined[name]), _what(what))
         defined[name] = what
+        vkeys[name] = key
         attrs.update(kind="value", role=role, name=name)
-        new_values.append((key, attrs))
+        if direct:
+            node_attrs[key] = attrs
+            succ[key] = {}
+            pred[key] = {}
+        else:
+            new_values.append((key, attrs))
         return key
 
     if fn is not None:
@@ -408,7 +420,9 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         for vi in proto.input:
             name = text(vi.name)
             sub.input_keys.append(declare(name, "input", "a graph input", value_info=vi))
-        inputs_seen = dict(new_values)
+        inputs_seen = {key: node_attrs[key] if direct else None for key in sub.input_keys}
+        if not direct:
+            inputs_seen = dict(new_values)
         inits: dict[str, object] = {}
         for t in proto.initializer:
             name = text(t.name)
@@ -431,10 +445,16 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                 declare(name, "initializer", "an initializer")  # raises
             else:  # declare(), inlined: a model has thousands of initializers
                 defined[name] = "an initializer"
+                vkeys[name] = key
                 tensor_attrs["kind"] = "value"
                 tensor_attrs["role"] = "initializer"
                 tensor_attrs["name"] = name
-                new_values.append((key, tensor_attrs))
+                if direct:
+                    node_attrs[key] = tensor_attrs
+                    succ[key] = {}
+                    pred[key] = {}
+                else:
+                    new_values.append((key, tensor_attrs))
             initializer_keys.append(key)
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
@@ -443,8 +463,6 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     taken: set = set()
     renamed = []
     op_nodes = []
-    op_entries = []
-    edges = []
     producer = g._producer
     for index, node in enumerate(nodes):
         name, op_type, domain = node.name, node.op_type, node.domain
@@ -472,15 +490,18 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             if out in defined:
                 declare(out, "output", (nid,))  # raises
             defined[out] = (nid,)
-            vkey = ("value", path, out)
-            new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
+            vkey = vkeys[out] = ("value", path, out)
+            if direct:
+                node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
+                succ[vkey] = {}
+                pred[vkey] = {}
+            else:
+                new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
             producer[vkey] = key
-            edges.append((key, vkey, {"kind": "output", "position": pos}))
             outputs.append(vkey)
         # key, id, index, graph, proto, inputs, outputs, op_type, domain
         op = OpNode(key, nid, index, path, node, [], outputs, op_type, "" if domain == "ai.onnx" else domain)
         g.ops[key] = op
-        op_entries.append((key, {"kind": "op", "op_type": op_type, "id": nid}))
         sub.op_keys.append(key)
         op_nodes.append(op)
     if renamed:
@@ -489,12 +510,21 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
-    _add_nodes(G, new_values)
-    _add_nodes(G, op_entries)
-    _add_edges(G, edges)  # the output edges
+    # the ops, then their output edges
+    if direct:
+        for op in op_nodes:
+            key = op.key
+            node_attrs[key] = {"kind": "op", "op_type": op.op_type, "id": op.id}
+            out_edges = succ[key] = {}
+            pred[key] = {}
+            for pos, vkey in enumerate(op.outputs):
+                if vkey is not None:
+                    out_edges[vkey] = pred[vkey][key] = {"kind": "output", "position": pos}
+    else:
+        _add_nodes(G, new_values)
+        _add_nodes(G, [(op.key, {"kind": "op", "op_type": op.op_type, "id": op.id}) for op in op_nodes])
+        _add_edges(G, [(op.key, vkey, {"kind": "output", "position": pos}) for op in op_nodes for pos, vkey in enumerate(op.outputs) if vkey is not None])
     edges = []
-    direct = _fast_internals(G)
-    succ, pred = G._succ, G._pred
     # Second pass: wire inputs (inner graphs resolve names through enclosing scopes).
     missing = {}
     for op in op_nodes:
@@ -505,8 +535,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             if not name:
                 op.inputs.append(None)
                 continue
-            vkey = ("value", path, name)
-            if vkey not in node_attrs:
+            vkey = vkeys.get(name)
+            if vkey is None:  # not defined in this graph: an enclosing scope's, or missing
                 vkey = _scope_lookup(g, path, name)
                 if vkey is None:
                     vkey = ("value", path, name)
@@ -516,6 +546,7 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                         g.notes.append(f"{path}: node {shown(op.id)} reads {shown(name)}, which nothing defines")
                 elif vkey[1] != path:
                     _add_implicit_edges(g, vkey, path)
+                vkeys[name] = vkey  # the next reader resolves it the same way
             op.inputs.append(vkey)
             in_edges.setdefault(vkey, []).append(pos)
         op_key = op.key
