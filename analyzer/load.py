@@ -361,10 +361,20 @@ def iter_tensors(model: ModelProto):
             node_lists.append(g.node)
             continue
         if node_lists:
-            for node in node_lists.pop():
-                attr_lists.append(node.attribute)
+            # its nodes' attributes, last node first, taken one node at a time (a
+            # million-node graph must not hold a million attribute lists at once)
+            attr_lists.append(reversed(node_lists.pop()))
             continue
-        for attr in attr_lists.pop():
+        top = attr_lists[-1]
+        if top.__class__ in _NODE_ITERATORS:
+            node = next(top, None)
+            if node is None:
+                attr_lists.pop()
+                continue
+            attrs = node.attribute
+        else:
+            attrs = attr_lists.pop()
+        for attr in attrs:
             has_t = attr.HasField("t")
             tensors = attr.tensors
             sparse_list = attr.sparse_tensors
@@ -385,6 +395,10 @@ def iter_tensors(model: ModelProto):
             if has_g:
                 graphs.append(attr.g)
             graphs.extend(subgraphs)
+
+
+# the iterator types reversed() gives over node lists (attr_lists holds these and attribute lists)
+_NODE_ITERATORS = (type(reversed([])), type(reversed(ModelProto().graph.node)))
 
 
 def external_key(tensor: TensorProto) -> tuple:
