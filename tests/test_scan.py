@@ -60,10 +60,12 @@ def _varint(n) -> bytes:
 
 
 def write_sparse_model(path, nbytes):
-    """A valid model whose one initializer holds ``nbytes`` zero bytes, written as a
-    sparse file: reading it needs ``nbytes`` of memory, the disk holds almost nothing."""
-    tensor = TensorProto(name="w", data_type=TensorProto.UINT8, dims=[nbytes]).SerializeToString()
-    tensor += b"\x4a" + _varint(nbytes)  # field 9 (raw_data), length-delimited; the zeros follow
+    """A valid model whose one initializer holds ``nbytes`` zeros as packed int64_data
+    (one byte per element on disk, eight in memory), written as a sparse file: parsing
+    it needs 8 x ``nbytes`` of memory, the disk holds almost nothing.  (A raw_data
+    payload would not do: the loader leaves those on disk.)"""
+    tensor = TensorProto(name="w", data_type=TensorProto.INT64, dims=[nbytes]).SerializeToString()
+    tensor += b"\x3a" + _varint(nbytes)  # field 7 (int64_data), packed; the zero varints follow
     graph = GraphProto(name="g").SerializeToString()
     graph += b"\x2a" + _varint(len(tensor) + nbytes) + tensor  # field 5 (initializer)
     model = ModelProto(ir_version=8, opset_import=[helper.make_opsetid("", 17)]).SerializeToString()
