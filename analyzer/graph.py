@@ -464,10 +464,12 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     renamed = []
     op_nodes = []
     producer = g._producer
+    op_types: dict = {}  # one str object per op type, not one per node
     for index, node in enumerate(nodes):
         name, op_type, domain = node.name, node.op_type, node.domain
         if name.__class__ is not str or op_type.__class__ is not str or domain.__class__ is not str:
             name, op_type, domain = text(name), text(op_type), text(domain)
+        op_type = op_types.setdefault(op_type, op_type)
         if name and name not in taken:
             nid = name
         else:
@@ -529,11 +531,12 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     missing = {}
     for op in op_nodes:
         in_edges = {}
-        for pos, name in enumerate(op.proto.input):
+        names = op.proto.input
+        inputs = [None] * len(names)  # exactly sized: a big graph keeps one per op
+        for pos, name in enumerate(names):
             if name.__class__ is not str:
                 name = text(name)
             if not name:
-                op.inputs.append(None)
                 continue
             vkey = vkeys.get(name)
             if vkey is None:  # not defined in this graph: an enclosing scope's, or missing
@@ -547,8 +550,13 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                 elif vkey[1] != path:
                     _add_implicit_edges(g, vkey, path)
                 vkeys[name] = vkey  # the next reader resolves it the same way
-            op.inputs.append(vkey)
-            in_edges.setdefault(vkey, []).append(pos)
+            inputs[pos] = vkey
+            positions = in_edges.get(vkey)
+            if positions is None:
+                in_edges[vkey] = [pos]
+            else:
+                positions.append(pos)
+        op.inputs = inputs
         op_key = op.key
         for vkey, positions in in_edges.items():
             attrs = {"kind": "input", "positions": positions}
