@@ -14,6 +14,7 @@ def count_nodes(model) -> int:
     """Nodes in the main graph, every subgraph and every local function (iterative)."""
     from onnx import AttributeProto
 
+    GRAPH, GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
     total = 0
     graphs = [model.graph]
     lists = [f.node for f in model.functions]
@@ -22,9 +23,10 @@ def count_nodes(model) -> int:
         total += len(nodes)
         for n in nodes:
             for a in n.attribute:
-                if a.type == AttributeProto.GRAPH:
+                t = a.type
+                if t == GRAPH:
                     graphs.append(a.g)
-                elif a.type == AttributeProto.GRAPHS:
+                elif t == GRAPHS:
                     graphs.extend(a.graphs)
     return total
 
@@ -35,8 +37,16 @@ def count_weights(model) -> int:
     for t in model.graph.initializer:
         n = 1
         for d in t.dims:
-            n = min(n * max(int(d), 0), MAX_COUNT)  # absurd declared dims must not make a 4000-digit int
-        total = min(total + n, MAX_COUNT)
+            # n = min(n * max(d, 0), MAX_COUNT): absurd declared dims must not make a 4000-digit int
+            if d <= 0:
+                n = 0
+            else:
+                n *= d
+                if n > MAX_COUNT:
+                    n = MAX_COUNT
+        total += n
+        if total > MAX_COUNT:
+            total = MAX_COUNT
     return total
 
 
