@@ -56,7 +56,7 @@ class FileSource:
     Owns the descriptor: :meth:`close` (or garbage collection) closes it."""
 
     WINDOW = 8192
-    JUMP_WINDOW = 512
+    JUMP_WINDOW = 2048
 
     def __init__(self, fd: int, size: int):
         self.fd = fd
