@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from math import prod
 
 import numpy as np
 import onnx
@@ -310,13 +311,11 @@ class _Engine:
     def tensor_info(self, t: TensorProto, source) -> TensorInfo:
         if len(t.dims) > MAX_RANK:
             return TensorInfo(None, t.data_type, None, None, source)
-        dims = tuple(int(d) for d in t.dims)
-        if any(d < 0 or d > MAX_DIM for d in dims):
+        dims = tuple(t.dims)  # protobuf int64s: Python ints already
+        if dims and (min(dims) < 0 or max(dims) > MAX_DIM):
             return TensorInfo(None, t.data_type, None, None, source)
         value = None
-        numel = 1
-        for d in dims:
-            numel *= d
+        numel = prod(dims)
         if numel <= MAX_TRACKED_ELEMENTS and numel <= self.value_budget:
             if self.loaded is not None:
                 value = read_tensor(self.loaded, t, MAX_TRACKED_ELEMENTS)
