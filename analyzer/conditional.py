@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from .convs import ConvSetup, ConvTaps, NotChecked, conv_setup, conv_taps_at, taps_at
+from .convs import ConvSetup, ConvTaps, NotChecked, _charge_taps, conv_setup, conv_taps_at, taps_at
 from .geometry import GeometryError
 from .graph import MAIN
 from .shapes.dims import evaluate, free_symbols, is_nondecreasing
@@ -95,6 +95,9 @@ def conditional_taps(model, op) -> ConditionalTaps:
     st = conv_setup(model, op)
     if any(k > MAX_CONDITIONAL_KERNEL for k in st.kernel):
         raise NotChecked("kernel too large for the conditional analysis")
+    # each tap of each symbolic axis costs a bisection (~32 geometry evaluations):
+    # charged to the model's tap budget, so a hostile file of many such convs stays bounded
+    _charge_taps(model, [32 * k for k in st.kernel])
     axis_symbol: dict[int, str] = {}
     for ax, d in enumerate(st.spatial):
         if isinstance(d, int):
