@@ -95,9 +95,9 @@ def conditional_taps(model, op) -> ConditionalTaps:
     st = conv_setup(model, op)
     if any(k > MAX_CONDITIONAL_KERNEL for k in st.kernel):
         raise NotChecked("kernel too large for the conditional analysis")
-    # each tap of each symbolic axis costs a bisection (~32 geometry evaluations):
+    # each tap of each axis costs a bisection of ~32 geometry evaluations of O(kernel):
     # charged to the model's tap budget, so a hostile file of many such convs stays bounded
-    _charge_taps(model, [32 * k for k in st.kernel])
+    _charge_taps(model, [32 * k * k for k in st.kernel])
     axis_symbol: dict[int, str] = {}
     for ax, d in enumerate(st.spatial):
         if isinstance(d, int):
