@@ -379,3 +379,45 @@ def test_undefined_graph_output_is_a_note():
     g = build_graph(m)
     assert any("never" in n for n in g.notes)
     assert analyzer.lint(m).files[0].status == "ok"
+
+
+# --- the two ways of filling networkx --------------------------------------------------
+
+
+def _graph_dump(g):
+    """Everything build_graph produces, in order (dict order included)."""
+    def attrs(d):
+        return [(k, v.SerializeToString() if hasattr(v, "SerializeToString") else v) for k, v in d.items()]
+
+    return (
+        [(k, attrs(d)) for k, d in g.nx._node.items()],
+        [(k, list(d.items())) for k, d in g.nx._succ.items()],
+        [(k, list(d.items())) for k, d in g.nx._pred.items()],
+        [(k, o.id, o.index, o.graph, o.inputs, o.outputs, o.op_type, o.domain) for k, o in g.ops.items()],
+        [(p, s.owner, s.parent, s.input_keys, s.output_keys, s.initializer_keys, s.op_keys, s.depth) for p, s in g.subgraphs.items()],
+        g.notes,
+        g._producer,
+        g._implicit,
+    )
+
+
+@pytest.mark.parametrize("build", [_diamond, _if_model, _loop_model, _cycle_model], ids=lambda f: f.__name__)
+def test_direct_fill_equals_the_networkx_api(build, monkeypatch):
+    """build_graph writes a plain DiGraph's dicts directly (fast path); the result must be
+    what networkx's own add_node / add_edges_from give, order included."""
+    import analyzer.graph as graph_module
+
+    m = build()
+    direct = _graph_dump(build_graph(m))
+    monkeypatch.setattr(graph_module, "_fast_internals", lambda G: False)
+    assert _graph_dump(build_graph(m)) == direct
+
+
+def test_readers_share_the_value_key_and_input_lists_are_exact():
+    g = build_graph(_diamond())
+    (relu,) = [op for op in g.ops.values() if op.op_type == "Relu"]
+    readers = [op for op in g.ops.values() if op.op_type in ("Sigmoid", "Add", "Mul")]
+    r = relu.outputs[0]
+    for op in readers:
+        assert all(k is r for k in op.inputs if k == r)
+        assert len(op.inputs) == len(op.proto.input)
