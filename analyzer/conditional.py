@@ -121,26 +121,21 @@ def conditional_taps(model, op) -> ConditionalTaps:
     all_live: dict[str, int] = {}  # symbol -> a value at which every tap not always dead is live
     for sym in symbols:
         lo = probe.smallest_valid(sym)
-        raw = [probe.last_dead(sym, ax, j, lo) for ax in axis_symbol if axis_symbol[ax] == sym for j in range(st.kernel[ax])]
-        all_live[sym] = max([lo] + [t + 1 for t in raw if t is not None and t < MAX_INPUT_DIM])
         per = []
         for ax in (a for a, s in axis_symbol.items() if s == sym):
             for j in range(st.kernel[ax]):
                 t = probe.last_dead(sym, ax, j, lo)
-                if t is not None and t < MAX_INPUT_DIM and evaluate(st.spatial[ax], {sym: t}) < st.kernel[ax]:
-                    t = None  # dead only on maps smaller than the kernel itself: expected, not reported
+                if t is not None and t < MAX_INPUT_DIM:
+                    all_live[sym] = max(all_live.get(sym, lo), t + 1)
+                    if evaluate(st.spatial[ax], {sym: t}) < st.kernel[ax]:
+                        t = None  # dead only on maps smaller than the kernel itself: expected, not reported
                 per.append(t)
+        all_live.setdefault(sym, lo)
         thresholds[sym] = per
 
     def env_for(bounds: dict):
         # bounded symbols at their threshold, free ones where all their taps live
-        env = {}
-        for sym in symbols:
-            if sym in bounds:
-                env[sym] = bounds[sym]
-            else:
-                env[sym] = all_live[sym]
-        return env
+        return {sym: bounds.get(sym, all_live[sym]) for sym in symbols}
 
     always = conv_taps_at(st, probe.spatial(env_for({})))
     if not always.taps.has_dead:
@@ -153,7 +148,7 @@ def conditional_taps(model, op) -> ConditionalTaps:
         for chosen in combinations(bounded_symbols, r):
             bounds = {s: loosest[s] for s in chosen}
             taps = conv_taps_at(st, probe.spatial(env_for(bounds)))
-            clauses = tuple(Clause(s, loosest[s], *origins.get(s, (None, None))) for s in chosen)
+            clauses = tuple(Clause(s, loosest[s], *origins[s]) for s in chosen)
             scenarios.append(Scenario(clauses, taps))
     return ConditionalTaps(st, always, scenarios, levels)
 
@@ -194,20 +189,12 @@ class _Probe:
     def smallest_valid(self, sym) -> int:
         if self.live(sym, MAX_INPUT_DIM) is None:
             raise NotChecked(f"no size of {sym} gives a valid conv")
-        lo, hi = 1, MAX_INPUT_DIM  # invariant: valid at hi
-        if self.live(sym, lo) is not None:
-            return lo
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self.live(sym, mid) is None:
-                lo = mid
-            else:
-                hi = mid
-        return hi
+        if self.live(sym, 1) is not None:
+            return 1
+        return _last_true(lambda v: self.live(sym, v) is None, 1, MAX_INPUT_DIM) + 1
 
     def _dead(self, sym, ax, j, value) -> bool:
-        live = self.live(sym, value)
-        return j not in live[ax]
+        return j not in self.live(sym, value)[ax]
 
     def last_dead(self, sym, ax, j, lo):
         """Largest value of ``sym`` at which tap ``j`` of axis ``ax`` is dead; None if it
@@ -216,11 +203,16 @@ class _Probe:
             return None
         if self._dead(sym, ax, j, MAX_INPUT_DIM):
             return MAX_INPUT_DIM
-        a, b = lo, MAX_INPUT_DIM  # dead at a, live at b
-        while b - a > 1:
-            mid = (a + b) // 2
-            if self._dead(sym, ax, j, mid):
-                a = mid
-            else:
-                b = mid
-        return a
+        return _last_true(lambda v: self._dead(sym, ax, j, v), lo, MAX_INPUT_DIM)
+
+
+def _last_true(pred, a: int, b: int) -> int:
+    """The largest v in [a, b) with pred(v), for a predicate true at ``a``, false at ``b``
+    and monotone (true, then false) in between."""
+    while b - a > 1:
+        mid = (a + b) // 2
+        if pred(mid):
+            a = mid
+        else:
+            b = mid
+    return a
