@@ -48,8 +48,8 @@ MAX_CONDITIONAL_KERNEL = 256
 class Clause:
     symbol: str
     value: int  # the clause is  symbol <= value
-    input: str | None  # the graph input and axis the symbol is a dim of (None: not an input dim)
-    axis: int | None
+    input: str  # the graph input and axis the symbol is a dim of
+    axis: int
 
     def as_json(self) -> dict:
         return {"input": self.input, "axis": self.axis, "op": "<=", "value": self.value, "symbol": self.symbol}

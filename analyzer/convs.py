@@ -125,7 +125,6 @@ class ConvSetup:
     :func:`taps_at` needs to analyze it at any concrete size."""
 
     op: object
-    x_key: tuple
     input_key: tuple  # the map the taps read (a folded Pad's input, else x_key)
     spatial: tuple  # input_key's spatial dims: ints or symbolic
     weight_key: tuple
@@ -200,7 +199,7 @@ def conv_setup(model, op) -> ConvSetup:
                 spatial = tuple(inner[2:])
     if not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
         raise NotChecked(f"kernel {_fmt(kernel)} out of range")
-    return ConvSetup(op, x_key, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
+    return ConvSetup(op, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
                      auto_pad, group, transpose, output_padding, output_shape, pad_node, fold)  # fmt: skip
 
 

@@ -127,8 +127,7 @@ def _conditional(model, op, min_dead):
 
 
 def _clause_text(c) -> str:
-    where = f" (input {c.input!r} axis {c.axis})" if c.input is not None else ""
-    return f"{c.symbol}{where} is at most {c.value}"
+    return f"{c.symbol} (input {c.input!r} axis {c.axis}) is at most {c.value}"
 
 
 def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
