@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["SEVERITIES", "Finding", "FileResult", "Report", "severity_rank"]
+__all__ = ["SEVERITIES", "Finding", "FileResult", "Report", "severity_rank", "counts_dead_weights"]
 
 SEVERITIES = ("info", "warning", "error")
 
 
 def severity_rank(sev: str) -> int:
     return SEVERITIES.index(sev)
+
+
+def counts_dead_weights(rule: str, details: dict) -> bool:
+    """Whether a finding's ``dead_weights`` are dead in the model as given: DT001's,
+    except conditional ones (``details.condition``: dead only at some input sizes,
+    several per conv).  Every total of dead weights goes through this."""
+    return rule == "DT001" and not details.get("condition")
 
 
 @dataclass
@@ -65,9 +72,7 @@ class Report:
         return [r for r in self.files if r.status == "error"]
 
     def dead_weights(self) -> int:
-        # conditional findings (details.condition) say what would be dead at some input
-        # sizes: several per conv, none of them dead weights of the model as given
-        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if f.rule == "DT001" and not f.details.get("condition"))
+        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if counts_dead_weights(f.rule, f.details))
 
     def to_dict(self) -> dict:
         from . import __version__

@@ -6,7 +6,7 @@ so an interrupted-and-resumed scan and an uninterrupted one summarize alike.
 """
 from __future__ import annotations
 
-from .findings import severity_rank
+from .findings import counts_dead_weights, severity_rank
 
 __all__ = ["Summary", "TOP_FILES"]
 
@@ -15,7 +15,7 @@ FAILED_SHOWN = 20
 
 
 def _dead_weights(rec) -> int:
-    return sum(int(f.get("details", {}).get("dead_weights", 0)) for f in rec.get("findings", []) if f.get("rule") == "DT001" and not f.get("details", {}).get("condition"))
+    return sum(int(f.get("details", {}).get("dead_weights", 0)) for f in rec.get("findings", []) if counts_dead_weights(f.get("rule"), f.get("details", {})))
 
 
 class Summary:
