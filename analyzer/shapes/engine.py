@@ -471,8 +471,7 @@ class _Engine:
         if inf.shape is not None and len(inf.shape) != len(shape):
             self.note(f"{op.graph}:{op.id}: rank {len(inf.shape)} here, onnx infers {len(shape)}")
             return
-        if inf.shape is not None:
-            shape = tuple(a if a is not None else b for a, b in zip(inf.shape, shape))
+        shape = _unknown_dims_from(inf.shape, shape)
         self.store(vkey, TensorInfo(shape, inf.dtype if inf.dtype is not None else dtype, inf.value, inf.sym, "onnx"))
         self.result.used_onnx_fallback = True
 
@@ -764,6 +763,14 @@ def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=N
     return eng.result
 
 
+def _unknown_dims_from(ours, theirs):
+    """``ours`` with its unknown dims (or, if its rank is unknown, all of it) taken from
+    ``theirs``, a shape of the same rank."""
+    if ours is None:
+        return theirs
+    return tuple(b if a is None else a for a, b in zip(ours, theirs))
+
+
 def _fill_from_value_info(graph: Graph) -> None:
     """Where propagation (ours, then onnx's) left a dim or a whole shape unknown and the
     file declares one (value_info, graph output), take the declaration, marked with
@@ -778,13 +785,9 @@ def _fill_from_value_info(graph: Graph) -> None:
             continue
         shape, dtype = _type_to_shape(vi)
         new_shape = inf.shape
-        filled = False
-        if shape is not None:
-            if inf.shape is None:
-                new_shape, filled = shape, True
-            elif len(inf.shape) == len(shape) and any(a is None and b is not None for a, b in zip(inf.shape, shape)):
-                new_shape = tuple(b if a is None else a for a, b in zip(inf.shape, shape))
-                filled = True
+        if shape is not None and (inf.shape is None or len(inf.shape) == len(shape)):
+            new_shape = _unknown_dims_from(inf.shape, shape)
+        filled = new_shape != inf.shape
         new_dtype = inf.dtype if inf.dtype is not None else dtype
         if filled or new_dtype != inf.dtype:
             attrs["info"] = TensorInfo(new_shape, new_dtype, inf.value, inf.sym, "value_info" if filled else inf.source)
