@@ -443,27 +443,25 @@ def dims_equal(a, b) -> bool:
 
 
 # -- reading expressions -------------------------------------------------------
-def _atoms_of(lin):
-    for mono, _ in lin[1]:
-        for atom in mono:
-            yield atom
+def _all_lins(d):
+    """Every Lin of ``d`` at every level: the top one, those inside floors, min and max."""
+    stack = [_lin(d)]
+    while stack:
+        lin = stack.pop()
+        yield lin
+        for mono, _ in lin[1]:
+            for atom in mono:
+                if atom[0] == "f":
+                    stack.append(atom[1])
+                elif atom[0] != "s":
+                    stack.extend(atom[1])
 
 
 def free_symbols(d) -> set:
-    """The symbol names a dim depends on (empty for an int, None for unknown)."""
+    """The symbol names a dim depends on (empty for an int or an unknown dim)."""
     if d is None:
         return set()
-    out: set = set()
-    stack = [_lin(d)]
-    while stack:
-        for atom in _atoms_of(stack.pop()):
-            if atom[0] == "s":
-                out.add(atom[1])
-            elif atom[0] == "f":
-                stack.append(atom[1])
-            else:
-                stack.extend(atom[1])
-    return out
+    return {atom[1] for lin in _all_lins(d) for mono, _ in lin[1] for atom in mono if atom[0] == "s"}
 
 
 def _eval_lin(lin, env):
@@ -531,15 +529,4 @@ def is_nondecreasing(d) -> bool:
         return False
     if type(d) is int:
         return True
-    stack = [_lin(d)]
-    while stack:
-        lin = stack.pop()
-        for mono, k in lin[1]:
-            if k < 0:
-                return False
-            for atom in mono:
-                if atom[0] == "f":
-                    stack.append(atom[1])
-                elif atom[0] in ("min", "max"):
-                    stack.extend(atom[1])
-    return True
+    return all(k >= 0 for lin in _all_lins(d) for _, k in lin[1])
