@@ -23,7 +23,7 @@ from ..graph import MAIN
 from .dims import symbol
 from .engine import ShapeError
 
-__all__ = ["fresh", "norm_axis", "nonneg", "BIG_INDEX", "seq_state"]
+__all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state"]
 
 #: Slice starts/ends at or beyond this mean "to the end" (exporters write INT32_MAX or
 #: INT64_MAX); no axis is assumed to hold more elements than this.
@@ -57,6 +57,15 @@ def norm_axis(axis, rank):
     if not isinstance(axis, int) or axis < -rank or axis >= max(rank, 1):
         raise ShapeError(f"axis {axis} out of range for rank {rank}")
     return axis + rank if axis < 0 else axis
+
+
+def scalar(ctx, i):
+    """Input ``i`` as one dim (int or symbol) when it is a known 1-element integer
+    tensor, else None."""
+    s = ctx.sym(i) if ctx.has_input(i) else None
+    if s is None or len(s) != 1:
+        return None
+    return s[0]
 
 
 def nonneg(d) -> bool:

@@ -7,16 +7,10 @@ from onnx import TensorProto
 from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
 from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, pool_out
 from .engine import ShapeError, register
-from .ops_common import fresh
+from .ops_common import fresh, norm_axis
 from .ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
-
-
-def _norm_axis(axis, rank):
-    if not isinstance(axis, int) or axis < -rank or axis >= max(rank, 1):
-        raise ShapeError(f"axis {axis} out of range for rank {rank}")
-    return axis + rank if axis < 0 else axis
 
 
 def conv_params(ctx, spatial_rank, kernel):
@@ -210,7 +204,7 @@ def reduce(ctx):
             ctx.same_as_input()
             return
         axes = list(range(len(x)))
-    axes = {_norm_axis(a, len(x)) for a in axes}
+    axes = {norm_axis(a, len(x)) for a in axes}
     out = [(1 if i in axes else d) for i, d in enumerate(x)] if keep else [d for i, d in enumerate(x) if i not in axes]
     value = None
     v = ctx.value(0)
@@ -225,7 +219,7 @@ def arg_reduce(ctx):
     x = ctx.shape(0)
     if x is None:
         return
-    axis = _norm_axis(ctx.attr("axis", 0), len(x))
+    axis = norm_axis(ctx.attr("axis", 0), len(x))
     keep = ctx.attr("keepdims", 1)
     out = [(1 if i == axis else d) for i, d in enumerate(x)] if keep else [d for i, d in enumerate(x) if i != axis]
     ctx.set(0, out, INT64)
@@ -285,7 +279,7 @@ def topk(ctx):
     x = ctx.shape(0)
     if x is None:
         return
-    axis = _norm_axis(ctx.attr("axis", -1), len(x))
+    axis = norm_axis(ctx.attr("axis", -1), len(x))
     if ctx.has_input(1):
         k = ctx.sym(1)
         kdim = k[0] if k is not None and len(k) == 1 and k[0] is not None else fresh(ctx, "k")

@@ -6,12 +6,7 @@ from onnx import TensorProto
 
 from .dims import dim_add, dim_floordiv, dim_mul, dim_sub
 from .engine import ShapeError, register
-from .ops_common import norm_axis
-
-
-def _scalar(ctx, i):
-    s = ctx.sym(i) if ctx.has_input(i) else None
-    return s[0] if s is not None and len(s) == 1 else None
+from .ops_common import norm_axis, scalar
 
 
 @register("DFT")
@@ -42,7 +37,7 @@ def dft(ctx):
     if axis == r - 1:
         raise ShapeError("the DFT axis is the complex axis")
     if ctx.has_input(1):
-        n = _scalar(ctx, 1)
+        n = scalar(ctx, 1)
     elif onesided and inverse:
         n = dim_mul(dim_sub(x[axis], 1), 2)
     else:
@@ -67,10 +62,10 @@ def stft(ctx):
         return
     if len(x) != 3:
         raise ShapeError(f"signal of rank {len(x)} (3 expected)")
-    step = _scalar(ctx, 1)
+    step = scalar(ctx, 1)
     window = ctx.shape(2) if ctx.has_input(2) else None
     if ctx.has_input(3):
-        length = _scalar(ctx, 3)
+        length = scalar(ctx, 3)
     elif window is not None and len(window) == 1:
         length = window[0]
     elif ctx.has_input(2):
@@ -88,12 +83,12 @@ def stft(ctx):
 
 @register("HannWindow", "HammingWindow", "BlackmanWindow")
 def window(ctx):
-    size = _scalar(ctx, 0)
+    size = scalar(ctx, 0)
     ctx.set(0, (size,), ctx.attr("output_datatype", TensorProto.FLOAT))
 
 
 @register("MelWeightMatrix")
 def mel_weight_matrix(ctx):
-    bins = _scalar(ctx, 0)
-    n = _scalar(ctx, 1)
+    bins = scalar(ctx, 0)
+    n = scalar(ctx, 1)
     ctx.set(0, (dim_add(dim_floordiv(n, 2), 1), bins), ctx.attr("output_datatype", TensorProto.FLOAT))

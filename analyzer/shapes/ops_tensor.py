@@ -15,11 +15,10 @@ from onnx import TensorProto, helper, numpy_helper
 from . import dims as _dims
 from .dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
 from .engine import ShapeError, register
-from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis
+from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis, scalar
 from .ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
-_norm_axis = norm_axis
 
 
 def _unknown_dims(shape_of_shape):
@@ -36,15 +35,6 @@ def _product(ds):
     for d in ds:
         out = dim_mul(out, d)
     return out
-
-
-def _scalar(ctx, i):
-    """Input ``i`` as one dim (int or symbol) when it is a known 1-element integer
-    tensor, else None."""
-    s = ctx.sym(i) if ctx.has_input(i) else None
-    if s is None or len(s) != 1:
-        return None
-    return s[0]
 
 
 @register("Shape")
@@ -674,7 +664,7 @@ def range_op(ctx):
         value = np.arange(s0, l0, d0).astype(s.dtype) if ctx.can_fold(n) else None
         ctx.set(0, (n,), dtype, value)
         return
-    start, limit, delta = _scalar(ctx, 0), _scalar(ctx, 1), _scalar(ctx, 2)
+    start, limit, delta = scalar(ctx, 0), scalar(ctx, 1), scalar(ctx, 2)
     n = None
     if isinstance(delta, int) and delta > 0 and start is not None and limit is not None:
         span = dim_sub(limit, start)
@@ -719,7 +709,7 @@ def one_hot(ctx):
         if dep < 0:
             raise ShapeError(f"depth {dep}")
     elif ctx.info(1).sym is not None:
-        dep = _scalar(ctx, 1)
+        dep = scalar(ctx, 1)
     if idx is None:
         return
     r = len(idx) + 1
