@@ -395,36 +395,31 @@ NODE_CASES = node_cases()
 RESULTS: dict[str, Comparison] = {}
 
 
+def _lazy_exports(tmp_path_factory, folder, export):
+    """A getter that runs ``export(root, *key)`` once per key, lazily, in one temporary folder."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    root = str(tmp_path_factory.mktemp(folder))
+    cache = {}
+
+    def get(*key):
+        if key not in cache:
+            cache[key] = export(root, *key)
+        return cache[key]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def drln_exports(tmp_path_factory):
     """(exporter, dynamic) -> path of the reduced DRLN exported that way (once, lazily)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxscript")
-    root = str(tmp_path_factory.mktemp("drln_agreement"))
-    cache = {}
-
-    def get(exporter, dynamic):
-        if (exporter, dynamic) not in cache:
-            cache[(exporter, dynamic)] = export_drln(root, exporter, dynamic)
-        return cache[(exporter, dynamic)]
-
-    return get
+    return _lazy_exports(tmp_path_factory, "drln_agreement", export_drln)
 
 
 @pytest.fixture(scope="session")
 def torch_exports(tmp_path_factory):
     """(name, exporter) -> path of that small export (once, lazily)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxscript")
-    root = str(tmp_path_factory.mktemp("torch_agreement"))
-    cache = {}
-
-    def get(name, exporter):
-        if (name, exporter) not in cache:
-            cache[(name, exporter)] = export_torch(root, name, exporter)
-        return cache[(name, exporter)]
-
-    return get
+    return _lazy_exports(tmp_path_factory, "torch_agreement", export_torch)
 
 
 def _check(result: Comparison):
