@@ -26,7 +26,7 @@ import onnx
 from onnx import ModelProto, TensorProto
 
 from .lazy import reduce_model
-from .protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, scan_model_fields
+from .protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, pread_upto, scan_model_fields
 
 __all__ = [
     "ERROR_KINDS",
@@ -597,21 +597,9 @@ def read_external_bytes(ref: ExternalRef) -> bytes:
     the file ends early."""
     fd = _open_ref(ref)
     try:
-        return _pread_all(fd, ref.offset, ref.length)
+        return pread_upto(fd, ref.offset, ref.length)
     finally:
         os.close(fd)
-
-
-def _pread_all(fd: int, pos: int, left: int) -> bytes:
-    chunks = []
-    while left > 0:
-        piece = os.pread(fd, min(left, 1 << 30), pos)
-        if not piece:
-            break
-        chunks.append(piece)
-        pos += len(piece)
-        left -= len(piece)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 # At most this many external-data files stay open per model; others are opened per read.
@@ -643,7 +631,7 @@ def _read_ref(loaded: LoadedModel | None, ref: ExternalRef) -> bytes:
     fd, size = got
     if ref.offset + ref.length > size:
         raise OSError(f"{ref.path} changed since it was validated")
-    return _pread_all(fd, ref.offset, ref.length)
+    return pread_upto(fd, ref.offset, ref.length)
 
 
 def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:

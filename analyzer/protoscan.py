@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ScanError", "FileSource", "scan_model_fields", "nesting_depth", "PROTOBUF_DEPTH_LIMIT"]
+__all__ = ["ScanError", "FileSource", "pread_upto", "scan_model_fields", "nesting_depth", "PROTOBUF_DEPTH_LIMIT"]
 
 # protobuf (upb, C++) refuses messages nested deeper than this while parsing.
 PROTOBUF_DEPTH_LIMIT = 100
@@ -41,6 +41,20 @@ class ScanError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def pread_upto(fd: int, pos: int, n: int) -> bytes:
+    """Up to ``n`` bytes of ``fd`` from ``pos`` (``os.pread`` until done or end of file;
+    fewer only where the file ends).  OSError propagates."""
+    chunks = []
+    while n > 0:
+        piece = os.pread(fd, min(n, 1 << 30), pos)
+        if not piece:
+            break
+        chunks.append(piece)
+        pos += len(piece)
+        n -= len(piece)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class FileSource:
@@ -94,19 +108,13 @@ class FileSource:
     def _pread(self, n: int, pos: int) -> bytes:
         if self.fd < 0:
             raise ScanError("unreadable", "file already closed")
-        chunks = []
-        want = n
-        while want > 0:
-            try:
-                got = os.pread(self.fd, min(want, 1 << 30), pos)
-            except OSError as e:
-                raise ScanError("unreadable", f"read failed ({e.strerror or e})") from None
-            if not got:
-                raise ScanError("unreadable", "the file became shorter while it was read")
-            chunks.append(got)
-            want -= len(got)
-            pos += len(got)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            got = pread_upto(self.fd, pos, n)
+        except OSError as e:
+            raise ScanError("unreadable", f"read failed ({e.strerror or e})") from None
+        if len(got) < n:
+            raise ScanError("unreadable", "the file became shorter while it was read")
+        return got
 
     def __getitem__(self, i):
         if isinstance(i, slice):
