@@ -43,6 +43,7 @@ import heapq
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 
 import networkx as nx
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, helper
@@ -424,16 +425,11 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         if not direct:
             inputs_seen = dict(new_values)
         inits: dict[str, object] = {}
-        for t in proto.initializer:
-            name = text(t.name)
+        for t, raw_name in chain(((t, t.name) for t in proto.initializer), ((sp, sp.values.name) for sp in proto.sparse_initializer)):
+            name = text(raw_name)
             if name in inits:
                 g.notes.append(f"{path}: initializer {shown(name)} defined twice; the last one is used (as onnxruntime does)")
             inits[name] = t
-        for sp in proto.sparse_initializer:
-            name = text(sp.values.name)
-            if name in inits:
-                g.notes.append(f"{path}: initializer {shown(name)} defined twice; the last one is used (as onnxruntime does)")
-            inits[name] = sp
         initializer_keys = sub.initializer_keys
         for name, t in inits.items():
             key = ("value", path, name)
