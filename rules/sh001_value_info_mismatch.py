@@ -494,23 +494,12 @@ def _dirty_functions(model, children) -> set:
 
 # --- the finding ----------------------------------------------------------------------------------
 
-_DTYPE_NAMES: dict | None = None
-
-
 def _dtype_name(elem_type):
-    """onnx element type -> numpy's name where numpy has it ("float32", "int64"), else
-    onnx's in lower case ("bfloat16"); None when unknown."""
-    global _DTYPE_NAMES
-    if not elem_type:
-        return None
-    if _DTYPE_NAMES is None:
-        from onnx import TensorProto
+    """``analyzer.model.dtype_name`` (the names ``onnxlint shapes`` prints), imported
+    on first use: rule modules import nothing heavy at import time."""
+    from analyzer.model import dtype_name
 
-        names = {int(v): n.lower() for n, v in TensorProto.DataType.items() if v}
-        names[TensorProto.FLOAT] = "float32"
-        names[TensorProto.DOUBLE] = "float64"
-        _DTYPE_NAMES = names
-    return _DTYPE_NAMES.get(int(elem_type))
+    return dtype_name(elem_type)
 
 
 def _proto_dtype_name(elem_type) -> str:
