@@ -126,6 +126,7 @@ def parse_input_shapes(specs, keep: bool = False) -> dict:
         if not sep or not name:
             raise UsageError(f"--input-shape {spec!r}: expected NAME=D0,D1,...")
         values = []
+        or_keep = " or ?" if keep else ""
         for d in dims.replace("x", ",").split(","):
             d = d.strip()
             if not d:
@@ -138,12 +139,12 @@ def parse_input_shapes(specs, keep: bool = False) -> dict:
             try:
                 v = int(d)
             except ValueError:
-                raise UsageError(f"--input-shape {spec!r}: dims must be integers" + (" or ?" if keep else "")) from None
+                raise UsageError(f"--input-shape {spec!r}: dims must be integers{or_keep}") from None
             if v < 0:
-                raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers" + (" or ?" if keep else ""))
+                raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers{or_keep}")
             values.append(v)
         if not values:
-            raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers" + (" or ?" if keep else ""))
+            raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers{or_keep}")
         out[name] = values
     return out
 
