@@ -111,31 +111,47 @@ class Shapes:
 
 
 class Ctx:
-    """What a shape function sees of one node."""
+    """What a shape function sees of one node.
+
+    One is made per op evaluation, and its input accessors run a few times per op:
+    they are measured hot (bench/phases.py), so they read the value-node dicts
+    directly instead of going through :meth:`_Engine.info`."""
+
+    __slots__ = ("engine", "op", "node", "_bindings", "_inputs", "_nodes")
 
     def __init__(self, engine: "_Engine", op, attr_bindings=None):
         self.engine = engine
         self.op = op
         self.node = op.proto
         self._bindings = attr_bindings or {}
-        self.opset = engine.opset_for(op.domain)
+        self._inputs = op.inputs
+        self._nodes = engine._nodes
+
+    @property
+    def opset(self):
+        return self.engine.opset_for(self.op.domain)
 
     # inputs
     @property
     def n_inputs(self):
-        return len(self.op.inputs)
+        return len(self._inputs)
 
     @property
     def n_outputs(self):
         return len(self.op.outputs)
 
     def has_input(self, i) -> bool:
-        return i < len(self.op.inputs) and self.op.inputs[i] is not None
+        return i < len(self._inputs) and self._inputs[i] is not None
 
     def info(self, i) -> TensorInfo:
-        if not self.has_input(i):
-            return TensorInfo()
-        return self.engine.info(self.op.inputs[i])
+        inputs = self._inputs
+        if i < len(inputs):
+            key = inputs[i]
+            if key is not None:
+                inf = self._nodes[key].get("info")
+                if inf is not None:
+                    return inf
+        return TensorInfo()
 
     def shape(self, i):
         return self.info(i).shape
