@@ -6,11 +6,12 @@ Node keys:
 * ``("value", graph_path, name)``: a tensor (graph input, initializer, node output)
   defined in the scope of ``graph_path``.
 
-Edges go value -> op (``kind="input"``, with the input position) and op -> value
-(``kind="output"``).  An op inside an If/Loop/Scan body that reads a tensor of an
-enclosing graph gets its ``input`` edge from that outer value node, and the
-control-flow node of the outer graph gets an ``implicit`` edge from it too, so
-ordering each graph on its own still respects captured values.
+Edges go value -> op (``kind="input"``, ``positions``: a tuple of the input positions)
+and op -> value (``kind="output"``, ``position``).  Edge attribute dicts with the same
+data are one shared dict: the graph is read-only.  An op inside an If/Loop/Scan body
+that reads a tensor of an enclosing graph gets its ``input`` edge from that outer
+value node, and the control-flow node of the outer graph gets an ``implicit`` edge
+from it too, so ordering each graph on its own still respects captured values.
 
 ``graph_path`` is ``"main"`` for the model's graph, ``"<parent>/<node id>.<attribute>"``
 for a subgraph (``main/Loop#3.body``), and ``"function:<domain>:<name>"`` for a
@@ -393,15 +394,29 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
     direct = _fast_internals(G)
     succ, pred = G._succ, G._pred
     new_values = []  # (key, attrs) to add in bulk when not direct
-    defined: dict[str, object] = {}  # name -> what defines it: a description, or the producing node's id
-    # name -> the node key of this graph's value: every reader shares the one key tuple
+    # name -> the node key of this graph's value: every reader shares the one key tuple.
+    # Until the second pass it holds exactly the names this graph defines (what defines
+    # one is looked up only for the error: a million-entry dict fewer).
     vkeys: dict[str, tuple] = {}
+    producer = g._producer
+
+    def definer(name, current=None):
+        """What defines ``name`` already (for the duplicate error); ``current`` is the
+        (op key, id) of the node being declared, not yet in ``g.ops``."""
+        key = vkeys[name]
+        attrs = node_attrs[key] if direct else dict(new_values)[key]
+        role = attrs.get("role")
+        if role == "output":
+            op_key = producer[key]
+            return _what((current[1] if current and current[0] == op_key else g.ops[op_key].id,))
+        if role == "input" or "value_info" in attrs:
+            return "a function input" if fn is not None else "a graph input"
+        return "an initializer"
 
     def declare(name, role, what, **attrs):
         key = ("value", path, name)
-        if name in defined:
-            raise _duplicate(path, name, _what(defined[name]), _what(what))
-        defined[name] = what
+        if name in vkeys:
+            raise _duplicate(path, name, definer(name), _what(what))
         vkeys[name] = key
         attrs.update(kind="value", role=role, name=name)
         if direct:
@@ -437,10 +452,9 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             if key in inputs_seen:
                 # IR < 4 style: an initializer that is also a graph input gives its default.
                 inputs_seen[key].update(role="initializer", **tensor_attrs)
-            elif name in defined:
+            elif name in vkeys:
                 declare(name, "initializer", "an initializer")  # raises
             else:  # declare(), inlined: a model has thousands of initializers
-                defined[name] = "an initializer"
                 vkeys[name] = key
                 tensor_attrs["kind"] = "value"
                 tensor_attrs["role"] = "initializer"
@@ -457,9 +471,9 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
 
     # First pass: declare every node output so that names resolve regardless of order.
     taken: set = set()
+    graph_attrs: dict = {}  # node index -> its GRAPH/GRAPHS attributes
     renamed = []
     op_nodes = []
-    producer = g._producer
     op_types: dict = {}  # one str object per op type, not one per node
     for index, node in enumerate(nodes):
         name, op_type, domain = node.name, node.op_type, node.domain
@@ -485,9 +499,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             if not out:
                 outputs.append(None)
                 continue
-            if out in defined:
-                declare(out, "output", (nid,))  # raises
-            defined[out] = (nid,)
+            if out in vkeys:
+                raise _duplicate(path, out, definer(out, (key, nid)), _what((nid,)))
             vkey = vkeys[out] = ("value", path, out)
             if direct:
                 node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
@@ -497,8 +510,14 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                 new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
             producer[vkey] = key
             outputs.append(vkey)
-        # key, id, index, graph, proto, inputs, outputs, op_type, domain
-        op = OpNode(key, nid, index, path, node, [], outputs, op_type, "" if domain == "ai.onnx" else domain)
+        # Input names and subgraph attributes are read now, while the node is in cache
+        # (measured: the second pass slowed 3x from 1k to 1M nodes re-reading protos);
+        # the second pass replaces each name in ``inputs`` by its value key.
+        for attr in node.attribute:
+            if attr.type in _GRAPH_TYPES:
+                graph_attrs.setdefault(index, []).append(attr)
+        # key, id, index, graph, proto, inputs (names for now), outputs, op_type, domain
+        op = OpNode(key, nid, index, path, node, list(node.input), outputs, op_type, "" if domain == "ai.onnx" else domain)
         g.ops[key] = op
         sub.op_keys.append(key)
         op_nodes.append(op)
@@ -508,6 +527,10 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
+    # Edge attribute dicts are shared by every edge with the same data (a graph of a
+    # million ops would otherwise hold two million small dicts; the graph is read-only).
+    out_attrs: dict = {}  # output position -> {"kind": "output", "position": p}
+    in_attrs: dict = {}  # input positions -> {"kind": "input", "positions": (p, ...)}
     # the ops, then their output edges
     if direct:
         for op in op_nodes:
@@ -517,22 +540,26 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
             pred[key] = {}
             for pos, vkey in enumerate(op.outputs):
                 if vkey is not None:
-                    out_edges[vkey] = pred[vkey][key] = {"kind": "output", "position": pos}
+                    attrs = out_attrs.get(pos)
+                    if attrs is None:
+                        attrs = out_attrs[pos] = {"kind": "output", "position": pos}
+                    out_edges[vkey] = pred[vkey][key] = attrs
     else:
         _add_nodes(G, new_values)
         _add_nodes(G, [(op.key, {"kind": "op", "op_type": op.op_type, "id": op.id}) for op in op_nodes])
-        _add_edges(G, [(op.key, vkey, {"kind": "output", "position": pos}) for op in op_nodes for pos, vkey in enumerate(op.outputs) if vkey is not None])
+        _add_edges(G, [(op.key, vkey, out_attrs.setdefault(pos, {"kind": "output", "position": pos}))
+                       for op in op_nodes for pos, vkey in enumerate(op.outputs) if vkey is not None])
     edges = []
     # Second pass: wire inputs (inner graphs resolve names through enclosing scopes).
     missing = {}
     for op in op_nodes:
         in_edges = {}
-        names = op.proto.input
-        inputs = [None] * len(names)  # exactly sized: a big graph keeps one per op
-        for pos, name in enumerate(names):
+        inputs = op.inputs  # input names from the first pass, replaced in place by keys
+        for pos, name in enumerate(inputs):
             if name.__class__ is not str:
                 name = text(name)
             if not name:
+                inputs[pos] = None
                 continue
             vkey = vkeys.get(name)
             if vkey is None:  # not defined in this graph: an enclosing scope's, or missing
@@ -548,14 +575,12 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                 vkeys[name] = vkey  # the next reader resolves it the same way
             inputs[pos] = vkey
             positions = in_edges.get(vkey)
-            if positions is None:
-                in_edges[vkey] = [pos]
-            else:
-                positions.append(pos)
-        op.inputs = inputs
+            in_edges[vkey] = (pos,) if positions is None else positions + (pos,)
         op_key = op.key
         for vkey, positions in in_edges.items():
-            attrs = {"kind": "input", "positions": positions}
+            attrs = in_attrs.get(positions)
+            if attrs is None:
+                attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
             if not direct:
                 edges.append((vkey, op_key, attrs))
                 continue
@@ -567,9 +592,7 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
                 out_edges[op_key] = attrs
                 pred[op_key][vkey] = attrs
         seen_attrs = None
-        for attr in op.proto.attribute:
-            if attr.type not in _GRAPH_TYPES:
-                continue
+        for attr in graph_attrs.get(op.index, ()):
             if seen_attrs is None:
                 seen_attrs = set()
             attr_name = text(attr.name)
@@ -615,6 +638,6 @@ def _add_implicit_edges(g: Graph, vkey, path):
         if owner is None:
             break
         if not g.nx.has_edge(vkey, owner):
-            g.nx.add_edge(vkey, owner, kind="implicit", positions=[])
+            g.nx.add_edge(vkey, owner, kind="implicit", positions=())
             g._implicit.setdefault(owner, []).append(vkey)
         p = g.subgraphs[p].parent
