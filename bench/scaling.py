@@ -6,6 +6,13 @@ values) of 1k, 10k, 100k and 1M nodes and times the in-process analysis
 per node at each size and the ratio of the largest to the smallest per-node time
 (target: flat within 2x).
 
+Beside it, a reference measured in the same run: building the bare networkx
+DiGraph of the same model (one node per op and per value, one edge per input
+and output, attribute dicts as small as ours) through networkx's own
+``add_node``/``add_edge``.  No algorithm is involved there, so its growth per
+node is what CPython's memory (fresh pages, cache misses in big dicts) adds on
+this machine; "ours/ref" flat across sizes means our own work is linear.
+
     python bench/scaling.py [--sizes 1000,10000,100000,1000000] [--repeat 3]
 """
 import argparse
@@ -38,6 +45,34 @@ def dag(n):
     return helper.make_model(helper.make_graph(nodes, "dag", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
 
 
+def bare_networkx(model):
+    """The reference: the op/value DiGraph of ``model``'s main graph, built with networkx's API."""
+    import networkx as nx
+
+    G = nx.DiGraph()
+    for v in model.graph.input:
+        G.add_node(("value", v.name), kind="value", role="input", name=v.name)
+    for i, node in enumerate(model.graph.node):
+        op = ("op", i)
+        G.add_node(op, kind="op", op_type=node.op_type, id=node.name)
+        for pos, name in enumerate(node.output):
+            G.add_node(("value", name), kind="value", role="output", name=name)
+            G.add_edge(op, ("value", name), kind="output", position=pos)
+        for pos, name in enumerate(node.input):
+            G.add_edge(("value", name), op, kind="input", positions=(pos,))
+    return G
+
+
+def median_time(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,100000,1000000")
@@ -46,22 +81,23 @@ def main():
     import analyzer
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"{'':<6} {'':>8}        {'ours':>9} {'ours':>10} {'ref':>10} {'ours/ref':>9}")
     for kind, build in (("chain", chain), ("dag", dag)):
-        per_node = []
+        per_node, ratios = [], []
         for n in sizes:
             model = build(n)
-            analyzer.lint(model)  # warm-up
-            times = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                r = analyzer.lint(model)
-                times.append(time.perf_counter() - t)
-                assert r.files[0].status == "ok", r.files[0].error
-            med = statistics.median(times)
-            per_node.append(med / n)
-            print(f"{kind:<6} {n:>8} nodes  {med:8.3f} s  {med / n * 1e6:8.2f} us/node")
-        print(f"{kind:<6} per-node time, largest/smallest: {max(per_node) / min(per_node):.2f} (target <= 2)")
 
+            def ours():
+                r = analyzer.lint(model)
+                assert r.files[0].status == "ok", r.files[0].error
+
+            med = median_time(ours, args.repeat)
+            ref = median_time(lambda: bare_networkx(model), args.repeat)
+            per_node.append(med / n)
+            ratios.append(med / ref)
+            print(f"{kind:<6} {n:>8} nodes {med:8.3f} s {med / n * 1e6:7.2f} us/node {ref / n * 1e6:6.2f} us/node {med / ref:8.2f}")
+        print(f"{kind:<6} per-node time, largest/smallest: {max(per_node) / min(per_node):.2f} (target <= 2); "
+              f"ours/ref, largest/smallest: {max(ratios) / min(ratios):.2f}")
 
 if __name__ == "__main__":
     main()
