@@ -8,7 +8,8 @@ Constant propagation rides along: small tensors whose values are known
 (initializers, Constant, Shape of a tensor with known dims...) carry them in
 ``TensorInfo.value`` (numpy) or, for 1-D integer vectors that contain symbols,
 in ``TensorInfo.sym`` (a list of dims), so exporters' Shape -> Gather -> Concat
--> Reshape chains resolve.
+-> Reshape chains resolve.  An initializer's value is read on first use (most, such
+as conv biases, never are); the value budget counts it as if read at seeding.
 
 An op without a shape function of ours takes the shape onnx's own inference
 gives for that output (computed once, lazily, only if such an op exists);
@@ -79,6 +80,66 @@ class TensorInfo:
     @property
     def fully_known(self) -> bool:
         return self.shape is not None and all(d is not None for d in self.shape)
+
+
+# Element types whose every read path (raw bytes, typed fields, external or lazy data)
+# ends in a reshape to the tensor's dims: a value read later has exactly the
+# tensor's element count, so its share of the value budget can be reserved up front.
+_LAZY_VALUE_TYPES = frozenset(
+    getattr(TensorProto, n)
+    for n in ("FLOAT", "DOUBLE", "FLOAT16", "INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32", "INT64", "UINT64", "BOOL")
+)
+
+
+class _LazyValueInfo(TensorInfo):
+    """An initializer's TensorInfo whose small value is read on first use.
+
+    Most small initializers (conv biases) are never read as values, and reading
+    each one costs a decode, often a system call.  The engine reserves the value's
+    elements in its budget when the info is made and gives them back if the read
+    fails (:meth:`_Engine.over_budget`), so every budget decision is the one an
+    eager read would have made."""
+
+    def __init__(self, shape, dtype, source, loaded, tensor):
+        self.shape = shape
+        self.dtype = dtype
+        self.sym = None
+        self.source = source
+        self._value = None
+        self._src = (loaded, tensor)
+
+    @property
+    def value(self):
+        if self._src is not None:
+            self._read()
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        self._src = None
+        self._value = v
+
+    def _read(self):
+        loaded, t = self._src
+        self._src = None
+        self._value = read_tensor(loaded, t, MAX_TRACKED_ELEMENTS) if loaded is not None else _read_inline(t)
+
+    # Seen from outside, a plain TensorInfo (printed, compared, pickled, copied).
+    def _plain(self):
+        return TensorInfo(self.shape, self.dtype, self.value, self.sym, self.source)
+
+    def __repr__(self):
+        return repr(self._plain())
+
+    def __eq__(self, other):
+        if not isinstance(other, TensorInfo):
+            return NotImplemented
+        return (self.shape, self.dtype, self.value, self.sym, self.source) == (other.shape, other.dtype, other.value, other.sym, other.source)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return self._plain().__reduce__()
 
 
 SHAPE_FUNCTIONS: dict = {}
@@ -188,7 +249,7 @@ class Ctx:
         materializing it: broadcasting two small constants can make a huge one)."""
         if numel is None or numel > MAX_TRACKED_ELEMENTS:
             return False
-        if numel > self.engine.value_budget:
+        if self.engine.over_budget(numel):
             self.engine.budget_spent()
             return False
         return True
@@ -234,6 +295,9 @@ class _Engine:
         self.depth = 0
         self._nodes = graph.nx._node  # value key -> attribute dict (plain dict: hot path)
         self.value_budget = MAX_TOTAL_VALUE_ELEMENTS
+        # (info, elements) of _LazyValueInfo not known to have been read successfully;
+        # their elements are reserved in value_budget
+        self._pending: list = []
         self.op_budget = MIN_OP_BUDGET + 2 * len(graph.ops)
         self._calls: dict = {}  # (function path, input signature, attributes) -> output infos
         self._active_functions: set = set()
@@ -261,11 +325,23 @@ class _Engine:
         """``value`` if it may be tracked (size and the model's budget), else None."""
         if value is None or value.size > MAX_TRACKED_ELEMENTS:
             return None
-        if value.size > self.value_budget:
+        if self.over_budget(value.size):
             self.budget_spent()
             return None
         self.value_budget -= value.size
         return value
+
+    def over_budget(self, numel) -> bool:
+        """Whether ``numel`` more elements exceed the value budget.  Before saying so,
+        the initializers whose values were reserved but not read yet are read: those
+        that fail give their reservation back, as if read eagerly at seeding."""
+        if numel <= self.value_budget:
+            return False
+        pending, self._pending = self._pending, []
+        for info, n in pending:
+            if info.value is None:
+                self.value_budget += n
+        return numel > self.value_budget
 
     def budget_spent(self):
         self.note_once(
@@ -332,7 +408,12 @@ class _Engine:
             return TensorInfo(None, t.data_type, None, None, source)
         value = None
         numel = prod(dims)
-        if numel <= MAX_TRACKED_ELEMENTS and numel <= self.value_budget:
+        if numel <= MAX_TRACKED_ELEMENTS and not self.over_budget(numel):
+            if t.data_type in _LAZY_VALUE_TYPES and (self.loaded is not None or t.data_location != TensorProto.EXTERNAL):
+                self.value_budget -= numel
+                info = _LazyValueInfo(dims, t.data_type, source, self.loaded, t)
+                self._pending.append((info, numel))
+                return info
             if self.loaded is not None:
                 value = read_tensor(self.loaded, t, MAX_TRACKED_ELEMENTS)
             elif t.data_location != TensorProto.EXTERNAL:
