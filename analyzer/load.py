@@ -139,6 +139,8 @@ class LoadedModel:
     # main-graph initializer name -> LazyPayload: payloads left in the file, read on demand
     lazy: dict = field(default_factory=dict)
     buffer: object = field(default=None, repr=False)  # the file (a FileSource) while payloads are lazy
+    # nodes in all graphs and functions, counted while loading (None: not counted)
+    node_count: int | None = None
     # external-data files opened (and checked) once for reading small tensors:
     # (path, device, inode) -> (descriptor, size); closed with the model
     _files: dict = field(default_factory=dict, repr=False, compare=False)
@@ -331,26 +333,35 @@ def _check_model(loaded: LoadedModel, path) -> None:
             loaded.notes.append(f"opset {default_opset} for the default domain is not a valid opset version")
     base = loaded.base_dir
     checked: dict = {}
-    for tensor in iter_tensors(model):
+    count = [0]
+    for tensor in iter_tensors(model, count):
         if tensor.data_location == TensorProto.EXTERNAL:
             if base is None:
                 raise LoadError(path, "external-data", f"tensor {shown(tensor.name)} has external data but the model has no folder")
             key = external_key(tensor)
             if key not in loaded.external:
                 loaded.external[key] = _validate_external(tensor, base, path, checked, key)
+    # The walk above visited every node: counted here, not in one more pass (training
+    # graphs are not analyzed, so a model with any is counted the long way).
+    loaded.node_count = None if model.training_info else count[0]
 
 
-def iter_tensors(model: ModelProto):
+def iter_tensors(model: ModelProto, node_count: list | None = None):
     """Every TensorProto in the model: initializers, sparse initializers, tensor
     attributes (Constant values, ...), function attribute defaults, in the main
     graph, all subgraphs, training graphs and all local functions.  Iterative,
-    so deep nesting cannot exhaust the Python stack."""
+    so deep nesting cannot exhaust the Python stack.
+
+    ``node_count``, a one-element list, gets the number of nodes walked added to
+    it (every graph, subgraph and function; training graphs too)."""
     graphs = [model.graph]
     for info in model.training_info:
         graphs.append(info.initialization)
         graphs.append(info.algorithm)
     node_lists = [f.node for f in model.functions]
     attr_lists = [f.attribute_proto for f in model.functions]
+    if node_count is not None:
+        node_count[0] += sum(len(nodes) for nodes in node_lists)
     while graphs or node_lists or attr_lists:
         if graphs:
             g = graphs.pop()
@@ -359,6 +370,8 @@ def iter_tensors(model: ModelProto):
                 yield sp.values
                 yield sp.indices
             node_lists.append(g.node)
+            if node_count is not None:
+                node_count[0] += len(g.node)
             continue
         if node_lists:
             # its nodes' attributes, last node first, taken one node at a time (a

@@ -106,7 +106,7 @@ def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_no
     limit = DEFAULT_MAX_NODES if max_nodes is None else max_nodes
     try:
         loaded = load_any(path_or_model)
-        n = count_nodes(loaded.model)
+        n = loaded.node_count if loaded.node_count is not None else count_nodes(loaded.model)
         if n > limit:
             return _error(shown, "too-large", f"{n} nodes, more than --max-nodes {limit}")
         result.stats = {"nodes": n, "weights": count_weights(loaded.model)}

@@ -426,3 +426,49 @@ def test_cli_reports_external_data_error_as_one_line(tmp_path, capsys):
     lines = [line for line in (out + err).splitlines() if str(path) in line]
     assert len(lines) == 1 and "external-data-outside-folder" in lines[0]
     assert "Traceback" not in out + err
+
+
+# --- the node count taken while loading ------------------------------------------------
+
+
+def _nested_model():
+    """If inside Loop inside the main graph, two local functions (one defined twice)."""
+    def body(name, inner_nodes):
+        return helper.make_graph(inner_nodes, name, [], [helper.make_tensor_value_info("o", TensorProto.FLOAT, None)])
+
+    then_g = body("then", [helper.make_node("Identity", ["x"], ["o"])])
+    else_g = body("else", [helper.make_node("Neg", ["x"], ["t"]), helper.make_node("Relu", ["t"], ["o"])])
+    loop_body = helper.make_graph(
+        [helper.make_node("If", ["c"], ["o"], then_branch=then_g, else_branch=else_g), helper.make_node("Identity", ["c"], ["c_out"])],
+        "loop_body",
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in (("i", TensorProto.INT64, []), ("c", TensorProto.BOOL, []))],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("o", TensorProto.FLOAT, None)],
+    )
+    nodes = [
+        helper.make_node("Loop", ["n", "cond"], ["scan"], body=loop_body),
+        helper.make_node("Twice", ["x"], ["y"], domain="local"),
+    ]
+    fn = helper.make_function("local", "Twice", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["h"]), helper.make_node("Relu", ["h"], ["b"])],
+                              [helper.make_opsetid("", 17)])
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]), helper.make_tensor_value_info("n", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None), helper.make_tensor_value_info("scan", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, functions=[fn, fn], opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+
+
+def test_node_count_taken_while_loading_matches_a_separate_count(tmp_path):
+    from analyzer.runner import count_nodes
+
+    path = tmp_path / "nested.onnx"
+    onnx.save(_nested_model(), path)
+    loaded = load(path)
+    # 2 main + 2 loop body + 1 then + 2 else + 2 x 2 function nodes
+    assert loaded.node_count == count_nodes(loaded.model) == 11
+    for sample in sorted((ROOT / "sample_models").glob("*.onnx")):
+        loaded = load(sample)
+        assert loaded.node_count == count_nodes(loaded.model) == len(onnx.load(sample).graph.node), sample.name
+    # the report's stats carry it
+    assert analyzer.lint(str(path)).files[0].stats["nodes"] == 11
