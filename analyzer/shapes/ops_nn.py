@@ -13,47 +13,71 @@ from .ops_elementwise import broadcast
 INT64 = TensorProto.INT64
 
 
-def conv_params(ctx, spatial_rank, kernel):
-    strides = list(ctx.attr("strides", None) or [1] * spatial_rank)
-    dilations = list(ctx.attr("dilations", None) or [1] * spatial_rank)
+def _conv_attrs(ctx):
+    """(group, kernel_shape, pads, strides, dilations, auto_pad) of a Conv/ConvTranspose as
+    written (None when absent; group 1, auto_pad NOTSET), each read once."""
+    attr = ctx.attr
+    return (attr("group", 1), attr("kernel_shape", None), attr("pads", None), attr("strides", None),
+            attr("dilations", None), attr("auto_pad", "NOTSET"))  # fmt: skip
+
+
+def conv_params(spatial_rank, strides, dilations):
+    """Strides and dilations (attribute values or None) as lists, defaulted to 1s."""
+    strides = list(strides or [1] * spatial_rank)
+    dilations = list(dilations or [1] * spatial_rank)
     if len(strides) != spatial_rank or len(dilations) != spatial_rank:
         raise ShapeError("strides/dilations do not match the number of spatial axes")
-    if any(s < 1 for s in strides) or any(d < 1 for d in dilations):
-        raise ShapeError("strides and dilations must be positive")
+    for v in strides + dilations:  # measured hot: loops, not any() over generators
+        if v < 1:
+            raise ShapeError("strides and dilations must be positive")
     return strides, dilations
 
 
-def _int_attr_list(ctx, name):
-    v = ctx.attr(name, None)
-    if v is not None and (not isinstance(v, (list, tuple)) or not all(isinstance(i, int) for i in v)):
-        raise ShapeError(f"attribute {name} is not a list of integers")
-    return v
+def _int_list(name, v):
+    """Raise unless attribute ``name``'s value ``v`` is absent or a list of ints."""
+    if v is not None:
+        if not isinstance(v, (list, tuple)):
+            raise ShapeError(f"attribute {name} is not a list of integers")
+        for i in v:
+            if not isinstance(i, int):
+                raise ShapeError(f"attribute {name} is not a list of integers")
 
 
-def _check_conv_attrs(ctx, x, w, sr):
-    """Attributes no runtime accepts: reported on the node (a note), not guessed around."""
-    group = ctx.attr("group", 1)
+def _check_conv_attrs(attrs, x, w, sr):
+    """Attributes no runtime accepts: reported on the node (a note), not guessed around.
+    Measured hot (every conv): loops, not any()/all() over generators."""
+    group, ks, pads, strides, dilations, _ = attrs
     if not isinstance(group, int) or group < 1:
         raise ShapeError(f"group {group!r} must be a positive integer")
     if w is not None and len(w) != sr + 2:
         raise ShapeError(f"weight of rank {len(w)} for an input of rank {sr + 2}")
-    ks = _int_attr_list(ctx, "kernel_shape")
-    if ks is not None and w is not None and all(isinstance(d, int) for d in w[2:]) and list(ks) != list(w[2:]):
-        raise ShapeError(f"kernel_shape {list(ks)} disagrees with the weight's shape {list(w)}")
+    _int_list("kernel_shape", ks)
+    if ks is not None and w is not None:
+        wk = w[2:]
+        for d in wk:
+            if not isinstance(d, int):
+                break
+        else:
+            if list(ks) != list(wk):
+                raise ShapeError(f"kernel_shape {list(ks)} disagrees with the weight's shape {list(w)}")
     if isinstance(x[1], int) and x[1] % group:
         raise ShapeError(f"{x[1]} input channels do not divide into group {group}")
-    pads = _int_attr_list(ctx, "pads")
-    if pads is not None and any(p < 0 for p in pads):
-        raise ShapeError(f"negative pads {list(pads)}")
-    for name in ("strides", "dilations"):
-        v = _int_attr_list(ctx, name)
-        if v is not None and any(i < 1 for i in v):
-            raise ShapeError(f"{name} {list(v)} must be positive")
+    _int_list("pads", pads)
+    if pads is not None:
+        for p in pads:
+            if p < 0:
+                raise ShapeError(f"negative pads {list(pads)}")
+    for name, v in (("strides", strides), ("dilations", dilations)):
+        _int_list(name, v)
+        if v is not None:
+            for i in v:
+                if i < 1:
+                    raise ShapeError(f"{name} {list(v)} must be positive")
 
 
-def _kernel_from_weight(ctx, w_index, spatial_rank):
-    ks = ctx.attr("kernel_shape", None)
-    w = ctx.shape(w_index)
+def _kernel_from_weight(ks, w, spatial_rank):
+    """The kernel's spatial size: attribute ``ks``, else the weight's shape ``w``; None
+    when not known as ints."""
     if ks is None and w is not None and len(w) == spatial_rank + 2:
         ks = list(w[2:])
     if ks is None or any(not isinstance(k, int) for k in ks):
@@ -63,32 +87,37 @@ def _kernel_from_weight(ctx, w_index, spatial_rank):
 
 @register("Conv", "ConvInteger", "QLinearConv", "FusedConv", "DeformConv")
 def conv(ctx):
-    op = ctx.node.op_type
+    op = ctx.op.op_type
     x_i, w_i = (0, 3) if op == "QLinearConv" else (0, 1)
     x = ctx.shape(x_i)
     w = ctx.shape(w_i)
-    dtype = {"ConvInteger": TensorProto.INT32, "QLinearConv": ctx.dtype(7)}.get(op, ctx.dtype(x_i))
+    dtype = TensorProto.INT32 if op == "ConvInteger" else ctx.dtype(7) if op == "QLinearConv" else ctx.dtype(x_i)
     if x is None:
         return
     sr = len(x) - 2
     if sr < 1:
         raise ShapeError(f"input of rank {len(x)}; a conv needs at least 3")
-    _check_conv_attrs(ctx, x, w, sr)
-    kernel = _kernel_from_weight(ctx, w_i, sr)
+    attrs = _conv_attrs(ctx)
+    _check_conv_attrs(attrs, x, w, sr)
+    group, ks, pads, strides, dilations, auto_pad = attrs
+    kernel = _kernel_from_weight(ks, w, sr)
     out_c = w[0] if w is not None and len(w) == sr + 2 else None
     if kernel is None:
         ctx.set(0, (x[0], out_c) + (None,) * sr, dtype)
         return
     if len(kernel) != sr:
         raise ShapeError(f"kernel has {len(kernel)} spatial axes, input has {sr}")
-    group = ctx.attr("group", 1)
     if w is not None and len(w) == sr + 2 and isinstance(w[1], int) and isinstance(x[1], int) and w[1] * group != x[1]:
         raise ShapeError(f"input has {x[1]} channels, weight expects {w[1]} x group {group}")
-    strides, dilations = conv_params(ctx, sr, kernel)
-    begins, ends = resolve_conv_pads(ctx.attr("auto_pad", "NOTSET"), x[2:], kernel, strides, dilations, ctx.attr("pads", None))
+    strides, dilations = conv_params(sr, strides, dilations)
+    begins, ends = resolve_conv_pads(auto_pad, x[2:], kernel, strides, dilations, pads)
     out = [x[0], out_c]
     for n, k, s, d, b, e in zip(x[2:], kernel, strides, dilations, begins, ends):
-        out.append(pool_out(n, k, s, d, b, e) if b is not None else (_same_out(n, s)))
+        if n.__class__ is int and s.__class__ is int and b.__class__ is int and e.__class__ is int and s > 0:
+            # measured hot: pool_out's arithmetic on ints (kernel and dilation are ints here)
+            out.append((n + (b + e) - ((k - 1) * d + 1)) // s + 1)
+        else:
+            out.append(pool_out(n, k, s, d, b, e) if b is not None else (_same_out(n, s)))
     ctx.set(0, out, dtype)
 
 
@@ -105,14 +134,15 @@ def conv_transpose(ctx):
     sr = len(x) - 2
     if sr < 1:
         raise ShapeError(f"input of rank {len(x)}; a conv needs at least 3")
-    _check_conv_attrs(ctx, x, w, sr)
-    kernel = _kernel_from_weight(ctx, 1, sr)
-    group = ctx.attr("group", 1)
+    attrs = _conv_attrs(ctx)
+    _check_conv_attrs(attrs, x, w, sr)
+    group = attrs[0]
+    kernel = _kernel_from_weight(attrs[1], w, sr)
     out_c = dim_mul(w[1], group) if w is not None and len(w) == sr + 2 else None
     if kernel is None:
         ctx.set(0, (x[0], out_c) + (None,) * sr, ctx.dtype(0))
         return
-    strides, dilations = conv_params(ctx, sr, kernel)
+    strides, dilations = conv_params(sr, attrs[3], attrs[4])
     output_shape = ctx.attr("output_shape", None)
     output_padding = ctx.attr("output_padding", None)
     sizes = list(x[2:])
