@@ -75,14 +75,38 @@ class NotChecked(Exception):
 
 
 def _ints(seq):
-    return seq is not None and all(isinstance(x, int) for x in seq)
+    if seq is None:
+        return False
+    for x in seq:  # measured hot: plain ints decided without a generator
+        if x.__class__ is not int:
+            return all(isinstance(x, int) for x in seq)
+    return True
 
 
-def _int_list(op, name, n, default):
-    """An INTS attribute of ``n`` values (``default`` when absent), or NotChecked."""
-    v = op.attr(name, None)
+def _plain_ints(v) -> bool:
+    """Whether ``v`` is a list (or tuple) of plain ``int`` (not bool, not numpy): what
+    the graph decodes from an INTS attribute."""
+    if v.__class__ is not list and v.__class__ is not tuple:
+        return False
+    for x in v:
+        if x.__class__ is not int:
+            return False
+    return True
+
+
+def _int_list(attrs, name, n, default):
+    """An INTS attribute of ``n`` values (``default`` when absent), or NotChecked.
+    ``attrs`` is the op's decoded attribute dict (``OpNode.attrs``)."""
+    v = attrs.get(name)
     if v is None:
         return default
+    if v.__class__ is list and (n is None or len(v) == n):
+        for x in v:  # measured hot: the common case (plain ints) checked inline
+            if x.__class__ is not int:
+                break
+        else:
+            return tuple(v)
+    # anything else gets the checks (and their reasons) below
     if not isinstance(v, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         raise NotChecked(f"attribute {name} is not a list of integers")
     if n is not None and len(v) != n:
@@ -161,32 +185,42 @@ def conv_setup(model, op) -> ConvSetup:
         raise NotChecked("weight shape unknown")
     if len(w_shape) != sr + 2:
         raise NotChecked(f"weight of rank {len(w_shape)} for an input of rank {len(x_shape)}")
-    kernel = _int_list(op, "kernel_shape", sr, tuple(w_shape[2:]))
-    if tuple(kernel) != tuple(w_shape[2:]):
-        raise NotChecked(f"kernel_shape {list(kernel)} disagrees with the weight {list(w_shape)}")
-    strides = _int_list(op, "strides", sr, (1,) * sr)
-    dilations = _int_list(op, "dilations", sr, (1,) * sr)
-    if any(v < 1 for v in strides + dilations):
-        raise NotChecked(f"strides {list(strides)} / dilations {list(dilations)} must be positive")
-    pads = _int_list(op, "pads", 2 * sr, None)
-    if pads is not None and any(p < 0 for p in pads):
-        raise NotChecked(f"negative pads {list(pads)}")
-    group = op.attr("group", 1)
-    if not isinstance(group, int) or isinstance(group, bool) or group < 1:
-        raise NotChecked(f"group {group!r} is not a positive integer")
-    auto_pad = op.attr("auto_pad", "NOTSET")
-    if not isinstance(auto_pad, str):
-        raise NotChecked("attribute auto_pad is not a string")
+    attrs = op.attrs
+    plain = _plain_attrs(attrs, sr, tuple(w_shape[2:]))
+    if plain is not None:
+        kernel, strides, dilations, pads, group, auto_pad, output_padding, output_shape = plain
+    else:
+        kernel = _int_list(attrs, "kernel_shape", sr, tuple(w_shape[2:]))
+        if tuple(kernel) != tuple(w_shape[2:]):
+            raise NotChecked(f"kernel_shape {list(kernel)} disagrees with the weight {list(w_shape)}")
+        strides = _int_list(attrs, "strides", sr, (1,) * sr)
+        dilations = _int_list(attrs, "dilations", sr, (1,) * sr)
+        if min(strides + dilations) < 1:
+            raise NotChecked(f"strides {list(strides)} / dilations {list(dilations)} must be positive")
+        pads = _int_list(attrs, "pads", 2 * sr, None)
+        if pads is not None and min(pads) < 0:
+            raise NotChecked(f"negative pads {list(pads)}")
+        group = attrs.get("group")
+        if group is None:
+            group = 1
+        if not isinstance(group, int) or isinstance(group, bool) or group < 1:
+            raise NotChecked(f"group {group!r} is not a positive integer")
+        auto_pad = attrs.get("auto_pad")
+        if auto_pad is None:
+            auto_pad = "NOTSET"
+        if not isinstance(auto_pad, str):
+            raise NotChecked("attribute auto_pad is not a string")
     spatial = tuple(x_shape[2:])
-    if any(d is None for d in spatial):
+    if None in spatial:
         raise NotChecked(f"input spatial size {_fmt(spatial)} is not static")
     channels, w_in = x_shape[1], w_shape[1]
     if not transpose and isinstance(channels, int) and (channels % group or w_in * group != channels):
         raise NotChecked(f"input has {channels} channels, the weight expects {w_in} x group {group}")
     if transpose and (w_shape[0] % group if isinstance(w_shape[0], int) else False):
         raise NotChecked(f"weight's {w_shape[0]} input channels do not divide into group {group}")
-    output_padding = _int_list(op, "output_padding", sr, (0,) * sr)
-    output_shape = _int_list(op, "output_shape", None, None)
+    if plain is None:
+        output_padding = _int_list(attrs, "output_padding", sr, (0,) * sr)
+        output_shape = _int_list(attrs, "output_shape", None, None)
     pad_node, fold, input_key = None, None, x_key
     # Only a float Conv pads with 0: ConvInteger / QLinearConv pad with the input's
     # zero point, so a Pad node's zeros in front of them are real (non-zero) data.
@@ -194,13 +228,53 @@ def conv_setup(model, op) -> ConvSetup:
         folded = _zero_pad_in_front(model, x_key, sr)
         if folded is not None:
             inner = model.shape(folded[1])
-            if inner is not None and all(d is not None for d in inner[2:]):
+            if inner is not None and None not in inner[2:]:
                 pad_node, input_key, fold = folded
                 spatial = tuple(inner[2:])
-    if not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
+    if plain is None and not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
         raise NotChecked(f"kernel {_fmt(kernel)} out of range")
     return ConvSetup(op, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
                      auto_pad, group, transpose, output_padding, output_shape, pad_node, fold)  # fmt: skip
+
+
+def _plain_attrs(attrs, sr, w_kernel):
+    """The common case of :func:`conv_setup`, measured hot: the INTS attributes absent or
+    lists of plain ints of the right length, every value in range, no ConvTranspose
+    output attributes; then ``(kernel, strides, dilations, pads, group, auto_pad,
+    output_padding, output_shape)``, exactly what the checks give.  None for anything
+    else: the checks then run one by one and say what is wrong."""
+    get = attrs.get
+    if get("output_padding") is not None or get("output_shape") is not None:
+        return None
+    for x in w_kernel:
+        if x.__class__ is not int or x < 1 or x > MAX_KERNEL_EXTENT:
+            return None
+    k = get("kernel_shape")
+    if k is not None and _plain_at_least(k, sr, 1) != w_kernel:
+        return None
+    strides, dilations, pads = get("strides"), get("dilations"), get("pads")
+    strides = (1,) * sr if strides is None else _plain_at_least(strides, sr, 1)
+    dilations = (1,) * sr if dilations is None else _plain_at_least(dilations, sr, 1)
+    if pads is not None:
+        pads = _plain_at_least(pads, 2 * sr, 0)
+        if pads is None:
+            return None
+    group, auto_pad = get("group"), get("auto_pad")
+    group = 1 if group is None else group
+    auto_pad = "NOTSET" if auto_pad is None else auto_pad
+    if strides is None or dilations is None or group.__class__ is not int or group < 1 or auto_pad.__class__ is not str:
+        return None
+    return w_kernel, strides, dilations, pads, group, auto_pad, (0,) * sr, None
+
+
+def _plain_at_least(v, n, low):
+    """``tuple(v)`` if ``v`` is a list of ``n`` plain ints, each at least ``low``; else None."""
+    if v.__class__ is not list or len(v) != n:
+        return None
+    for x in v:
+        if x.__class__ is not int or x < low:
+            return None
+    return tuple(v)
 
 
 def taps_at(st: ConvSetup, spatial) -> tuple:
@@ -226,15 +300,32 @@ def _conv_taps(model, op) -> ConvTaps:
     if not _ints(st.spatial):
         raise NotChecked(f"input spatial size {_fmt(st.spatial)} is not static")
     _charge_taps(model, st.kernel)
-    return conv_taps_at(st, st.spatial)
+    return conv_taps_at(st, st.spatial, model.graph.memo.setdefault("conv_geometry", {}))
 
 
-def conv_taps_at(st: ConvSetup, spatial) -> ConvTaps:
-    """The ConvTaps of ``st`` at a concrete spatial size (NotChecked if invalid there)."""
-    try:
-        taps, begins, ends = taps_at(st, spatial)
-    except GeometryError as e:
-        raise NotChecked(str(e)) from None
+def conv_taps_at(st: ConvSetup, spatial, memo: dict | None = None) -> ConvTaps:
+    """The ConvTaps of ``st`` at a concrete spatial size (NotChecked if invalid there).
+
+    ``memo`` (one dict per model) keeps the tap analysis by the conv's geometry: a
+    network repeats a handful of conv set-ups hundreds of times."""
+    key = None
+    if memo is not None and _plain_ints(spatial) and _plain_ints(st.kernel):
+        fold = None if st.fold is None else tuple(st.fold)
+        key = (tuple(spatial), st.kernel, st.strides, st.dilations, st.pads, st.auto_pad, fold, st.transpose,
+               st.output_padding, st.output_shape)  # fmt: skip
+        found = memo.get(key)
+    if key is None or found is None:
+        try:
+            taps, begins, ends = taps_at(st, spatial)
+        except GeometryError as e:
+            found = str(e)
+        else:
+            found = (taps, tuple(begins), tuple(ends))
+        if key is not None:
+            memo[key] = found
+    if found.__class__ is str:
+        raise NotChecked(found) from None
+    taps, begins, ends = found
     return ConvTaps(
         op=st.op,
         input_key=st.input_key,
@@ -244,8 +335,8 @@ def conv_taps_at(st: ConvSetup, spatial) -> ConvTaps:
         kernel_shape=st.kernel,
         strides=st.strides,
         dilations=st.dilations,
-        pads_begin=tuple(begins),
-        pads_end=tuple(ends),
+        pads_begin=begins,
+        pads_end=ends,
         group=st.group,
         transpose=st.transpose,
         output_padding=st.output_padding,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import ModelProto, TensorProto
 
+from .convs import NotChecked, conv_taps
 from .graph import MAIN, Graph, build_graph
 from .load import LoadedModel, from_proto, load
 from .shapes import Shapes, TensorInfo, infer_shapes
@@ -113,15 +114,16 @@ class AnalyzedModel:
     def conv_taps(self, op):
         """``analyzer.convs.conv_taps`` for ``op``, computed once per model (DT001 and
         DT002 both need it); raises ``NotChecked`` the same way every time."""
-        from .convs import NotChecked, conv_taps
-
-        memo = self._memo.setdefault("conv_taps", {})
-        if op.key not in memo:
+        memo = self._memo.get("conv_taps")
+        if memo is None:
+            memo = self._memo["conv_taps"] = {}
+        got = memo.get(op.key)
+        if got is None:
             try:
-                memo[op.key] = conv_taps(self, op)
+                got = conv_taps(self, op)
             except NotChecked as e:
-                memo[op.key] = e
-        got = memo[op.key]
+                got = e
+            memo[op.key] = got
         if isinstance(got, NotChecked):
             raise got
         return got
