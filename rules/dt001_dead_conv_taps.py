@@ -130,12 +130,52 @@ def _clause_text(c) -> str:
     return f"{c.symbol} (input {c.input!r} axis {c.axis}) is at most {c.value}"
 
 
+class _TapFacts:
+    """What DT001 reports about one TapAnalysis, derived once per model and geometry
+    (a network repeats a few conv geometries hundreds of times; the analysis is
+    immutable).  Tuples: each finding gets lists of its own."""
+
+    __slots__ = ("live", "dead", "dead_truncated", "live_per_axis", "eff_kernel", "eff_dilations", "eff_pads",
+                 "contiguous", "verdict", "eff_text")  # fmt: skip
+
+    def __init__(self, taps):
+        self.dead = tuple(_take(taps.iter_dead(), MAX_LISTED_TAPS))
+        self.live = tuple(_take(taps.iter_live(), MAX_LISTED_TAPS))
+        self.dead_truncated = taps.dead_count > len(self.dead)
+        self.live_per_axis = tuple(a.live for a in taps.axes)
+        self.eff_kernel = taps.effective_kernel_shape
+        self.eff_dilations = taps.effective_dilations
+        self.eff_pads = taps.effective_pads
+        self.contiguous = all(a.contiguous for a in taps.axes)
+        if taps.live_count == 0:
+            verdict = "every tap only reads zero padding"
+        else:
+            verdict = f"{taps.dead_count} of {taps.total_taps} taps only read zero padding"
+            if taps.live_count == 1 and all(a.live == (a.kernel // 2,) for a in taps.axes) and all(a.kernel % 2 for a in taps.axes):
+                verdict += " (only the centre tap is live)"
+        self.verdict = verdict
+        self.eff_text = _fmt(self.eff_kernel) if taps.live_count else "nothing"
+
+
+def _tap_facts(model, taps) -> _TapFacts:
+    memo = model.graph.memo.setdefault("dt001_tap_facts", {})
+    got = memo.get(id(taps))
+    if got is None or got[0] is not taps:
+        got = memo[id(taps)] = (taps, _TapFacts(taps))  # the analysis is kept: its id stays its own
+    return got[1]
+
+
+def _op_entry(model, op) -> dict:
+    """``{"node", "op_type", "shape"}`` of an op of ``path_from_cause``."""
+    return {"node": op.id, "op_type": op.op_type, "shape": _jsonable(model.shape(op.outputs[0]) if op.outputs else None)}
+
+
 def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     op, taps = ct.op, ct.taps
     cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
-    dead = list(_take(taps.iter_dead(), MAX_LISTED_TAPS))
-    live = list(_take(taps.iter_live(), MAX_LISTED_TAPS))
+    facts = _tap_facts(model, taps)
     w_dtype = model.info(ct.weight_key).dtype
+    dead_weights = ct.dead_weights
     details = {
         "weight": ct.weight_key[2],
         "weight_source": weight_source(model, ct.weight_key),
@@ -148,23 +188,19 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
         "group": ct.group,
         "transpose": ct.transpose,
         "output_padding": list(ct.output_padding),
-        "live_taps": [list(t) for t in live],
-        "dead_taps": [list(t) for t in dead],
-        "dead_taps_truncated": taps.dead_count > len(dead),
-        "live_taps_per_axis": [list(a.live) for a in taps.axes],
-        "dead_weights": ct.dead_weights,
+        "live_taps": [list(t) for t in facts.live],
+        "dead_taps": [list(t) for t in facts.dead],
+        "dead_taps_truncated": facts.dead_truncated,
+        "live_taps_per_axis": [list(a) for a in facts.live_per_axis],
+        "dead_weights": dead_weights,
         "total_weights": ct.total_weights,
-        "dead_bytes": ct.dead_weights * _ITEMSIZE.get(w_dtype, 4) if w_dtype else None,
-        "effective_kernel_shape": list(taps.effective_kernel_shape),
-        "effective_dilations": list(taps.effective_dilations),
-        "effective_pads": list(taps.effective_pads),
-        "live_taps_contiguous": all(a.contiguous for a in taps.axes),
+        "dead_bytes": dead_weights * _ITEMSIZE.get(w_dtype, 4) if w_dtype else None,
+        "effective_kernel_shape": list(facts.eff_kernel),
+        "effective_dilations": list(facts.eff_dilations),
+        "effective_pads": list(facts.eff_pads),
+        "live_taps_contiguous": facts.contiguous,
         "cause": {"node": cause.id, "op_type": cause.op_type} if cause is not None else None,
-        "path_from_cause": [
-            {"node": p.id, "op_type": p.op_type, "shape": _jsonable(model.shape(p.outputs[0]) if p.outputs else None)}
-            for p in path[:MAX_PATH]
-        ]
-        + [{"node": op.id, "op_type": op.op_type, "shape": _jsonable(model.shape(op.outputs[0]) if op.outputs else None)}],
+        "path_from_cause": [_op_entry(model, p) for p in path[:MAX_PATH]] + [_op_entry(model, op)],
     }
     if symbolic is not None:
         details["input_spatial_shape"] = symbolic
@@ -174,13 +210,6 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     where = f" (made small by {cause.op_type} {cause.id!r})" if cause is not None else " (graph input size)"
     if ct.pad_node is not None:
         where += f", padded by Pad {ct.pad_node.id!r}"
-    if taps.live_count == 0:
-        verdict = "every tap only reads zero padding"
-    else:
-        verdict = f"{taps.dead_count} of {taps.total_taps} taps only read zero padding"
-        if taps.live_count == 1 and all(a.live == (a.kernel // 2,) for a in taps.axes) and all(a.kernel % 2 for a in taps.axes):
-            verdict += " (only the centre tap is live)"
-    eff = _fmt(taps.effective_kernel_shape) if taps.live_count else "nothing"
     size = _fmt(ct.input_spatial) if symbolic is None else _fmt(symbolic)
     when = ""
     if clauses:
@@ -188,9 +217,9 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     elif symbolic is not None:
         when = "at every input size, "
     message = (
-        f"{_fmt(ct.kernel_shape)} kernel on a {size} input{where}: {when}{verdict}; "
-        f"{ct.dead_weights} of {ct.total_weights} weights are dead; "
-        f"same output as a {eff} kernel with pads {list(taps.effective_pads)}"
+        f"{_fmt(ct.kernel_shape)} kernel on a {size} input{where}: {when}{facts.verdict}; "
+        f"{dead_weights} of {ct.total_weights} weights are dead; "
+        f"same output as a {facts.eff_text} kernel with pads {list(facts.eff_pads)}"
     )
     return Finding(
         rule=CODE,
