@@ -256,7 +256,11 @@ class Ctx:
 
     # outputs
     def set(self, i, shape=None, dtype=None, value=None, sym=None):
-        if i >= len(self.op.outputs) or self.op.outputs[i] is None:
+        outputs = self.op.outputs
+        if i >= len(outputs):
+            return
+        key = outputs[i]
+        if key is None:
             return
         if shape is not None:
             shape = tuple(shape)
@@ -277,7 +281,7 @@ class Ctx:
             if value is not None and shape is not None and len(shape) == 0 and value.size == 1:
                 value = value.reshape(())
             sym = None
-        self.engine.store(self.op.outputs[i], TensorInfo(shape, dtype, value, sym, "inferred"))
+        self._nodes[key]["info"] = TensorInfo(shape, dtype, value, sym, "inferred")
 
     def same_as_input(self, out=0, inp=0, dtype=None):
         inf = self.info(inp)
@@ -428,8 +432,7 @@ class _Engine:
 
     def run_op(self, op, attr_bindings=None):
         self.op_budget -= 1
-        key = (op.domain, op.op_type)
-        fn = SHAPE_FUNCTIONS.get(key)
+        fn = SHAPE_FUNCTIONS.get((op.domain, op.op_type))
         ctx = Ctx(self, op, attr_bindings)
         try:
             if fn is not None:
@@ -445,12 +448,20 @@ class _Engine:
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
             msg = str(e).splitlines()[0][:200] if str(e) else ""
             self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
+        # measured hot (every op): the infos read from the node dicts, a loop for "a dim unknown"
+        nodes = self._nodes
         for vkey in op.outputs:
             if vkey is None:
                 continue
-            inf = self.info(vkey)
-            if inf.shape is None or any(d is None for d in inf.shape):
+            inf = nodes[vkey].get("info") or TensorInfo()
+            shape = inf.shape
+            if shape is None:
                 self.fill_from_onnx(op, vkey, inf)
+                continue
+            for d in shape:
+                if d is None:
+                    self.fill_from_onnx(op, vkey, inf)
+                    break
 
     def unknown_op(self, op):
         """An op we have no shape function for: onnx may know it (fallback); an op of a
