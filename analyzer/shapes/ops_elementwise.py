@@ -14,6 +14,23 @@ BOOL = TensorProto.BOOL
 
 def broadcast(*shapes):
     """Numpy-style multidirectional broadcast of dims (ints, symbols or None)."""
+    if len(shapes) == 2:
+        a, b = shapes
+        if a is not None and b is not None and len(a) == len(b):
+            # measured hot (elementwise ops on static shapes): two shapes of one rank, each
+            # axis of plain ints done here; any other dim and the general loop below redoes it
+            out = []
+            for x, y in zip(a, b):
+                if x.__class__ is not int or y.__class__ is not int:
+                    break
+                if x == y or y == 1:
+                    out.append(x)
+                elif x == 1:
+                    out.append(y)
+                else:
+                    raise ShapeError(f"cannot broadcast dims {sorted({x, y})} on axis {len(out)}")
+            else:
+                return tuple(out)
     if any(s is None for s in shapes):
         return None
     rank = max((len(s) for s in shapes), default=0)
@@ -307,7 +324,8 @@ def _sym_binary(op, a, b):
 def binary(ctx):
     op = ctx.node.op_type
     idx = [i for i in range(ctx.n_inputs) if ctx.has_input(i)]
-    shapes = [ctx.shape(i) for i in idx]
+    infos = [ctx.info(i) for i in idx]
+    shapes = [inf.shape for inf in infos]
     if op == "PRelu":
         # The slope broadcasts to X (unidirectionally); before opset 7 a 1-D slope
         # ran along the channel axis instead.  Either way the output is X's shape.
@@ -319,7 +337,7 @@ def binary(ctx):
     else:
         shape = broadcast(*shapes)
     dtype = BOOL if op in _COMPARE else ctx.dtype(0)
-    values = [ctx.value(i) for i in idx]
+    values = [inf.value for inf in infos]
     value = None
     if values and all(v is not None for v in values) and ctx.can_fold(_broadcast_numel(values)):
         with np.errstate(all="ignore"):
@@ -338,9 +356,9 @@ def binary(ctx):
         if value is not None and op not in _COMPARE and values[0].dtype.kind in "iuf":
             value = np.asarray(value).astype(values[0].dtype)
     sym = None
-    if value is None and len(idx) == 2 and op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Equal"):
+    if value is None and len(idx) == 2 and op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Equal") and (infos[0].sym is not None or infos[1].sym is not None):
         a, b = ctx.sym(idx[0]), ctx.sym(idx[1])
-        if a is not None and b is not None and (ctx.info(idx[0]).sym is not None or ctx.info(idx[1]).sym is not None):
+        if a is not None and b is not None:
             if op == "Equal":
                 value = _sym_compare(a, b, shape)
             else:
