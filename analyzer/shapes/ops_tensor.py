@@ -258,7 +258,8 @@ def transpose(ctx):
 @register("Concat")
 def concat(ctx):
     idx = [i for i in range(ctx.n_inputs) if ctx.has_input(i)]
-    shapes = [ctx.shape(i) for i in idx]
+    infos = [ctx.info(i) for i in idx]
+    shapes = [inf.shape for inf in infos]
     axis = ctx.attr("axis", 0)
     known = [s for s in shapes if s is not None]
     if not known:
@@ -272,10 +273,19 @@ def concat(ctx):
         if ax == axis:
             total = 0
             for s in shapes:
-                total = dim_add(total, s[ax]) if s is not None else None
+                if s is None:
+                    total = None
+                elif total.__class__ is int and s[ax].__class__ is int:  # measured hot: dim_add of ints
+                    total += s[ax]
+                else:
+                    total = dim_add(total, s[ax])
             out.append(total)
         else:
             vals = [s[ax] for s in known]
+            first = vals[0]
+            if first.__class__ is int and vals.count(first) == len(vals) and all(d.__class__ is int for d in vals):
+                out.append(first)  # measured hot: the inputs agree in plain ints
+                continue
             ints = {d for d in vals if isinstance(d, int)}
             if len(ints) > 1:
                 raise ShapeError(f"inputs differ on axis {ax}: {sorted(ints)}")
@@ -284,7 +294,7 @@ def concat(ctx):
             else:
                 syms = [v for v in vals if v is not None]
                 out.append(syms[0] if syms and all(v == syms[0] for v in syms) else None)
-    values = [ctx.value(i) for i in idx]
+    values = [inf.value for inf in infos]
     value = None
     if all(v is not None for v in values) and ctx.can_fold(sum(v.size for v in values)):
         value = np.concatenate(values, axis=axis)
@@ -296,7 +306,7 @@ def concat(ctx):
             sym = [d for p in parts for d in p]
             if all(d is None for d in sym):
                 sym = None
-    ctx.set(0, out, ctx.dtype(idx[0]), value, sym)
+    ctx.set(0, out, infos[0].dtype, value, sym)
 
 
 @register("Split")
