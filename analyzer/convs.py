@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .geometry import MAX_KERNEL_EXTENT, GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
 
-__all__ = ["CONV_OPS", "ConvSetup", "ConvTaps", "conv_setup", "conv_taps", "conv_taps_at", "taps_at", "shrink_cause", "shrink_path", "weight_source"]
+__all__ = ["CONV_OPS", "ConvSetup", "ConvTaps", "conv_ops", "conv_setup", "conv_taps", "conv_taps_at", "taps_at", "shrink_cause", "shrink_path", "weight_source"]
 
 # op type -> (data input position, weight input position, transpose?)
 CONV_OPS = {
@@ -114,13 +114,24 @@ def _int_list(attrs, name, n, default):
     return tuple(v)
 
 
+def conv_ops(model) -> list:
+    """The model's conv ops (op types of :data:`CONV_OPS`) in ``graph.all_ops()`` order;
+    listed once per model (DT001 and DT002 both walk them)."""
+    found = model.graph.memo.get("conv_ops")
+    if found is None:
+        found = model.graph.memo["conv_ops"] = [op for op in model.graph.all_ops() if op.op_type in CONV_OPS]
+    return found
+
+
 def conv_taps(model, op) -> ConvTaps:
     """Tap analysis of ``op`` or :class:`NotChecked` with the reason.
 
     Computed once per op and model (DT001 and DT002 both ask), and within a tap
     budget proportional to the model's size: a hostile file can declare kernels
     of any size without carrying their weights."""
-    memo = model.graph.memo.setdefault("conv_taps", {})
+    memo = model.graph.memo.get("conv_taps")
+    if memo is None:
+        memo = model.graph.memo["conv_taps"] = {}
     found = memo.get(op.key)
     if found is None:
         try:
@@ -135,12 +146,13 @@ def conv_taps(model, op) -> ConvTaps:
 
 def _charge_taps(model, kernel) -> None:
     memo = model.graph.memo
-    if "tap_budget" not in memo:
-        memo["tap_budget"] = TAP_BUDGET + 64 * len(model.graph.ops)
+    budget = memo.get("tap_budget")
+    if budget is None:
+        budget = memo["tap_budget"] = TAP_BUDGET + 64 * len(model.graph.ops)
     cost = sum(kernel)
-    if cost > memo["tap_budget"]:
+    if cost > budget:
         raise NotChecked("kernel too large to analyze (tap budget of the model exhausted)")
-    memo["tap_budget"] -= cost
+    memo["tap_budget"] = budget - cost
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import ModelProto, TensorProto
 
-from .convs import NotChecked, conv_taps
+from .convs import conv_taps
 from .graph import MAIN, Graph, build_graph
 from .load import LoadedModel, from_proto, load
 from .shapes import Shapes, TensorInfo, infer_shapes
@@ -113,20 +113,8 @@ class AnalyzedModel:
 
     def conv_taps(self, op):
         """``analyzer.convs.conv_taps`` for ``op``, computed once per model (DT001 and
-        DT002 both need it); raises ``NotChecked`` the same way every time."""
-        memo = self._memo.get("conv_taps")
-        if memo is None:
-            memo = self._memo["conv_taps"] = {}
-        got = memo.get(op.key)
-        if got is None:
-            try:
-                got = conv_taps(self, op)
-            except NotChecked as e:
-                got = e
-            memo[op.key] = got
-        if isinstance(got, NotChecked):
-            raise got
-        return got
+        DT002 both need it, memoized there); raises ``NotChecked`` the same way every time."""
+        return conv_taps(self, op)
 
     def ints(self, value_key):
         v = self.constant(value_key)
