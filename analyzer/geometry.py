@@ -302,15 +302,15 @@ class TapAnalysis:
             parts = [a.live for a in self.axes[:ax]] + [self.axes[ax].dead] + [range(a.kernel) for a in self.axes[ax + 1:]]
             yield from _product(parts)
 
-    @property
+    @cached_property
     def effective_kernel_shape(self) -> tuple[int, ...]:
         return tuple(a.effective_kernel for a in self.axes)
 
-    @property
+    @cached_property
     def effective_dilations(self) -> tuple[int, ...]:
         return tuple(a.effective_dilation for a in self.axes)
 
-    @property
+    @cached_property
     def effective_pads(self) -> tuple[int, ...]:
         """ONNX pads layout: all begins, then all ends."""
         pairs = [a.effective_pads for a in self.axes]

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 
-from analyzer.convs import CONV_OPS, NotChecked
+from analyzer.convs import NotChecked, conv_ops
 from analyzer.findings import Finding
 
 CODE = "DT002"
@@ -54,9 +54,7 @@ _PASS_THROUGH = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "PRelu", "Clip", "Elu",
 
 def check(model, options=None):
     by_input: dict = {}
-    for op in model.graph.all_ops():
-        if op.op_type not in CONV_OPS:
-            continue
+    for op in conv_ops(model):
         try:
             ct = model.conv_taps(op)
         except NotChecked:
@@ -87,9 +85,23 @@ def check(model, options=None):
             yield _finding(model, input_key, eff, members)
 
 
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
 def _natural(s: str):
     """Sort key that puts conv_9 before conv_10."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s)]
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in _DIGIT_RUNS.split(s)]
+
+
+def _branch_order(members):
+    """``members`` by graph, then name (naturally), then output tensor names.  The
+    output names are only looked at when two branches tie on graph and name: otherwise
+    the first two parts decide, and the order is the same."""
+    keys = [(m.op.graph, _natural(m.op.name)) for m in members]
+    order = sorted(range(len(members)), key=keys.__getitem__)
+    if all(keys[i] != keys[j] for i, j in zip(order, order[1:])):
+        return [members[i] for i in order]
+    return sorted(members, key=lambda m: (m.op.graph, _natural(m.op.name), [_natural(k[2]) for k in m.op.outputs if k]))
 
 
 def _feeds(model, op):
@@ -112,7 +124,7 @@ def _finding(model, input_key, eff, members) -> Finding:
     # Order branches by name (or output tensor names), not by position in the file:
     # the reported node, and so the finding's fingerprint, must not change when an
     # exporter writes the same nodes in another order.
-    members = sorted(members, key=lambda m: (m.op.graph, _natural(m.op.name), [_natural(k[2]) for k in m.op.outputs if k]))
+    members = _branch_order(members)
     first = members[0]
     t = first.taps
     users = [_feeds(model, m.op) for m in members]
