@@ -69,7 +69,7 @@ size) and ``thresholds`` every input-dim value (per symbol) at which more taps d
 """
 from __future__ import annotations
 
-from analyzer.convs import CONV_OPS, NotChecked, shrink_path, weight_source
+from analyzer.convs import NotChecked, conv_ops, shrink_path, weight_source
 from analyzer.findings import Finding
 
 CODE = "DT001"
@@ -83,15 +83,13 @@ _ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 10: 2, 11: 8, 12: 4, 13: 
 
 
 def _fmt(dims) -> str:
-    return "x".join(str(d) for d in dims)
+    return "x".join(map(str, dims))
 
 
 def check(model, options=None):
     min_dead = int((options or {}).get("min-dead-weights", 1))
     unchecked: dict[str, int] = {}
-    for op in model.graph.all_ops():
-        if op.op_type not in CONV_OPS:
-            continue
+    for op in conv_ops(model):
         try:
             ct = model.conv_taps(op)
         except NotChecked as e:
@@ -136,7 +134,7 @@ class _TapFacts:
     immutable).  Tuples: each finding gets lists of its own."""
 
     __slots__ = ("live", "dead", "dead_truncated", "live_per_axis", "eff_kernel", "eff_dilations", "eff_pads",
-                 "contiguous", "verdict", "eff_text")  # fmt: skip
+                 "contiguous", "verdict", "eff_text", "kernel_text")  # fmt: skip
 
     def __init__(self, taps):
         self.dead = tuple(_take(taps.iter_dead(), MAX_LISTED_TAPS))
@@ -154,7 +152,8 @@ class _TapFacts:
             if taps.live_count == 1 and all(a.live == (a.kernel // 2,) for a in taps.axes) and all(a.kernel % 2 for a in taps.axes):
                 verdict += " (only the centre tap is live)"
         self.verdict = verdict
-        self.eff_text = _fmt(self.eff_kernel) if taps.live_count else "nothing"
+        self.eff_text = f"{_fmt(self.eff_kernel) if taps.live_count else 'nothing'} kernel with pads {list(self.eff_pads)}"
+        self.kernel_text = _fmt(taps.kernel_shape)
 
 
 def _tap_facts(model, taps) -> _TapFacts:
@@ -165,17 +164,22 @@ def _tap_facts(model, taps) -> _TapFacts:
     return got[1]
 
 
-def _op_entry(model, op) -> dict:
-    """``{"node", "op_type", "shape"}`` of an op of ``path_from_cause``."""
-    return {"node": op.id, "op_type": op.op_type, "shape": _jsonable(model.shape(op.outputs[0]) if op.outputs else None)}
+def _op_entry(model, op, memo) -> dict:
+    """``{"node", "op_type", "shape"}`` of an op of ``path_from_cause``; ``memo`` keeps
+    each op's output shape (a cause is on the path of every conv it shrinks for)."""
+    shape = memo.get(op.key, memo)
+    if shape is memo:
+        shape = memo[op.key] = _jsonable(model.shape(op.outputs[0]) if op.outputs else None)
+    return {"node": op.id, "op_type": op.op_type, "shape": None if shape is None else list(shape)}
 
 
 def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     op, taps = ct.op, ct.taps
     cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
     facts = _tap_facts(model, taps)
+    shapes = model.graph.memo.setdefault("dt001_op_shapes", {})
     w_dtype = model.info(ct.weight_key).dtype
-    dead_weights = ct.dead_weights
+    dead_weights, total_weights = ct.dead_weights, ct.total_weights
     details = {
         "weight": ct.weight_key[2],
         "weight_source": weight_source(model, ct.weight_key),
@@ -183,24 +187,24 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
         "input_spatial_shape": list(ct.input_spatial),
         "strides": list(ct.strides),
         "dilations": list(ct.dilations),
-        "pads": list(ct.pads_begin) + list(ct.pads_end),
+        "pads": [*ct.pads_begin, *ct.pads_end],
         "pad_node": ct.pad_node.id if ct.pad_node is not None else None,
         "group": ct.group,
         "transpose": ct.transpose,
         "output_padding": list(ct.output_padding),
-        "live_taps": [list(t) for t in facts.live],
-        "dead_taps": [list(t) for t in facts.dead],
+        "live_taps": list(map(list, facts.live)),
+        "dead_taps": list(map(list, facts.dead)),
         "dead_taps_truncated": facts.dead_truncated,
-        "live_taps_per_axis": [list(a) for a in facts.live_per_axis],
+        "live_taps_per_axis": list(map(list, facts.live_per_axis)),
         "dead_weights": dead_weights,
-        "total_weights": ct.total_weights,
+        "total_weights": total_weights,
         "dead_bytes": dead_weights * _ITEMSIZE.get(w_dtype, 4) if w_dtype else None,
         "effective_kernel_shape": list(facts.eff_kernel),
         "effective_dilations": list(facts.eff_dilations),
         "effective_pads": list(facts.eff_pads),
         "live_taps_contiguous": facts.contiguous,
         "cause": {"node": cause.id, "op_type": cause.op_type} if cause is not None else None,
-        "path_from_cause": [_op_entry(model, p) for p in path[:MAX_PATH]] + [_op_entry(model, op)],
+        "path_from_cause": [_op_entry(model, p, shapes) for p in path[:MAX_PATH]] + [_op_entry(model, op, shapes)],
     }
     if symbolic is not None:
         details["input_spatial_shape"] = symbolic
@@ -217,9 +221,8 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     elif symbolic is not None:
         when = "at every input size, "
     message = (
-        f"{_fmt(ct.kernel_shape)} kernel on a {size} input{where}: {when}{facts.verdict}; "
-        f"{dead_weights} of {ct.total_weights} weights are dead; "
-        f"same output as a {facts.eff_text} kernel with pads {list(facts.eff_pads)}"
+        f"{facts.kernel_text} kernel on a {size} input{where}: {when}{facts.verdict}; "
+        f"{dead_weights} of {total_weights} weights are dead; same output as a {facts.eff_text}"
     )
     return Finding(
         rule=CODE,
