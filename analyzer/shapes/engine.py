@@ -304,6 +304,8 @@ class _Engine:
         self._pending: list = []
         self.op_budget = MIN_OP_BUDGET + 2 * len(graph.ops)
         self._calls: dict = {}  # (function path, input signature, attributes) -> output infos
+        # shape functions' own memos of pure computations, for this run (e.g. ops_nn.conv)
+        self.memo: dict = {}
         self._active_functions: set = set()
         self._said: set = set()  # one-time notes already given
         self._unknown_ops: dict = {}  # (domain, op_type) -> [count, first node]
