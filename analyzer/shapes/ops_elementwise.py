@@ -322,8 +322,8 @@ def _sym_binary(op, a, b):
     "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", *_COMPARE,
 )
 def binary(ctx):
-    op = ctx.node.op_type
-    idx = [i for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    op = ctx.op.op_type
+    idx = [i for i, k in enumerate(ctx.op.inputs) if k is not None]
     infos = [ctx.info(i) for i in idx]
     shapes = [inf.shape for inf in infos]
     if op == "PRelu":

@@ -257,7 +257,8 @@ def transpose(ctx):
 
 @register("Concat")
 def concat(ctx):
-    idx = [i for i in range(ctx.n_inputs) if ctx.has_input(i)]
+    # measured hot (a CNN concatenates feature maps all along): loops, not generators
+    idx = [i for i, k in enumerate(ctx.op.inputs) if k is not None]
     infos = [ctx.info(i) for i in idx]
     shapes = [inf.shape for inf in infos]
     axis = ctx.attr("axis", 0)
@@ -265,8 +266,9 @@ def concat(ctx):
     if not known:
         return
     r = len(known[0])
-    if any(len(s) != r for s in known):
-        raise ShapeError("inputs of different ranks")
+    for s in known:
+        if len(s) != r:
+            raise ShapeError("inputs of different ranks")
     axis = norm_axis(axis, r)
     out = []
     for ax in range(r):
@@ -281,11 +283,16 @@ def concat(ctx):
                     total = dim_add(total, s[ax])
             out.append(total)
         else:
+            first = known[0][ax]
+            if first.__class__ is int:
+                for s in known:
+                    d = s[ax]
+                    if d.__class__ is not int or d != first:
+                        break
+                else:
+                    out.append(first)  # the inputs agree in plain ints
+                    continue
             vals = [s[ax] for s in known]
-            first = vals[0]
-            if first.__class__ is int and vals.count(first) == len(vals) and all(d.__class__ is int for d in vals):
-                out.append(first)  # measured hot: the inputs agree in plain ints
-                continue
             ints = {d for d in vals if isinstance(d, int)}
             if len(ints) > 1:
                 raise ShapeError(f"inputs differ on axis {ax}: {sorted(ints)}")
