@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from math import prod
+from types import MappingProxyType
 
 import numpy as np
 import onnx
@@ -171,6 +172,9 @@ class Shapes:
         return self.info(value_key).shape
 
 
+_NO_BINDINGS = MappingProxyType({})  # attribute values of no function call (read-only, shared)
+
+
 class Ctx:
     """What a shape function sees of one node.
 
@@ -178,15 +182,19 @@ class Ctx:
     they are measured hot (bench/phases.py), so they read the value-node dicts
     directly instead of going through :meth:`_Engine.info`."""
 
-    __slots__ = ("engine", "op", "node", "_bindings", "_inputs", "_nodes")
+    __slots__ = ("engine", "op", "_bindings", "_inputs", "_nodes")
 
     def __init__(self, engine: "_Engine", op, attr_bindings=None):
         self.engine = engine
         self.op = op
-        self.node = op.proto
-        self._bindings = attr_bindings or {}
+        self._bindings = attr_bindings or _NO_BINDINGS
         self._inputs = op.inputs
         self._nodes = engine._nodes
+
+    @property
+    def node(self):
+        """The NodeProto."""
+        return self.op.proto
 
     @property
     def opset(self):
@@ -403,9 +411,9 @@ class _Engine:
                 sp = attrs["sparse"]
                 dims = tuple(int(d) for d in sp.dims)
                 ok = len(dims) <= MAX_RANK and all(0 <= d <= MAX_DIM for d in dims)
-                self.store(key, TensorInfo(dims if ok else None, sp.values.data_type, None, None, "initializer"))
+                attrs["info"] = TensorInfo(dims if ok else None, sp.values.data_type, None, None, "initializer")
                 continue
-            self.store(key, self.tensor_info(t, "initializer"))
+            attrs["info"] = self.tensor_info(t, "initializer")
 
     def tensor_info(self, t: TensorProto, source) -> TensorInfo:
         # measured hot (every initializer): each protobuf field read once, the
@@ -419,7 +427,7 @@ class _Engine:
             return TensorInfo(None, dtype, None, None, source)
         value = None
         numel = prod(dims)
-        if numel <= MAX_TRACKED_ELEMENTS and not self.over_budget(numel):
+        if numel <= MAX_TRACKED_ELEMENTS and (numel <= self.value_budget or not self.over_budget(numel)):
             if dtype in _LAZY_VALUE_TYPES and (self.loaded is not None or t.data_location != TensorProto.EXTERNAL):
                 self.value_budget -= numel
                 info = _LazyValueInfo(dims, dtype, source, self.loaded, t)
@@ -434,8 +442,9 @@ class _Engine:
 
     # -- walking ---------------------------------------------------------
     def run(self, path=MAIN, attr_bindings=None):
+        run_op = self.run_op
         for op in self.graph.topological_order(path):
-            self.run_op(op, attr_bindings)
+            run_op(op, attr_bindings)
 
     def run_op(self, op, attr_bindings=None):
         self.op_budget -= 1
@@ -893,7 +902,7 @@ def _fill_from_value_info(graph: Graph) -> None:
     nodes = graph.nx._node
     for attrs in nodes.values():
         vi = attrs.get("value_info")
-        if vi is None or attrs.get("role") in ("input", "initializer"):
+        if vi is None:
             continue
         inf = attrs.get("info") or TensorInfo()
         if inf.dtype is not None and inf.shape is not None:
@@ -902,6 +911,8 @@ def _fill_from_value_info(graph: Graph) -> None:
                     break
             else:
                 continue
+        if attrs.get("role") in ("input", "initializer"):
+            continue
         shape, dtype = _type_to_shape(vi)
         new_shape = inf.shape
         if shape is not None and (inf.shape is None or len(inf.shape) == len(shape)):

@@ -81,12 +81,13 @@ _FOLD_UNARY = {
 def unary(ctx):
     inf = ctx.info(0)
     value = None
-    fold = _FOLD_UNARY.get(ctx.node.op_type)
+    op = ctx.op.op_type
+    fold = _FOLD_UNARY.get(op)
     if fold is not None and inf.value is not None:
         with np.errstate(all="ignore"):
             value = fold(inf.value).astype(inf.value.dtype)
     sym = None
-    if ctx.node.op_type == "Neg" and inf.sym is not None:
+    if op == "Neg" and inf.sym is not None:
         sym = [dim_mul(d, -1) if isinstance(d, int) else None for d in inf.sym]
     ctx.set(0, inf.shape, inf.dtype, value, sym)
 
