@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import dims as _dims
 from .dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
-from .engine import ShapeError, register
+from .engine import ShapeError, TensorInfo, register
 from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis, scalar
 from .ops_elementwise import broadcast
 
@@ -262,6 +262,13 @@ def concat(ctx):
     infos = [ctx.info(i) for i in idx]
     shapes = [inf.shape for inf in infos]
     axis = ctx.attr("axis", 0)
+    # A network concatenates the same shapes again and again: see _concat_key
+    key = _concat_key(axis, infos)
+    if key is not None:
+        out = ctx.engine.memo.get(key)
+        if out is not None:
+            ctx.set(0, out, infos[0].dtype)
+            return
     known = [s for s in shapes if s is not None]
     if not known:
         return
@@ -314,6 +321,35 @@ def concat(ctx):
             if all(d is None for d in sym):
                 sym = None
     ctx.set(0, out, infos[0].dtype, value, sym)
+    if key is not None:
+        ctx.engine.memo[key] = tuple(out)
+
+
+def _concat_key(axis, infos):
+    """What concat() computes its output shape from, as a memo key; None unless no input
+    carries a value or symbols (nor is an initializer, whose value is read lazily), every
+    dim is a plain int or None, no input is 1-D (concat() may then check the value budget)
+    and the axis and dtype are plain ints: equal keys, same output (1 == 1.0 == True, and
+    equal symbol texts can be different sizes)."""
+    if not infos or axis.__class__ is not int:
+        return None
+    key = ["Concat", axis]
+    for inf in infos:
+        if inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+            return None
+        s = inf.shape
+        if s is not None:
+            if s.__class__ is not tuple or len(s) == 1:
+                return None
+            for d in s:
+                if d.__class__ is not int and d is not None:
+                    return None
+        key.append(s)
+    dtype = infos[0].dtype
+    if dtype is not None and dtype.__class__ is not int:
+        return None
+    key.append(dtype)
+    return tuple(key)
 
 
 @register("Split")
