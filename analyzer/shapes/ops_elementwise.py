@@ -6,7 +6,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from .dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
-from .engine import ShapeError, register
+from .engine import ShapeError, TensorInfo, register
 from .ops_common import fresh, nonneg, seq_state
 
 BOOL = TensorProto.BOOL
@@ -326,6 +326,13 @@ def binary(ctx):
     op = ctx.op.op_type
     idx = [i for i, k in enumerate(ctx.op.inputs) if k is not None]
     infos = [ctx.info(i) for i in idx]
+    # A network adds and multiplies the same shapes again and again: see _binary_key
+    key = _binary_key(op, idx, infos, ctx.dtype(0))
+    if key is not None:
+        got = ctx.engine.memo.get(key)
+        if got is not None:
+            ctx.set(0, got[0], got[1])
+            return
     shapes = [inf.shape for inf in infos]
     if op == "PRelu":
         # The slope broadcasts to X (unidirectionally); before opset 7 a 1-D slope
@@ -367,6 +374,30 @@ def binary(ctx):
                 if sym is not None and shape is not None and len(shape) == 0:
                     sym = sym[:1]
     ctx.set(0, shape, dtype, value, sym)
+    if key is not None:
+        ctx.engine.memo[key] = (shape, dtype)
+
+
+def _binary_key(op, idx, infos, dtype0):
+    """What binary() computes its output from, as a memo key; None unless no input
+    carries a value or symbols (nor is an initializer, whose value is read lazily) and
+    every dim and dtype is a plain int or None: equal keys, same output (1 == 1.0 ==
+    True, and equal symbol texts can be different sizes)."""
+    if dtype0 is not None and dtype0.__class__ is not int:
+        return None
+    key = [op, dtype0, tuple(idx)]
+    for inf in infos:
+        if inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+            return None
+        s = inf.shape
+        if s is not None:
+            if s.__class__ is not tuple:
+                return None
+            for d in s:
+                if d.__class__ is not int and d is not None:
+                    return None
+        key.append(s)
+    return tuple(key)
 
 
 def _sym_compare(a, b, shape):
