@@ -21,9 +21,9 @@ import weakref
 
 from ..graph import MAIN
 from .dims import symbol
-from .engine import ShapeError
+from .engine import ShapeError, TensorInfo
 
-__all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state"]
+__all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state", "plain_shape", "plain_input"]
 
 #: Slice starts/ends at or beyond this mean "to the end" (exporters write INT32_MAX or
 #: INT64_MAX); no axis is assumed to hold more elements than this.
@@ -87,3 +87,41 @@ def seq_state(engine) -> dict:
     if st is None:
         st = _SEQ_STATE[engine] = {}
     return st
+
+
+# -- memo keys ------------------------------------------------------------------
+# Conv, Concat and the binary ops memoize their output shape per engine run
+# (``_Engine.memo``), keyed by what they compute it from.  A key may only hold values
+# whose equality means "the shape function does exactly the same": plain ints and None
+# (1 == 1.0 == True, and two equal symbol texts can be different sizes).
+
+
+def plain_shape(s) -> bool:
+    """Whether shape ``s`` may be part of a memo key: None or a tuple of plain ints and Nones."""
+    if s is None:
+        return True
+    if s.__class__ is not tuple:
+        return False
+    for d in s:
+        if d.__class__ is not int and d is not None:
+            return False
+    return True
+
+
+def plain_input(inf) -> bool:
+    """Whether a shape function that folds values sees of input ``inf`` only its shape and
+    dtype, and both may be part of a memo key: no value, no symbols, not an initializer
+    (whose value is read lazily), a plain shape and dtype."""
+    if inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+        return False
+    if inf.dtype is not None and inf.dtype.__class__ is not int:
+        return False
+    s = inf.shape
+    if s is None:
+        return True
+    if s.__class__ is not tuple:
+        return False
+    for d in s:  # plain_shape, inlined (measured hot: every input of every memoized op)
+        if d.__class__ is not int and d is not None:
+            return False
+    return True

@@ -6,8 +6,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from .dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
-from .engine import ShapeError, TensorInfo, register
-from .ops_common import fresh, nonneg, seq_state
+from .engine import ShapeError, register
+from .ops_common import fresh, nonneg, plain_input, seq_state
 
 BOOL = TensorProto.BOOL
 
@@ -379,24 +379,15 @@ def binary(ctx):
 
 
 def _binary_key(op, idx, infos, dtype0):
-    """What binary() computes its output from, as a memo key; None unless no input
-    carries a value or symbols (nor is an initializer, whose value is read lazily) and
-    every dim and dtype is a plain int or None: equal keys, same output (1 == 1.0 ==
-    True, and equal symbol texts can be different sizes)."""
+    """What binary() computes its output from, as a memo key (see ops_common.plain_input),
+    or None. The present inputs' positions are part of it: PRelu reads input 0."""
     if dtype0 is not None and dtype0.__class__ is not int:
         return None
     key = [op, dtype0, tuple(idx)]
     for inf in infos:
-        if inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+        if not plain_input(inf):
             return None
-        s = inf.shape
-        if s is not None:
-            if s.__class__ is not tuple:
-                return None
-            for d in s:
-                if d.__class__ is not int and d is not None:
-                    return None
-        key.append(s)
+        key.append(inf.shape)
     return tuple(key)
 
 

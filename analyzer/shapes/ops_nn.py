@@ -7,7 +7,7 @@ from onnx import TensorProto
 from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
 from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, pool_out
 from .engine import ShapeError, register
-from .ops_common import fresh, norm_axis
+from .ops_common import fresh, norm_axis, plain_shape
 from .ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
@@ -86,16 +86,10 @@ def _kernel_from_weight(ks, w, spatial_rank):
 
 
 def _conv_key(op, x, w, dtype, attrs):
-    """What conv() computes its output from, as a memo key; None unless every dim is a
-    plain int or None and every attribute a plain int, str or list of ints, so that two
-    keys compare equal only when conv() would do exactly the same (1 == 1.0 == True,
-    and two equal symbol texts can be different sizes)."""
-    if x.__class__ is not tuple or (w is not None and w.__class__ is not tuple):
-        return None
-    for d in x + w if w is not None else x:
-        if d is not None and d.__class__ is not int:
-            return None
-    if dtype is not None and dtype.__class__ is not int:
+    """What conv() computes its output from, as a memo key (see ops_common.plain_shape):
+    None unless the shapes are plain, the dtype a plain int or None and every attribute
+    a plain int, str or list of ints."""
+    if not plain_shape(x) or not plain_shape(w) or (dtype is not None and dtype.__class__ is not int):
         return None
     group, ks, pads, strides, dilations, auto_pad = attrs
     if group.__class__ is not int or auto_pad.__class__ is not str:

@@ -14,8 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import dims as _dims
 from .dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
-from .engine import ShapeError, TensorInfo, register
-from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis, scalar
+from .engine import ShapeError, register
+from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis, plain_input, scalar
 from .ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
@@ -326,29 +326,16 @@ def concat(ctx):
 
 
 def _concat_key(axis, infos):
-    """What concat() computes its output shape from, as a memo key; None unless no input
-    carries a value or symbols (nor is an initializer, whose value is read lazily), every
-    dim is a plain int or None, no input is 1-D (concat() may then check the value budget)
-    and the axis and dtype are plain ints: equal keys, same output (1 == 1.0 == True, and
-    equal symbol texts can be different sizes)."""
+    """What concat() computes its output shape from, as a memo key (see
+    ops_common.plain_input), or None. Not for 1-D inputs: concat() may then consult the
+    value budget."""
     if not infos or axis.__class__ is not int:
         return None
-    key = ["Concat", axis]
+    key = ["Concat", axis, infos[0].dtype]
     for inf in infos:
-        if inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+        if not plain_input(inf) or (inf.shape is not None and len(inf.shape) == 1):
             return None
-        s = inf.shape
-        if s is not None:
-            if s.__class__ is not tuple or len(s) == 1:
-                return None
-            for d in s:
-                if d.__class__ is not int and d is not None:
-                    return None
-        key.append(s)
-    dtype = infos[0].dtype
-    if dtype is not None and dtype.__class__ is not int:
-        return None
-    key.append(dtype)
+        key.append(inf.shape)
     return tuple(key)
 
 
