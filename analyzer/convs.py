@@ -308,11 +308,63 @@ def taps_at(st: ConvSetup, spatial) -> tuple:
 
 
 def _conv_taps(model, op) -> ConvTaps:
+    memo = model.graph.memo.get("conv_geometry")
+    if memo is None:
+        memo = model.graph.memo["conv_geometry"] = {}
+    found = _plain_conv_taps(model, op, memo)
+    if found is not None:
+        return found
     st = conv_setup(model, op)
     if not _ints(st.spatial):
         raise NotChecked(f"input spatial size {_fmt(st.spatial)} is not static")
     _charge_taps(model, st.kernel)
-    return conv_taps_at(st, st.spatial, model.graph.memo.setdefault("conv_geometry", {}))
+    return conv_taps_at(st, st.spatial, memo)
+
+
+def _plain_conv_taps(model, op, memo):
+    """The common case of :func:`_conv_taps`, measured hot (a network has hundreds of
+    convs of a few geometries): a float Conv with static plain-int shapes, ordinary
+    attributes (:func:`_plain_attrs`), consistent channels, no Pad in front, and a
+    geometry already analyzed (``memo``, shared with :func:`conv_taps_at`).  Returns
+    the same ConvTaps as the general path, or None: then the general path runs and
+    says why a conv cannot be checked."""
+    if op.op_type != "Conv" or op.domain != "":
+        return None
+    inputs = op.inputs
+    if len(inputs) < 2:
+        return None
+    x_key, w_key = inputs[0], inputs[1]
+    if x_key is None or w_key is None:
+        return None
+    x_shape, w_shape = model.shape(x_key), model.shape(w_key)
+    if x_shape is None or w_shape is None or len(x_shape) < 3 or len(w_shape) != len(x_shape):
+        return None
+    for d in w_shape:
+        if d.__class__ is not int:
+            return None
+    spatial = tuple(x_shape[1:])  # channels and the spatial dims
+    for d in spatial:
+        if d.__class__ is not int:
+            return None
+    channels, spatial = spatial[0], spatial[1:]
+    w_shape = tuple(w_shape)
+    plain = _plain_attrs(op.attrs, len(spatial), w_shape[2:])
+    if plain is None:
+        return None
+    kernel, strides, dilations, pads, group, auto_pad, output_padding, output_shape = plain
+    if channels % group or w_shape[1] * group != channels or _zero_pad_in_front(model, x_key, len(spatial)) is not None:
+        return None
+    found = memo.get((spatial, kernel, strides, dilations, pads, auto_pad, None, False, output_padding, output_shape))
+    if found is None or found.__class__ is str:
+        return None  # not analyzed yet, or not analyzable: the general path does it
+    budget = model.graph.memo.get("tap_budget")
+    if budget is None or budget < sum(kernel):
+        return None
+    model.graph.memo["tap_budget"] = budget - sum(kernel)
+    taps, begins, ends = found
+    # positional (measured hot): the fields of ConvTaps in order
+    return ConvTaps(op, x_key, spatial, w_key, w_shape, kernel, strides, dilations, begins, ends, group, False,
+                    output_padding, None, taps)  # fmt: skip
 
 
 def conv_taps_at(st: ConvSetup, spatial, memo: dict | None = None) -> ConvTaps:
