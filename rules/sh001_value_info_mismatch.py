@@ -120,8 +120,6 @@ def _check(model, report_symbolic):
     """First the declarations that disagree with a value's TensorInfo (cheap: most
     models have none), then, only if there are any, which of those values are proven."""
     from analyzer.graph import MAIN
-    from analyzer.load import text
-    from analyzer.shapes.dims import MAX_DIM, MAX_RANK
 
     graph = model.graph
     nodes = graph.nx._node
@@ -132,28 +130,10 @@ def _check(model, report_symbolic):
     for path, sub in graph.subgraphs.items():
         if sub is None or sub.proto is None or roots.get(path) != MAIN:
             continue  # function bodies (and what they hold) are analyzed per call
-        decls = [("value_info", None, vi, ("value", path, text(vi.name))) for vi in sub.proto.value_info]
-        decls += [
-            ("output", i, vi, sub.output_keys[i]) for i, vi in enumerate(sub.proto.output) if i < len(sub.output_keys)
-        ]
-        seen = set()
-        for declared_in, index, vi, key in decls:
-            attrs = nodes.get(key) if key is not None else None
-            if attrs is None or attrs.get("kind") != "value" or (declared_in, key) in seen:
-                continue
-            seen.add((declared_in, key))
-            info = attrs.get("info")
-            if info is None or info.source != "inferred":
-                continue
-            raw = vi.type.SerializeToString()  # models repeat a few types many times: parse each once
-            declared = parsed.get(raw, _UNPARSED)
-            if declared is _UNPARSED:
-                declared = parsed[raw] = _declared(vi, MAX_DIM, MAX_RANK)
-            if declared is None:
-                continue
-            d_shape, d_dtype = declared
-            if d_shape == info.shape and d_dtype == info.dtype:
-                continue  # the common case: the declaration is exactly what we prove
+        differing = _differing(nodes, parsed, path, sub.proto.value_info, None)
+        differing += _differing(nodes, parsed, path, sub.proto.output, sub.output_keys)
+        for index, vi, key, attrs, info, (d_shape, d_dtype) in differing:
+            declared_in = "value_info" if index is None else "output"
             if d_dtype is not None and info.dtype is not None and _maybe_filled_dtype(attrs, vi, info.dtype):
                 d_dtype = None
             found = _compare(d_shape, d_dtype, _plain_shape(info.shape), _int_or_none(info.dtype), input_symbols)
@@ -174,6 +154,54 @@ def _check(model, report_symbolic):
 # --- what the file declares ---------------------------------------------------------------------
 
 
+def _differing(nodes, parsed, path, entries, output_keys):
+    """The declarations in ``entries`` (a graph's ``value_info``, or with ``output_keys``
+    its ``output``) of values our engine inferred whose declared type is not exactly
+    the inferred one: ``(output index or None, vi, value key, node attrs, TensorInfo,
+    (declared shape, declared dtype))``.  Only a value's first declaration in the list
+    counts.  ``parsed`` keeps the declared types by their bytes (models repeat a few
+    types many times).
+
+    Measured hot (exporters declare every value): a declaration that is exactly what
+    we infer, the common case, costs a name, a dict lookup and the type's bytes;
+    which declarations come first is worked out only when some differ."""
+    from analyzer.load import text
+    from analyzer.shapes.dims import MAX_DIM, MAX_RANK
+
+    n_keys = None if output_keys is None else len(output_keys)
+    get = nodes.get
+    found = []
+    for pos, vi in enumerate(entries):
+        if n_keys is None:
+            name = vi.name
+            key = ("value", path, name if name.__class__ is str else text(name))
+        elif pos < n_keys:
+            key = output_keys[pos]
+        else:
+            break
+        info = get(key, _NO_ATTRS).get("info") if key is not None else None
+        if info is None or info.source != "inferred":
+            continue
+        raw = vi.type.SerializeToString()
+        declared = parsed.get(raw, _UNPARSED)
+        if declared is _UNPARSED:
+            declared = parsed[raw] = _declared(vi, MAX_DIM, MAX_RANK)
+        if declared is None or (declared[0] == info.shape and declared[1] == info.dtype):
+            continue  # the common case: the declaration is exactly what we prove
+        attrs = nodes[key]
+        if attrs.get("kind") == "value":
+            found.append((pos, vi, key, attrs, info, declared))
+    if not found:
+        return found
+    keys = [("value", path, text(vi.name)) for vi in entries] if n_keys is None else output_keys
+    first: dict = {}
+    for pos, key in enumerate(keys):
+        first.setdefault(key, pos)
+    return [(None if output_keys is None else pos, vi, key, attrs, info, declared)
+            for pos, vi, key, attrs, info, declared in found if first[key] == pos]  # fmt: skip
+
+
+_NO_ATTRS: dict = {}
 _UNPARSED = object()
 
 
