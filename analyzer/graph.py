@@ -131,11 +131,13 @@ class OpNode:
             t = a.type
             # the common types decoded as onnx.helper.get_attribute_value does
             if t == _INTS:
-                v = list(a.ints)
+                v = a.ints[:]
             elif t == _INT:
                 v = a.i
             elif t == _FLOAT:
                 v = a.f
+            elif t == _STRING:  # auto_pad, mode...: bytes decoded as below
+                v = a.s.decode("utf-8", "replace")
             else:
                 try:
                     v = helper.get_attribute_value(a)
@@ -168,7 +170,7 @@ class OpNode:
         return default if v is None else v
 
 
-_INT, _INTS, _FLOAT = AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT
+_INT, _INTS, _FLOAT, _STRING = AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT, AttributeProto.STRING
 _GRAPH_TYPES = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
 
 
