@@ -173,13 +173,25 @@ def _op_entry(model, op, memo) -> dict:
     return {"node": op.id, "op_type": op.op_type, "shape": None if shape is None else list(shape)}
 
 
+def _cause_text(model, cause) -> str:
+    """The message's " (made small by ...)", once per cause (it shrinks the map of several convs)."""
+    if cause is None:
+        return " (graph input size)"
+    memo = model.graph.memo.setdefault("dt001_cause_texts", {})
+    text = memo.get(cause.key)
+    if text is None:
+        text = memo[cause.key] = f" (made small by {cause.op_type} {cause.id!r})"
+    return text
+
+
 def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     op, taps = ct.op, ct.taps
     cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
     facts = _tap_facts(model, taps)
     shapes = model.graph.memo.setdefault("dt001_op_shapes", {})
     w_dtype = model.info(ct.weight_key).dtype
-    dead_weights, total_weights = ct.dead_weights, ct.total_weights
+    per_tap = ct.weights_per_tap
+    dead_weights, total_weights = per_tap * taps.dead_count, per_tap * taps.total_taps  # ct.dead_weights, ct.total_weights
     details = {
         "weight": ct.weight_key[2],
         "weight_source": weight_source(model, ct.weight_key),
@@ -211,7 +223,7 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
         details["input_spatial_shape_at_threshold"] = list(ct.input_spatial)
         details["condition"] = [c.as_json() for c in clauses or ()]
         details["thresholds"] = {s: list(v) for s, v in sorted((levels or {}).items())}
-    where = f" (made small by {cause.op_type} {cause.id!r})" if cause is not None else " (graph input size)"
+    where = _cause_text(model, cause)
     if ct.pad_node is not None:
         where += f", padded by Pad {ct.pad_node.id!r}"
     size = _fmt(ct.input_spatial) if symbolic is None else _fmt(symbolic)
