@@ -256,6 +256,26 @@ class Graph:
     def _toposort(self, path):
         keys = self.subgraphs[path].op_keys
         producer = self._producer
+        # Exporters write nodes in topological order: when every in-graph producer
+        # comes before its reader, the file order is the answer (Kahn's algorithm
+        # with the smallest index first would return it too) and no heap is needed.
+        ops = self.ops
+        implicit = self._implicit
+        in_order = True
+        for k in keys:
+            here = k[2]
+            reads = ops[k].inputs
+            if implicit and k in implicit:
+                reads = reads + implicit[k]
+            for vkey in reads:
+                prod = producer.get(vkey)
+                if prod is not None and prod[2] >= here and prod[1] == path:
+                    in_order = False
+                    break
+            if not in_order:
+                break
+        if in_order:
+            return [ops[k] for k in keys]
         indeg = [0] * len(keys)
         succs: list[list[int]] = [[] for _ in keys]
         for k in keys:

@@ -126,6 +126,35 @@ def test_topological_order_of_a_shuffled_graph():
     assert order == ["n1_independent", "n3_relu", "n2_sig", "n0_add", "n4_abs"]
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_topological_order_equals_smallest_index_first_kahn(seed):
+    # Random DAGs, written in order (the fast path: file order) or shuffled (the heap):
+    # both must give what networkx's lexicographic topological sort by index gives.
+    import networkx as nx
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 30))
+    nodes = []
+    for i in range(n):
+        k = int(rng.integers(1, 3))
+        srcs = ["x"] + [f"v{j}" for j in range(i)]
+        ins = [srcs[int(rng.integers(0, len(srcs)))] for _ in range(k)]
+        nodes.append(helper.make_node("Sum", ins, [f"v{i}"], name=f"n{i}"))
+    if seed % 2:
+        nodes = [nodes[i] for i in rng.permutation(n)]
+    m = _model(nodes, [_vi("x", [4])], [_vi(f"v{n - 1}", None)])
+    g = build_graph(m)
+    order = _check_valid_order(g)
+    dg = nx.DiGraph()
+    dg.add_nodes_from(range(n))
+    for idx, node in enumerate(nodes):
+        for name in node.input:
+            if name != "x":
+                dg.add_edge(next(j for j, p in enumerate(nodes) if name in p.output), idx)
+    expected = [nodes[i].name for i in nx.lexicographical_topological_sort(dg)]
+    assert order == expected
+
+
 def test_topological_order_is_stable_across_builds():
     m = _diamond()
     first = _check_valid_order(build_graph(m))
