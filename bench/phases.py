@@ -36,7 +36,7 @@ def phases(path, repeat):
         try:
             t0 = time.perf_counter()
             loaded = timed("load", M.load_any, path)
-            timed("count", lambda: (R.count_nodes(loaded.model), R.count_weights(loaded.model)))
+            timed("count", lambda: (loaded.node_count if loaded.node_count is not None else R.count_nodes(loaded.model), R.count_weights(loaded.model)))
             graph = timed("graph", build_graph, loaded.model)
             shapes = timed("shapes", infer_shapes, graph, loaded, None)
             model = M.AnalyzedModel(path=path, loaded=loaded, graph=graph, shapes=shapes, notes=[])
