@@ -75,12 +75,7 @@ class NotChecked(Exception):
 
 
 def _ints(seq):
-    if seq is None:
-        return False
-    for x in seq:  # measured hot: plain ints decided without a generator
-        if x.__class__ is not int:
-            return all(isinstance(x, int) for x in seq)
-    return True
+    return seq is not None and all(isinstance(x, int) for x in seq)
 
 
 def _plain_ints(v) -> bool:
@@ -100,13 +95,6 @@ def _int_list(attrs, name, n, default):
     v = attrs.get(name)
     if v is None:
         return default
-    if v.__class__ is list and (n is None or len(v) == n):
-        for x in v:  # measured hot: the common case (plain ints) checked inline
-            if x.__class__ is not int:
-                break
-        else:
-            return tuple(v)
-    # anything else gets the checks (and their reasons) below
     if not isinstance(v, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         raise NotChecked(f"attribute {name} is not a list of integers")
     if n is not None and len(v) != n:
