@@ -345,10 +345,9 @@ def _plain_conv_taps(model, op, memo):
     found = memo.get((spatial, kernel, strides, dilations, pads, auto_pad, None, False, output_padding, output_shape))
     if found is None or found.__class__ is str:
         return None  # not analyzed yet, or not analyzable: the general path does it
-    budget = model.graph.memo.get("tap_budget")
-    if budget is None or budget < sum(kernel):
-        return None
-    model.graph.memo["tap_budget"] = budget - sum(kernel)
+    # everything the general path checks before charging has passed, so an exhausted
+    # budget raises here exactly what it would raise there
+    _charge_taps(model, kernel)
     taps, begins, ends = found
     # positional (measured hot): the fields of ConvTaps in order
     return ConvTaps(op, x_key, spatial, w_key, w_shape, kernel, strides, dilations, begins, ends, group, False,
