@@ -92,6 +92,12 @@ _LAZY_VALUE_TYPES = frozenset(
 )
 
 
+def _read_value(loaded, t):
+    """A small tensor's values: through the loaded file (lazy payloads, external data),
+    or from the proto itself when there is no file (an in-memory model's inline data)."""
+    return read_tensor(loaded, t, MAX_TRACKED_ELEMENTS) if loaded is not None else _read_inline(t)
+
+
 class _LazyValueInfo(TensorInfo):
     """An initializer's TensorInfo whose small value is read on first use.
 
@@ -123,7 +129,7 @@ class _LazyValueInfo(TensorInfo):
     def _read(self):
         loaded, t = self._src
         self._src = None
-        self._value = read_tensor(loaded, t, MAX_TRACKED_ELEMENTS) if loaded is not None else _read_inline(t)
+        self._value = _read_value(loaded, t)
 
     # Seen from outside, a plain TensorInfo (printed, compared, pickled, copied).
     def _plain(self):
@@ -433,10 +439,8 @@ class _Engine:
                 info = _LazyValueInfo(dims, dtype, source, self.loaded, t)
                 self._pending.append((info, numel))
                 return info
-            if self.loaded is not None:
-                value = read_tensor(self.loaded, t, MAX_TRACKED_ELEMENTS)
-            elif t.data_location != TensorProto.EXTERNAL:
-                value = _read_inline(t)
+            if self.loaded is not None or t.data_location != TensorProto.EXTERNAL:
+                value = _read_value(self.loaded, t)
             value = self.keep_value(value)
         return TensorInfo(dims, dtype, value, None, source)
 

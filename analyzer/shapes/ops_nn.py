@@ -152,11 +152,7 @@ def _conv_out(x, w, sr, attrs):
     begins, ends = resolve_conv_pads(auto_pad, x[2:], kernel, strides, dilations, pads)
     out = [x[0], out_c]
     for n, k, s, d, b, e in zip(x[2:], kernel, strides, dilations, begins, ends):
-        if n.__class__ is int and s.__class__ is int and b.__class__ is int and e.__class__ is int and s > 0:
-            # measured hot: pool_out's arithmetic on ints (kernel and dilation are ints here)
-            out.append((n + (b + e) - ((k - 1) * d + 1)) // s + 1)
-        else:
-            out.append(pool_out(n, k, s, d, b, e) if b is not None else (_same_out(n, s)))
+        out.append(pool_out(n, k, s, d, b, e) if b is not None else (_same_out(n, s)))
     return tuple(out)
 
 
