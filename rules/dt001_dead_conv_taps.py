@@ -190,8 +190,7 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     facts = _tap_facts(model, taps)
     shapes = model.graph.memo.setdefault("dt001_op_shapes", {})
     w_dtype = model.info(ct.weight_key).dtype
-    per_tap = ct.weights_per_tap
-    dead_weights, total_weights = per_tap * taps.dead_count, per_tap * taps.total_taps  # ct.dead_weights, ct.total_weights
+    dead_weights, total_weights = ct.dead_weights, ct.total_weights
     details = {
         "weight": ct.weight_key[2],
         "weight_source": weight_source(model, ct.weight_key),
