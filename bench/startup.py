@@ -1,0 +1,101 @@
+"""Start-up cost of the command line (issue 8, part 2).
+
+Each command runs in a fresh interpreter, alternating with the references, median
+of --repeat runs; wall time is printed with two references measured in the same
+run: the bare interpreter (``python -c pass``) and ``python -c "import onnx"``
+(the floor of any command that reads a model with onnx's protobuf classes).
+
+  --version, rules       should cost about the bare interpreter (they import no
+                         onnx, numpy or networkx)
+  check SMALL_MODEL      onnx + numpy + networkx + the analyzer and the selected
+                         rules; never torch or onnxruntime
+
+Then, for ``check``, the heaviest imports by cumulative time from one
+``python -X importtime`` run, and which heavy packages each command loaded.
+
+    python bench/startup.py [--repeat 15] [--model sample_models/drln_attention_legacy.onnx]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEAVY = ("onnx", "numpy", "networkx", "torch", "onnxruntime", "onnxscript")
+# Run the command, then report which heavy packages it left imported (stderr, last line).
+PROBE = (
+    "import sys, analyzer.cli\n"
+    "try:\n"
+    "    analyzer.cli.main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "sys.stderr.write('\\nHEAVY=' + ','.join(m for m in %r if m in sys.modules) + '\\n')\n" % (HEAVY,)
+)
+
+
+def run(cmd):
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t
+
+
+def heavy_imports(args):
+    p = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    line = [ln for ln in p.stderr.splitlines() if ln.startswith("HEAVY=")]
+    return line[-1][len("HEAVY="):] if line else "?"
+
+
+def importtime_top(args, top):
+    """The ``top`` outermost imports by cumulative time (us) in one ``-X importtime`` run."""
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "analyzer", *args], cwd=ROOT,
+                       capture_output=True, text=True, check=False)
+    rows = []
+    for ln in p.stderr.splitlines():
+        if not ln.startswith("import time:") or "cumulative" in ln:
+            continue
+        _, cum_us, name = ln[len("import time:"):].split("|")
+        if name.startswith("  "):  # nested import: counted in its importer's cumulative time
+            continue
+        rows.append((int(cum_us), name.strip()))
+    return sorted(rows, reverse=True)[:top]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--model", default=os.path.join("sample_models", "drln_attention_legacy.onnx"))
+    args = ap.parse_args()
+    py = sys.executable
+    cases = [
+        ("python -c pass", [py, "-c", "pass"], None),
+        ("python -c 'import onnx'", [py, "-c", "import onnx"], None),
+        ("onnxlint --version", [py, "-m", "analyzer", "--version"], ["--version"]),
+        ("onnxlint rules", [py, "-m", "analyzer", "rules"], ["rules"]),
+        ("onnxlint check MODEL", [py, "-m", "analyzer", "check", "--format", "json", args.model],
+         ["check", "--format", "json", args.model]),
+    ]
+    for _, cmd, _ in cases:
+        run(cmd)  # warm-up: page cache, .pyc files
+    times = [[] for _ in cases]
+    for _ in range(args.repeat):
+        for (_, cmd, _), acc in zip(cases, times):
+            acc.append(run(cmd))
+    med = [statistics.median(t) for t in times]
+    bare, onnx_only = med[0], med[1]
+    print(f"median of {args.repeat} alternating runs, fresh interpreter each; model: {args.model}")
+    print(f"{'command':<28} {'wall':>9} {'/ bare python':>14} {'/ import onnx':>14}  heavy packages imported")
+    for (label, _, probe), m in zip(cases, med):
+        heavy = heavy_imports(probe) if probe is not None else "-"
+        print(f"{label:<28} {m * 1e3:7.1f} ms {m / bare:13.2f}x {m / onnx_only:13.2f}x  {heavy or 'none'}")
+    print(f"\nimport cost of check over the bare interpreter: {(med[4] - bare) * 1e3:.0f} ms "
+          f"(of which `import onnx`: {(onnx_only - bare) * 1e3:.0f} ms)")
+    print("\nslowest imports of `check` (cumulative, one -X importtime run):")
+    top = importtime_top(cases[4][2], 12)
+    for us, name in top:
+        print(f"  {us / 1e3:8.1f} ms  {name}")
+
+
+if __name__ == "__main__":
+    main()
