@@ -12,11 +12,15 @@ and output, attribute dicts as small as ours) through networkx's own
 ``add_node``/``add_edge``.  No algorithm is involved there, so its growth per
 node is what CPython's memory (fresh pages, cache misses in big dicts) adds on
 this machine; "ours/ref" flat across sizes means our own work is linear.
+The "kernel" column is the system CPU time of our runs per node: the kernel
+zeroing fresh pages for the process (on this VM class each fresh page can also
+cost a fault in the host), absent at 1k nodes, a growing share at 1M.
 
     python bench/scaling.py [--sizes 1000,10000,100000,1000000] [--repeat 3]
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -64,13 +68,16 @@ def bare_networkx(model):
 
 
 def median_time(fn, repeat):
+    """Median wall time of ``fn`` and median system CPU time, over ``repeat`` runs after a warm-up."""
     fn()  # warm-up
-    times = []
+    times, kernel = [], []
     for _ in range(repeat):
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        kernel.append(resource.getrusage(resource.RUSAGE_SELF).ru_stime - r)
+    return statistics.median(times), statistics.median(kernel)
 
 
 def main():
@@ -81,7 +88,7 @@ def main():
     import analyzer
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'':<6} {'':>8}        {'ours':>9} {'ours':>10} {'ref':>10} {'ours/ref':>9}")
+    print(f"{'':<6} {'':>8}        {'ours':>9} {'ours':>15} {'kernel':>9} {'ref':>15} {'ours/ref':>9}")
     for kind, build in (("chain", chain), ("dag", dag)):
         per_node, ratios = [], []
         for n in sizes:
@@ -91,11 +98,12 @@ def main():
                 r = analyzer.lint(model)
                 assert r.files[0].status == "ok", r.files[0].error
 
-            med = median_time(ours, args.repeat)
-            ref = median_time(lambda: bare_networkx(model), args.repeat)
+            med, sys_t = median_time(ours, args.repeat)
+            ref, _ = median_time(lambda: bare_networkx(model), args.repeat)
             per_node.append(med / n)
             ratios.append(med / ref)
-            print(f"{kind:<6} {n:>8} nodes {med:8.3f} s {med / n * 1e6:7.2f} us/node {ref / n * 1e6:6.2f} us/node {med / ref:8.2f}")
+            print(f"{kind:<6} {n:>8} nodes {med:8.3f} s {med / n * 1e6:7.2f} us/node {sys_t / n * 1e6:6.2f} us "
+                  f"{ref / n * 1e6:7.2f} us/node {med / ref:8.2f}")
         print(f"{kind:<6} per-node time, largest/smallest: {max(per_node) / min(per_node):.2f} (target <= 2); "
               f"ours/ref, largest/smallest: {max(ratios) / min(ratios):.2f}")
 
