@@ -90,7 +90,7 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"{'':<6} {'':>8}        {'ours':>9} {'ours':>15} {'kernel':>9} {'ref':>15} {'ours/ref':>9}")
     for kind, build in (("chain", chain), ("dag", dag)):
-        per_node, ratios = [], []
+        per_node, ratios, refs = [], [], []
         for n in sizes:
             model = build(n)
 
@@ -102,10 +102,12 @@ def main():
             ref, _ = median_time(lambda: bare_networkx(model), args.repeat)
             per_node.append(med / n)
             ratios.append(med / ref)
+            refs.append(ref / n)
             print(f"{kind:<6} {n:>8} nodes {med:8.3f} s {med / n * 1e6:7.2f} us/node {sys_t / n * 1e6:6.2f} us "
                   f"{ref / n * 1e6:7.2f} us/node {med / ref:8.2f}")
-        print(f"{kind:<6} per-node time, largest/smallest: {max(per_node) / min(per_node):.2f} (target <= 2); "
-              f"ours/ref, largest/smallest: {max(ratios) / min(ratios):.2f}")
+        print(f"{kind:<6} per-node time, largest/smallest: {max(per_node) / min(per_node):.2f} (issue 8's wall-clock "
+              f"target <= 2; the bare reference: {max(refs) / min(refs):.2f}); "
+              f"ours/ref, largest/smallest: {max(ratios) / min(ratios):.2f} (target <= 2)")
 
 if __name__ == "__main__":
     main()
