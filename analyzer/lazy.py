@@ -122,6 +122,15 @@ def _len_field(number: int, body: bytes) -> bytes:
     return _encode_varint((number << 3) | 2) + _encode_varint(len(body)) + body
 
 
+def _canonical_header(number: int, fs: int, vs: int, ve: int) -> bool:
+    """Whether the key and length of the length-delimited field at ``fs`` (value
+    ``[vs, ve)``) are in their shortest encoding.  A header that is cut out or
+    rewritten must be one protobuf accepts, or the reduced model would parse where
+    the file does not: protobuf refuses keys and lengths longer than 5 bytes, and
+    a non-canonical header is no exporter's; such a field is left as it is."""
+    return vs - fs == len(_encode_varint((number << 3) | 2)) + len(_encode_varint(ve - vs))
+
+
 def _reduce_tensor(src, start, end, payloads):
     """The TensorProto at src[start:end] without a large payload, or None to keep it as is."""
     data_type = None
@@ -136,15 +145,16 @@ def _reduce_tensor(src, start, end, payloads):
         elif number == _T_DATA_LOCATION and wire == 0:
             location, _ = read_varint(_read(src, vs, ve), 0, ve - vs)
         elif wire == 2 and ve - vs >= LAZY_MIN_BYTES and number in (_T_RAW, _T_FLOAT_DATA, _T_DOUBLE_DATA):
-            if cut is not None:
-                return None  # two payload fields: leave it to protobuf
+            if cut is not None or not _canonical_header(number, fs, vs, ve):
+                return None  # two payload fields, or an odd header: leave it to protobuf
             cut = (number, fs, vs, ve)
     if cut is None or name is None or location != 0:
         return None
     number, fs, vs, ve = cut
-    if number == _T_FLOAT_DATA and data_type not in _FLOAT_DATA_TYPES:
+    # packed floats / doubles: protobuf refuses a length that is not a whole number of them
+    if number == _T_FLOAT_DATA and (data_type not in _FLOAT_DATA_TYPES or (ve - vs) % 4):
         return None
-    if number == _T_DOUBLE_DATA and data_type not in _DOUBLE_DATA_TYPES:
+    if number == _T_DOUBLE_DATA and (data_type not in _DOUBLE_DATA_TYPES or (ve - vs) % 8):
         return None
     if name in payloads:
         return None  # duplicate names: the side table could not tell them apart
@@ -160,7 +170,7 @@ def _reduce_graph(src, start, end, payloads):
     parts = []
     copied = start  # src[copied:fs] is still to be copied verbatim
     for number, wire, fs, vs, ve in _fields(src, start, end):
-        if number == _GRAPH_INITIALIZER and wire == 2 and ve - vs >= LAZY_MIN_BYTES:
+        if number == _GRAPH_INITIALIZER and wire == 2 and ve - vs >= LAZY_MIN_BYTES and _canonical_header(number, fs, vs, ve):
             body = _reduce_tensor(src, vs, ve, payloads)
             if body is not None:
                 if fs > copied:
@@ -184,7 +194,7 @@ def reduce_model(buf):
         payloads: dict = {}
         changed = False
         for number, wire, fs, vs, ve in _fields(buf, 0, end):
-            if number == _MODEL_GRAPH and wire == 2 and not changed:
+            if number == _MODEL_GRAPH and wire == 2 and not changed and _canonical_header(number, fs, vs, ve):
                 body = _reduce_graph(buf, vs, ve, payloads)
                 if body is not None:
                     parts.append(_len_field(_MODEL_GRAPH, body))

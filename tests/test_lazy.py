@@ -177,3 +177,95 @@ def analyzer_lint_ok(path):
     import analyzer
 
     return analyzer.lint(path).files[0].status == "ok"
+
+
+# --- headers the reduction drops or rewrites must be ones protobuf accepts ---------------------
+
+
+def _varint(n, width=0):
+    """``n`` as a varint, padded with continuation bytes to ``width`` (an over-long encoding)."""
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if n or len(out) + 1 < width:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _ld(number, body, key_width=0, len_width=0):
+    return _varint((number << 3) | 2, key_width) + _varint(len(body), len_width) + body
+
+
+def _odd_model(where, key_width=0, len_width=0, extra=b""):
+    """A model of over 1 MiB whose big weight is serialized by hand, with the key and
+    length of one header the reduction drops or rewrites encoded in ``*_width`` bytes:
+    the model's graph field, the big initializer's field in the graph, or its payload
+    (``raw_data``, or packed ``float_data`` with ``extra`` bytes appended)."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((128, 64, 32)).astype(np.float32)  # 1 MiB
+
+    def widths(level):
+        return (key_width, len_width) if level == where else (0, 0)
+
+    tensor = TensorProto(name="w", dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString()
+    if where == "float_data":
+        tensor += _ld(4, w.tobytes() + extra, *widths("float_data"))
+    else:
+        tensor += _ld(9, w.tobytes(), *widths("raw_data"))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g", [x], [y])
+    graph_bytes = graph.SerializeToString() + _ld(5, tensor, *widths("initializer"))
+    model = helper.make_model(onnx.GraphProto(), opset_imports=[helper.make_opsetid("", 17)])
+    model.ClearField("graph")
+    return model.SerializeToString() + _ld(7, graph_bytes, *widths("graph"))
+
+
+@pytest.mark.parametrize(
+    "where, key_width, len_width, extra",
+    [
+        ("raw_data", 0, 8, b""),  # found by tests/test_lazy_window_fuzz.py (on W_1x1's raw_data)
+        ("raw_data", 0, 6, b""),
+        ("raw_data", 6, 0, b""),
+        ("raw_data", 0, 5, b""),  # over-long but within protobuf's limit: read as onnx reads it
+        ("raw_data", 2, 4, b""),
+        ("float_data", 0, 10, b""),
+        ("float_data", 0, 0, b"\x00\x00"),  # not a whole number of floats
+        ("initializer", 7, 0, b""),
+        ("initializer", 0, 9, b""),
+        ("initializer", 3, 5, b""),
+        ("graph", 0, 6, b""),
+        ("graph", 6, 0, b""),
+        ("graph", 0, 5, b""),
+    ],
+)
+@pytest.mark.parametrize("whole", [False, True], ids=["windowed", "whole"])
+def test_odd_headers_around_a_payload_read_as_onnx_reads_them(tmp_path, monkeypatch, where, key_width, len_width, extra, whole):
+    """Cutting a payload out drops its header and rewrites the headers of its
+    initializer and graph.  A header protobuf refuses (a key or a length over 5
+    bytes; packed floats of a length that is no multiple of 4) used to vanish with
+    the cut, so a file onnx cannot parse was linted as a sound model; such a field
+    is now left to protobuf: the file is "corrupt", as for onnx.  Over-long headers
+    protobuf accepts give onnx's model."""
+    import analyzer.load
+
+    if whole:
+        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+    data = _odd_model(where, key_width, len_width, extra)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data)
+    assert len(data) >= (1 << 20)
+    try:
+        onnx.load_from_string(data)
+        refused = False
+    except Exception:
+        refused = True
+    assert refused == (key_width > 5 or len_width > 5 or bool(extra))
+    if refused:
+        with pytest.raises(LoadError) as e:
+            load(path)
+        assert e.value.kind == "corrupt", e.value
+    else:
+        assert_same_as_onnx(str(path))
