@@ -141,7 +141,12 @@ def _reduce_tensor(src, start, end, payloads):
         if number == _T_DATA_TYPE and wire == 0:
             data_type, _ = read_varint(_read(src, vs, ve), 0, ve - vs)
         elif number == _T_NAME and wire == 2:
-            name = _read(src, vs, ve).decode("utf-8", "surrogateescape")
+            try:
+                name = _read(src, vs, ve).decode("utf-8")
+            except UnicodeDecodeError:
+                # protobuf gives such a name as bytes: no str key of the side table
+                # would ever match it, and its payload could not be read back
+                return None
         elif number == _T_DATA_LOCATION and wire == 0:
             location, _ = read_varint(_read(src, vs, ve), 0, ve - vs)
         elif wire == 2 and ve - vs >= LAZY_MIN_BYTES and number in (_T_RAW, _T_FLOAT_DATA, _T_DOUBLE_DATA):

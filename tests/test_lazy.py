@@ -269,3 +269,28 @@ def test_odd_headers_around_a_payload_read_as_onnx_reads_them(tmp_path, monkeypa
         assert e.value.kind == "corrupt", e.value
     else:
         assert_same_as_onnx(str(path))
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["windowed", "whole"])
+def test_initializer_named_in_invalid_utf8_keeps_its_payload(tmp_path, monkeypatch, whole):
+    """protobuf gives a name that is not UTF-8 as bytes, so a payload cut out under a
+    decoded str name could never be found again: the tensor lost its values (found by
+    tests/test_lazy_window_fuzz.py: the first byte of W_1x1's name set to 0x80).  Such
+    a tensor stays inline, as onnx reads it."""
+    import analyzer.load
+
+    if whole:
+        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+    w = np.arange(1 << 18, dtype=np.float32).reshape(512, 512)  # 1 MiB
+    tensor = TensorProto(dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString() + _ld(8, b"w\xff") + _ld(9, w.tobytes())
+    ok = numpy_helper.from_array(np.ones((64, 64), np.float32), "fine").SerializeToString()
+    graph = helper.make_graph([], "g", [], []).SerializeToString() + _ld(5, tensor) + _ld(5, ok)
+    model = helper.make_model(onnx.GraphProto(), opset_imports=[helper.make_opsetid("", 17)])
+    model.ClearField("graph")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString() + _ld(7, graph))
+    loaded = assert_same_as_onnx(str(path))
+    assert set(loaded.lazy) == {"fine"}  # the well-named one is still cut out
+    bad = loaded.model.graph.initializer[0]
+    assert bad.name == b"w\xff"
+    np.testing.assert_array_equal(read_tensor(loaded, bad, max_elements=None), w)
