@@ -305,8 +305,19 @@ def _parse(data, path: Path, lazy: bool = False) -> LoadedModel:
             ) from None
         raise LoadError(path, "corrupt", f"framed like an ONNX model but does not parse ({msg}); damaged bytes inside") from None
     loaded = LoadedModel(model, path, lazy=payloads, buffer=data if payloads else None)
-    _check_model(loaded, path)
+    try:
+        _check_model(loaded, path)
+    except _SharedPayloadName:
+        # read_tensor finds a payload left in the file by its tensor's name, and another
+        # tensor has that name too (a repeated initializer, a subgraph's, a Constant's):
+        # it could be given the wrong bytes.  Such a model is parsed whole.
+        loaded.buffer = None  # the source stays open for the parse (load() closes it)
+        return _parse(data, path, lazy=False)
     return loaded
+
+
+class _SharedPayloadName(Exception):
+    pass
 
 
 def _check_model(loaded: LoadedModel, path) -> None:
@@ -334,7 +345,15 @@ def _check_model(loaded: LoadedModel, path) -> None:
     base = loaded.base_dir
     checked: dict = {}
     count = [0]
+    lazy = loaded.lazy
+    lazy_seen = set()
     for tensor in iter_tensors(model, count):
+        if lazy:
+            name = tensor.name
+            if name in lazy:
+                if name in lazy_seen:
+                    raise _SharedPayloadName
+                lazy_seen.add(name)
         if tensor.data_location == TensorProto.EXTERNAL:
             if base is None:
                 raise LoadError(path, "external-data", f"tensor {shown(tensor.name)} has external data but the model has no folder")

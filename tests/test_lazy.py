@@ -294,3 +294,46 @@ def test_initializer_named_in_invalid_utf8_keeps_its_payload(tmp_path, monkeypat
     bad = loaded.model.graph.initializer[0]
     assert bad.name == b"w\xff"
     np.testing.assert_array_equal(read_tensor(loaded, bad, max_elements=None), w)
+
+
+@pytest.mark.parametrize("other", ["initializer", "subgraph", "constant"])
+@pytest.mark.parametrize("whole", [False, True], ids=["windowed", "whole"])
+def test_payload_name_shared_with_another_tensor(tmp_path, monkeypatch, other, whole):
+    """read_tensor finds a payload left in the file by its tensor's name.  Another
+    tensor of that name without raw/float/double data (a repeated initializer -- the
+    one analysis uses, as onnxruntime does --, a subgraph's initializer, a Constant's
+    value) was given the cut tensor's bytes: 2048 int64 read from 2048 doubles.
+    Such a model is now parsed whole, and every tensor reads as from onnx's model.
+    (Seen while checking tests/test_lazy_window_fuzz.py's comparison with the full
+    parse on a fuzzed file with a repeated initializer.)"""
+    import analyzer.load
+    from analyzer.load import iter_tensors
+
+    if whole:
+        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+    big = numpy_helper.from_array(np.full(2048, 1.5), "w")  # 16 KB of doubles, cut out
+    same_size = helper.make_tensor("w", TensorProto.INT64, [2048], list(range(2048)))  # int64_data
+    filler = numpy_helper.from_array(np.zeros((512, 512), np.float32), "filler")  # 1 MiB
+    inits, nodes = [big, filler], []
+    if other == "initializer":
+        inits.append(same_size)
+    elif other == "subgraph":
+        then = helper.make_graph([helper.make_node("Identity", ["w"], ["t"])], "then", [], [helper.make_tensor_value_info("t", TensorProto.INT64, None)], [same_size])
+        other_branch = helper.make_graph([helper.make_node("Identity", ["w"], ["e"])], "else", [], [helper.make_tensor_value_info("e", TensorProto.DOUBLE, None)])
+        nodes.append(helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other_branch))
+    else:
+        nodes.append(helper.make_node("Constant", [], ["y"], value=same_size))
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
+    m = helper.make_model(helper.make_graph(nodes, "g", [c], [y], inits), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    loaded = assert_same_as_onnx(str(path))
+    full = load(path, lazy=False)
+    values = [(t.name, read_tensor(loaded, t, max_elements=None)) for t in iter_tensors(loaded.model)]
+    expected = [(t.name, read_tensor(full, t, max_elements=None)) for t in iter_tensors(full.model)]
+    assert len(values) == len(expected) == 3
+    for (name, got), (_, want) in zip(values, expected):
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want)
+    assert any(v.dtype == np.int64 and v[3] == 3 for _, v in values)
