@@ -25,6 +25,8 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
+from tests.wire import length_delimited, varint_field
+
 __all__ = [
     "CASES", "NOTES", "CANARY_TOKEN", "EVIL", "EXTERNAL_TRICKS", "make_canary", "build", "all_files",
     "raw_deep_if_model", "in_memory_deep_if", "evil_model", "pooled_conv",
@@ -149,46 +151,28 @@ def reshape_model(shape_tensor, as_constant=False):
     return _model(nodes, [_vi("x", [1, 4, 6, 6])], [_vi("y", None)], inits)
 
 
-def _enc_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _ld(field: int, payload: bytes) -> bytes:
-    return _enc_varint(field << 3 | 2) + _enc_varint(len(payload)) + payload
-
-
-def _vint(field: int, value: int) -> bytes:
-    return _enc_varint(field << 3) + _enc_varint(value)
-
-
 def raw_deep_if_model(depth: int) -> bytes:
     """A ModelProto with If nested ``depth`` deep, written on the wire directly
     (onnx.helper cannot even build it: protobuf refuses the depth while copying)."""
 
     def value_info(name):
-        return _ld(1, name.encode())
+        return length_delimited(1, name.encode())
 
     def node(inputs, outputs, op_type, attrs=b""):
-        body = b"".join(_ld(1, i.encode()) for i in inputs) + b"".join(_ld(2, o.encode()) for o in outputs)
-        return body + _ld(4, op_type.encode()) + attrs
+        body = b"".join(length_delimited(1, i.encode()) for i in inputs) + b"".join(length_delimited(2, o.encode()) for o in outputs)
+        return body + length_delimited(4, op_type.encode()) + attrs
 
     def graph_attr(name, g):
-        return _ld(5, _ld(1, name.encode()) + _vint(20, AttributeProto.GRAPH) + _ld(6, g))
+        return length_delimited(5, length_delimited(1, name.encode()) + varint_field(20, AttributeProto.GRAPH) + length_delimited(6, g))
 
-    leaf = _ld(1, node(["x"], ["o"], "Identity")) + _ld(2, b"leaf") + _ld(12, value_info("o"))
+    leaf = length_delimited(1, node(["x"], ["o"], "Identity")) + length_delimited(2, b"leaf") + length_delimited(12, value_info("o"))
     g = leaf
     for level in range(depth):
-        g = _ld(1, node(["c"], ["o"], "If", graph_attr("then_branch", g) + graph_attr("else_branch", leaf)))
-        g += _ld(2, f"g{level}".encode()) + _ld(12, value_info("o"))
-    main_graph = g + _ld(11, helper.make_tensor_value_info("c", TensorProto.BOOL, []).SerializeToString())
-    main_graph += _ld(11, _vi("x", [2]).SerializeToString())
-    return _vint(1, 8) + _ld(7, main_graph) + _ld(8, _vint(2, 17))
+        g = length_delimited(1, node(["c"], ["o"], "If", graph_attr("then_branch", g) + graph_attr("else_branch", leaf)))
+        g += length_delimited(2, f"g{level}".encode()) + length_delimited(12, value_info("o"))
+    main_graph = g + length_delimited(11, helper.make_tensor_value_info("c", TensorProto.BOOL, []).SerializeToString())
+    main_graph += length_delimited(11, _vi("x", [2]).SerializeToString())
+    return varint_field(1, 8) + length_delimited(7, main_graph) + length_delimited(8, varint_field(2, 17))
 
 
 def in_memory_deep_if(depth: int):
@@ -294,7 +278,7 @@ def case_corrupt_inside(folder, canary):
     """The top-level framing is intact; the graph's bytes are garbage (a varint that never ends)."""
     m = pooled_conv()
     graph_bytes = m.graph.SerializeToString()
-    data = _vint(1, 8) + _ld(7, b"\xff" * len(graph_bytes)) + _ld(8, _vint(2, 17))
+    data = varint_field(1, 8) + length_delimited(7, b"\xff" * len(graph_bytes)) + length_delimited(8, varint_field(2, 17))
     return [_save(data, folder)], "corrupt"
 
 
@@ -369,11 +353,11 @@ def case_deep_type_nesting(folder, canary):
     """A graph input of type sequence(sequence(...(tensor))) 300 deep."""
     tp = helper.make_tensor_type_proto(F, [2])
     for _ in range(300):
-        tp = _ld(4, _ld(1, tp if isinstance(tp, bytes) else tp.SerializeToString()))
-    vi = _ld(1, b"x") + _ld(2, tp)
-    node = _ld(1, b"x") + _ld(2, b"y") + _ld(4, b"Identity")
-    graph = _ld(1, node) + _ld(2, b"g") + _ld(11, vi) + _ld(12, _ld(1, b"y"))
-    data = _vint(1, 8) + _ld(7, graph) + _ld(8, _vint(2, 17))
+        tp = length_delimited(4, length_delimited(1, tp if isinstance(tp, bytes) else tp.SerializeToString()))
+    vi = length_delimited(1, b"x") + length_delimited(2, tp)
+    node = length_delimited(1, b"x") + length_delimited(2, b"y") + length_delimited(4, b"Identity")
+    graph = length_delimited(1, node) + length_delimited(2, b"g") + length_delimited(11, vi) + length_delimited(12, length_delimited(1, b"y"))
+    data = varint_field(1, 8) + length_delimited(7, graph) + length_delimited(8, varint_field(2, 17))
     return [_save(data, folder)], "too-deep"
 
 

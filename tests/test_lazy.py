@@ -11,6 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from analyzer.lazy import LAZY_MIN_BYTES, reduce_model
 from analyzer.load import LoadError, load, read_tensor
+from tests.wire import length_delimited
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONNX_DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
@@ -182,22 +183,6 @@ def analyzer_lint_ok(path):
 # --- headers the reduction drops or rewrites must be ones protobuf accepts ---------------------
 
 
-def _varint(n, width=0):
-    """``n`` as a varint, padded with continuation bytes to ``width`` (an over-long encoding)."""
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        if n or len(out) + 1 < width:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _ld(number, body, key_width=0, len_width=0):
-    return _varint((number << 3) | 2, key_width) + _varint(len(body), len_width) + body
-
-
 def _odd_model(where, key_width=0, len_width=0, extra=b""):
     """A model of over 1 MiB whose big weight is serialized by hand, with the key and
     length of one header the reduction drops or rewrites encoded in ``*_width`` bytes:
@@ -211,16 +196,16 @@ def _odd_model(where, key_width=0, len_width=0, extra=b""):
 
     tensor = TensorProto(name="w", dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString()
     if where == "float_data":
-        tensor += _ld(4, w.tobytes() + extra, *widths("float_data"))
+        tensor += length_delimited(4, w.tobytes() + extra, *widths("float_data"))
     else:
-        tensor += _ld(9, w.tobytes(), *widths("raw_data"))
+        tensor += length_delimited(9, w.tobytes(), *widths("raw_data"))
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 64])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g", [x], [y])
-    graph_bytes = graph.SerializeToString() + _ld(5, tensor, *widths("initializer"))
+    graph_bytes = graph.SerializeToString() + length_delimited(5, tensor, *widths("initializer"))
     model = helper.make_model(onnx.GraphProto(), opset_imports=[helper.make_opsetid("", 17)])
     model.ClearField("graph")
-    return model.SerializeToString() + _ld(7, graph_bytes, *widths("graph"))
+    return model.SerializeToString() + length_delimited(7, graph_bytes, *widths("graph"))
 
 
 @pytest.mark.parametrize(
@@ -282,13 +267,13 @@ def test_initializer_named_in_invalid_utf8_keeps_its_payload(tmp_path, monkeypat
     if whole:
         monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
     w = np.arange(1 << 18, dtype=np.float32).reshape(512, 512)  # 1 MiB
-    tensor = TensorProto(dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString() + _ld(8, b"w\xff") + _ld(9, w.tobytes())
+    tensor = TensorProto(dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString() + length_delimited(8, b"w\xff") + length_delimited(9, w.tobytes())
     ok = numpy_helper.from_array(np.ones((64, 64), np.float32), "fine").SerializeToString()
-    graph = helper.make_graph([], "g", [], []).SerializeToString() + _ld(5, tensor) + _ld(5, ok)
+    graph = helper.make_graph([], "g", [], []).SerializeToString() + length_delimited(5, tensor) + length_delimited(5, ok)
     model = helper.make_model(onnx.GraphProto(), opset_imports=[helper.make_opsetid("", 17)])
     model.ClearField("graph")
     path = tmp_path / "m.onnx"
-    path.write_bytes(model.SerializeToString() + _ld(7, graph))
+    path.write_bytes(model.SerializeToString() + length_delimited(7, graph))
     loaded = assert_same_as_onnx(str(path))
     assert set(loaded.lazy) == {"fine"}  # the well-named one is still cut out
     bad = loaded.model.graph.initializer[0]

@@ -51,8 +51,10 @@ from onnx import ModelProto, TensorProto, helper, numpy_helper
 
 import analyzer.load
 from analyzer.load import LAZY_FILE_MIN, LoadError, iter_tensors, load, read_tensor
+from analyzer.protoscan import read_varint
 from analyzer.runner import lint_file
 from rules import select_rules
+from tests.wire import encode_varint
 
 EXAMPLES = int(os.environ.get("ONNXLINT_FUZZ_EXAMPLES", "500"))
 DERANDOMIZE = not os.environ.get("ONNXLINT_FUZZ_RANDOM")
@@ -154,43 +156,16 @@ class Field:
         return f
 
 
-def _varint(data, pos):
-    value = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _encode(n: int, width: int = 0) -> bytes:
-    """``n`` as a varint (n < 0: two's complement, 10 bytes), padded to ``width``
-    bytes with continuation bits when asked (an over-long encoding: protobuf takes
-    up to 10 bytes; 11 is malformed)."""
-    n &= (1 << 64) - 1 if n < 0 else (1 << 80) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n or len(out) + 1 < width:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def parse(data: bytes, start: int, end: int, kind: str) -> list:
     fields = []
     pos = start
     while pos < end:
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos, end)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos, end)
         elif wire == 2:
-            length, pos = _varint(data, pos)
+            length, pos = read_varint(data, pos, end)
             child = _SCHEMA[kind].get(number)
             value = parse(data, pos, pos + length, child) if child else data[pos : pos + length]
             pos += length
@@ -206,13 +181,13 @@ def parse(data: bytes, start: int, end: int, kind: str) -> list:
 def serialize(fields: list) -> bytes:
     out = []
     for f in fields:
-        out.append(f.key if f.key is not None else _encode((f.number << 3) | f.wire))
+        out.append(f.key if f.key is not None else encode_varint((f.number << 3) | f.wire))
         if f.wire == 0:
-            out.append(f.value if isinstance(f.value, bytes) else _encode(f.value))
+            out.append(f.value if isinstance(f.value, bytes) else encode_varint(f.value))
         elif f.wire == 2 or isinstance(f.value, (bytes, list)):
             body = serialize(f.value) if isinstance(f.value, list) else f.value
             if f.wire == 2:
-                out.append(f.length if f.length is not None else _encode(len(body)))
+                out.append(f.length if f.length is not None else encode_varint(len(body)))
             out.append(body)
     return b"".join(out)
 
@@ -261,15 +236,15 @@ PAYLOADS = []
 
 def _payload_ranges(fields, pos, kind, big):
     for f in fields:
-        pos += len(f.key if f.key is not None else _encode((f.number << 3) | f.wire))
+        pos += len(f.key if f.key is not None else encode_varint((f.number << 3) | f.wire))
         if f.wire == 0:
-            pos += len(_encode(f.value))
+            pos += len(encode_varint(f.value))
             continue
         if f.wire != 2:
             pos += len(f.value)
             continue
         body = serialize(f.value) if isinstance(f.value, list) else f.value
-        pos += len(_encode(len(body)))
+        pos += len(encode_varint(len(body)))
         if big and f.number in _PAYLOAD_FIELDS and len(body) >= PAYLOAD_MIN:
             PAYLOADS.append((pos, pos + len(body)))
         if isinstance(f.value, list):
@@ -295,36 +270,47 @@ STRUCTURE_BYTES = sum(e - s for s, e in STRUCTURE)
 def _new_varint(draw, value: int, width: int) -> bytes:
     choice = draw(st.sampled_from(["delta", "delta", "special", "special", "overlong", "file_relative"]))
     if choice == "delta":
-        return _encode(max(value + draw(st.sampled_from([-8, -4, -2, -1, 1, 2, 4, 8, 64, -64, 4096, -4096])), 0))
+        return encode_varint(max(value + draw(st.sampled_from([-8, -4, -2, -1, 1, 2, 4, 8, 64, -64, 4096, -4096])), 0))
     if choice == "special":
-        return _encode(draw(st.sampled_from([0, 1, 2, 5, 7, 127, 128, 4095, 4096, 8191, 8192, 2**31 - 1, 2**31, 2**32,
+        return encode_varint(draw(st.sampled_from([0, 1, 2, 5, 7, 127, 128, 4095, 4096, 8191, 8192, 2**31 - 1, 2**31, 2**32,
                                              2**63 - 1, 2**64 - 1, -1, -(2**31), LAZY_FILE_MIN, len(SEED)])))  # fmt: skip
     if choice == "overlong":  # the same value in more bytes (protobuf takes keys and lengths of up to 5)
-        return _encode(value, draw(st.integers(width + 1, 11)))
-    return _encode(max(len(SEED) - draw(st.integers(0, 64)), 0))  # a length reaching (near) the end of the file
+        return encode_varint(value, draw(st.integers(width + 1, 11)))
+    return encode_varint(max(len(SEED) - draw(st.integers(0, 64)), 0))  # a length reaching (near) the end of the file
+
+
+def _edit_at(draw, data: bytearray, op: str, pos: int) -> str:
+    """Apply the byte edit ``op`` at ``pos`` of ``data`` (in place); what was done."""
+    if op == "flip":
+        bit = draw(st.integers(0, 7))
+        data[pos] ^= 1 << bit
+        return f"flip bit {bit} at {pos}"
+    if op == "set":
+        data[pos] = draw(st.sampled_from([0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF, 0x08, 0x0A, 0x12, 0x3A, 0x4A]))
+        return f"byte {pos} = {data[pos]:#04x}"
+    if op == "insert":
+        new = draw(st.binary(min_size=1, max_size=8))
+        data[pos:pos] = new
+        return f"insert {new!r} at {pos}"
+    if op == "delete":
+        n = draw(st.integers(1, 16))
+        del data[pos : pos + n]
+        return f"delete {n} bytes at {pos}"
+    n = draw(st.integers(1, 64))  # "duplicate"
+    data[pos:pos] = data[pos : pos + n]
+    return f"repeat {n} bytes at {pos}"
 
 
 def _edit_bytes(draw, value: bytes, log: list) -> bytes:
     data = bytearray(value)
     op = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]))
     pos = draw(st.integers(0, max(len(data) - 1, 0)))
-    if op == "flip" and data:
-        bit = draw(st.integers(0, 7))
-        data[pos] ^= 1 << bit
-        log.append(f"flip bit {bit} of byte {pos}")
-    elif op == "set" and data:
-        data[pos] = draw(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0xFF, 0x08, 0x0A, 0x12, 0x3A, 0x4A]))
-        log.append(f"byte {pos} = {data[pos]:#04x}")
-    elif op == "insert":
-        new = draw(st.binary(min_size=1, max_size=8))
-        data[pos:pos] = new
-        log.append(f"insert {new!r} at {pos}")
-    elif op == "delete":
-        n = draw(st.integers(1, 16))
-        del data[pos : pos + n]
-        log.append(f"delete {n} bytes at {pos}")
-    else:
+    if op == "truncate":
         del data[pos:]
+        log.append(f"cut at {pos}")
+    elif data or op in ("insert", "delete"):
+        log.append(_edit_at(draw, data, op, pos))
+    else:  # an empty value: no byte to flip or set
         log.append(f"cut at {pos}")
     return bytes(data)
 
@@ -340,18 +326,18 @@ def _framed_edit(draw, field: Field, siblings_next, log: list):
             key = (field.number << 3) | draw(st.integers(0, 7))
         elif how == "number":
             key = (draw(st.sampled_from([0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 14, 16, 25, 64, 65, 1000, 2**29 - 1])) << 3) | field.wire
-        encoded = _encode(key, draw(st.integers(0, 11)) if how == "overlong" else 0)
+        encoded = encode_varint(key, draw(st.integers(0, 11)) if how == "overlong" else 0)
         log.append(f"key {encoded.hex()}")
         return [field.copy(key=encoded)]
     if op == "length" and field.wire == 2:
         body_len = len(serialize(field.value)) if isinstance(field.value, list) else len(field.value)
-        encoded = _new_varint(draw, body_len, len(_encode(body_len)))
+        encoded = _new_varint(draw, body_len, len(encode_varint(body_len)))
         log.append(f"length {body_len} -> {encoded.hex()}")
         return [field.copy(length=encoded)]
     if op in ("length", "value"):
         if field.wire == 0:
             v = field.value if isinstance(field.value, int) else 0
-            encoded = _new_varint(draw, v, len(_encode(v)))
+            encoded = _new_varint(draw, v, len(encode_varint(v)))
             log.append(f"varint {v} -> {encoded.hex()}")
             return [field.copy(value=encoded)]
         if isinstance(field.value, bytes):
@@ -419,25 +405,7 @@ def _apply_raw(draw, data: bytes, log: list) -> bytes:
         log.append(f"raw: cut the file at {pos}")
         return bytes(data[:pos])
     pos = _raw_position(draw, len(data))
-    if op == "flip":
-        bit = draw(st.integers(0, 7))
-        data[pos] ^= 1 << bit
-        log.append(f"raw: flip bit {bit} at {pos}")
-    elif op == "set":
-        data[pos] = draw(st.sampled_from([0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF, 0x08, 0x0A, 0x12, 0x3A, 0x4A]))
-        log.append(f"raw: byte {pos} = {data[pos]:#04x}")
-    elif op == "insert":
-        new = draw(st.binary(min_size=1, max_size=8))
-        data[pos:pos] = new
-        log.append(f"raw: insert {new!r} at {pos}")
-    elif op == "delete":
-        n = draw(st.integers(1, 16))
-        del data[pos : pos + n]
-        log.append(f"raw: delete {n} bytes at {pos}")
-    else:
-        n = draw(st.integers(1, 64))
-        data[pos:pos] = data[pos : pos + n]
-        log.append(f"raw: repeat {n} bytes at {pos}")
+    log.append("raw: " + _edit_at(draw, data, op, pos))
     return bytes(data)
 
 

@@ -23,6 +23,7 @@ from onnx import GraphProto, ModelProto, TensorProto, helper
 from analyzer import scan_worker
 from analyzer.cli import main
 from analyzer.scan_discover import discover
+from tests.wire import encode_varint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "sample_models")
@@ -49,27 +50,17 @@ def chain_model(n) -> bytes:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def _varint(n) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def write_sparse_model(path, nbytes):
     """A valid model whose one initializer holds ``nbytes`` zeros as packed int64_data
     (one byte per element on disk, eight in memory), written as a sparse file: parsing
     it needs 8 x ``nbytes`` of memory, the disk holds almost nothing.  (A raw_data
     payload would not do: the loader leaves those on disk.)"""
     tensor = TensorProto(name="w", data_type=TensorProto.INT64, dims=[nbytes]).SerializeToString()
-    tensor += b"\x3a" + _varint(nbytes)  # field 7 (int64_data), packed; the zero varints follow
+    tensor += b"\x3a" + encode_varint(nbytes)  # field 7 (int64_data), packed; the zero varints follow
     graph = GraphProto(name="g").SerializeToString()
-    graph += b"\x2a" + _varint(len(tensor) + nbytes) + tensor  # field 5 (initializer)
+    graph += b"\x2a" + encode_varint(len(tensor) + nbytes) + tensor  # field 5 (initializer)
     model = ModelProto(ir_version=8, opset_import=[helper.make_opsetid("", 17)]).SerializeToString()
-    model += b"\x3a" + _varint(len(graph) + nbytes) + graph  # field 7 (graph)
+    model += b"\x3a" + encode_varint(len(graph) + nbytes) + graph  # field 7 (graph)
     with open(path, "wb") as f:
         f.write(model)
         f.truncate(len(model) + nbytes)
