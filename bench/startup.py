@@ -10,17 +10,18 @@ run: the bare interpreter (``python -c pass``) and ``python -c "import onnx"``
   check SMALL_MODEL      onnx + numpy + networkx + the analyzer and the selected
                          rules; never torch or onnxruntime
 
-Then, for ``check``, the heaviest imports by cumulative time from one
-``python -X importtime`` run, and which heavy packages each command loaded.
+Then which heavy packages each command loaded and, for ``check``, the heaviest
+imports from one ``python -X importtime`` run (outermost by cumulative time, and
+any module by its own time).
 
     python bench/startup.py [--repeat 15] [--model sample_models/drln_attention_legacy.onnx]
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
+
+from lint_vs_load import median_times  # bench/ is on sys.path when this script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEAVY = ("onnx", "numpy", "networkx", "torch", "onnxruntime", "onnxscript")
@@ -33,12 +34,6 @@ PROBE = (
     "    pass\n"
     "sys.stderr.write('\\nHEAVY=' + ','.join(m for m in %r if m in sys.modules) + '\\n')\n" % (HEAVY,)
 )
-
-
-def run(cmd):
-    t = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t
 
 
 def heavy_imports(args):
@@ -75,13 +70,10 @@ def main():
         ("onnxlint check MODEL", [py, "-m", "analyzer", "check", "--format", "json", args.model],
          ["check", "--format", "json", args.model]),
     ]
-    for _, cmd, _ in cases:
-        run(cmd)  # warm-up: page cache, .pyc files
-    times = [[] for _ in cases]
-    for _ in range(args.repeat):
-        for (_, cmd, _), acc in zip(cases, times):
-            acc.append(run(cmd))
-    med = [statistics.median(t) for t in times]
+    # warm-up (page cache, .pyc files), then the cases alternately
+    med = median_times([lambda cmd=cmd: subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                                       stderr=subprocess.DEVNULL, check=False)
+                        for _, cmd, _ in cases], args.repeat)
     bare, onnx_only = med[0], med[1]
     print(f"median of {args.repeat} alternating runs, fresh interpreter each; model: {args.model}")
     print(f"{'command':<28} {'wall':>9} {'/ bare python':>14} {'/ import onnx':>14}  heavy packages imported")
