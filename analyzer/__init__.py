@@ -17,14 +17,14 @@ Python API::
 Heavy modules (onnx, numpy, networkx) are imported on first use, so that
 ``onnxlint --version`` and ``onnxlint rules`` start fast.
 """
-__version__ = "0.1.0"
+from analyzer.common import VERSION as __version__
 
 __all__ = ["__version__", "lint", "analyze", "AnalyzedModel", "ValueShape"]
 
 
 def lint(path_or_model, select=None, ignore=None, input_shapes=None):
     """Lint one model (a path or an ``onnx.ModelProto``) and return a ``Report``."""
-    from .runner import lint as _lint
+    from analyzer.linter.runner import lint as _lint
 
     return _lint(path_or_model, select=select, ignore=ignore, input_shapes=input_shapes)
 
@@ -32,7 +32,7 @@ def lint(path_or_model, select=None, ignore=None, input_shapes=None):
 def analyze(path_or_model, input_shapes=None):
     """Load, build the graph and propagate shapes: an ``AnalyzedModel`` (``.graph.nx``,
     ``.values(graph)``, ``.value(name, graph)``, ``.all_values()``; see ``analyzer.model``)."""
-    from .model import analyze as _analyze
+    from analyzer.model import analyze as _analyze
 
     return _analyze(path_or_model, input_shapes=input_shapes)
 
@@ -40,7 +40,7 @@ def analyze(path_or_model, input_shapes=None):
 def __getattr__(name):
     # analyzer.AnalyzedModel / analyzer.ValueShape without importing onnx at ``import analyzer``.
     if name in ("AnalyzedModel", "ValueShape"):
-        from . import model
+        from analyzer import model
 
         return getattr(model, name)
     raise AttributeError(f"module 'analyzer' has no attribute {name!r}")

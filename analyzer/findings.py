@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["SEVERITIES", "Finding", "FileResult", "Report", "severity_rank", "counts_dead_weights"]
+__all__ = ["SEVERITIES", "WASTE_KINDS", "Finding", "FileResult", "Report", "severity_rank"]
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -12,11 +12,10 @@ def severity_rank(sev: str) -> int:
     return SEVERITIES.index(sev)
 
 
-def counts_dead_weights(rule: str, details: dict) -> bool:
-    """Whether a finding's ``dead_weights`` are dead in the model as given: DT001's,
-    except conditional ones (``details.condition``: dead only at some input sizes,
-    several per conv).  Every total of dead weights goes through this."""
-    return rule == "DT001" and not details.get("condition")
+# What a finding can prove does nothing, in the model as given (``Finding.waste``):
+# weights (elements), bytes (in the stored dtype), macs (multiply-accumulates per
+# inference at the analyzed input size).
+WASTE_KINDS = ("weights", "bytes", "macs")
 
 
 @dataclass
@@ -34,6 +33,14 @@ class Finding:
     # unnamed node, its output tensor names) + op type; not the file path, not the
     # node's position, so reordering nodes or renaming the file keeps it.
     fingerprint: str = ""
+    # Generic fields that reports and summaries use without knowing the rule:
+    # ``related``: other nodes the finding involves, each {"node", "op_type"} (e.g. the
+    # other branches of a group); ``waste``: what the finding proves does nothing in the
+    # model as given, a subset of WASTE_KINDS -> int (None: not known, e.g. a symbolic
+    # batch).  A finding that holds only at some input sizes (``details.condition``)
+    # leaves ``waste`` empty, so that no total counts it.
+    related: list = field(default_factory=list)
+    waste: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,10 +78,11 @@ class Report:
     def errors(self):
         return [r for r in self.files if r.status == "error"]
 
-    def dead_weights(self) -> int:
-        return sum(int(f.details.get("dead_weights", 0)) for f in self.findings if counts_dead_weights(f.rule, f.details))
+    def waste(self, kind: str = "weights") -> int:
+        """Total ``waste[kind]`` over all findings (unknown figures count 0)."""
+        return sum(int(f.waste.get(kind) or 0) for f in self.findings)
 
     def to_dict(self) -> dict:
-        from . import __version__
+        from analyzer.common import VERSION as __version__
 
         return {"tool": {"name": "onnxlint", "version": __version__}, "files": [r.to_dict() for r in self.files]}

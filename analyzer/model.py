@@ -3,7 +3,7 @@
 The stable, documented surface for users' scripts (``analyzer.analyze(...)``):
 
 * ``am.graph.nx``: the ``networkx.DiGraph`` (node keys ``("op", graph, index)`` and
-  ``("value", graph, name)``; see :mod:`analyzer.graph`), ``am.graph.topological_order(graph)``;
+  ``("value", graph, name)``; see :mod:`analyzer.graph.build`), ``am.graph.topological_order(graph)``;
 * ``am.values(graph="main")``: ``{tensor name: ValueShape}`` of one graph, graph inputs
   first, then in topological order; ``am.value(name, graph="main")``: one of them;
 * ``am.graph_paths()``: ``"main"``, then the If/Loop/Scan bodies (``main/Loop#3.body``),
@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import ModelProto, TensorProto
 
-from .convs import conv_taps
-from .graph import MAIN, Graph, build_graph
-from .load import LoadedModel, from_proto, load
-from .shapes import Shapes, TensorInfo, infer_shapes
+from analyzer.graph.build import MAIN, Graph, build_graph
+from analyzer.io.load import LoadedModel, from_proto, load
+from analyzer.shapes import Shapes, TensorInfo, infer_shapes
 
 __all__ = ["AnalyzedModel", "ValueShape", "analyze", "analyze_loaded", "load_any", "dtype_name"]
 
@@ -110,11 +109,6 @@ class AnalyzedModel:
 
     def constant(self, value_key) -> np.ndarray | None:
         return None if value_key is None else self.shapes.info(value_key).value
-
-    def conv_taps(self, op):
-        """``analyzer.convs.conv_taps`` for ``op``, computed once per model (DT001 and
-        DT002 both need it, memoized there); raises ``NotChecked`` the same way every time."""
-        return conv_taps(self, op)
 
     def ints(self, value_key):
         v = self.constant(value_key)

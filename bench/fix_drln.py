@@ -1,9 +1,9 @@
 """Measured gain of ``onnxlint fix`` on the full DRLN x2 (20 blocks, 64 channels, ~34 M parameters).
 
 For each exporter: export the model (``sample_models.export.export``), fix it
-(``analyzer.fix.fix_file``, DT001 + DT002), check the outputs match on seeded random inputs
-(``analyzer.verify.compare_models``), and time both models in onnxruntime
-(``analyzer.verify.bench``: CPU, the same session options for both, warm-up, then alternating
+(``analyzer.commands.fix.fix_file``, DT001 + DT002), check the outputs match on seeded random inputs
+(``analyzer.commands.verify.compare_models``), and time both models in onnxruntime
+(``analyzer.commands.verify.bench``: CPU, the same session options for both, warm-up, then alternating
 timed runs, median).  Prints parameters before/after, dead weights removed, the max output
 difference, both median latencies and their ratio.
 
@@ -21,8 +21,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from analyzer import verify  # noqa: E402
-from analyzer.fix import fix_file  # noqa: E402
+from analyzer.commands import verify  # noqa: E402
+from analyzer.commands.fix import fix_file  # noqa: E402
 from sample_models.export import export  # noqa: E402
 
 

@@ -100,7 +100,7 @@ def make_big_model(path, gigabytes=2.1):
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-import analyzer, analyzer.runner, analyzer.model, rules, onnx, numpy, networkx
+import analyzer, analyzer.linter.runner, analyzer.model, rules, onnx, numpy, networkx
 from analyzer.shapes import engine  # noqa
 def hwm_kb():
     # VmHWM, not ru_maxrss: a child started with fork+exec inherits the parent's ru_maxrss

@@ -17,10 +17,10 @@ sys.path.insert(0, ROOT)
 
 def phases(path, repeat):
     import analyzer.model as M
-    import analyzer.runner as R
-    from analyzer.graph import build_graph
+    import analyzer.linter.runner as R
+    from analyzer.graph.build import build_graph
     from analyzer.shapes import infer_shapes
-    from rules import select_rules
+    from analyzer.linter.registry import select_rules
 
     rules = select_rules(None, None)
     acc = {}

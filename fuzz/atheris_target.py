@@ -15,7 +15,7 @@ replay one without atheris installed::
 The contract checked on every input (the same as ``onnxlint check``'s):
 
 * ``lint_file`` returns a result and raises nothing;
-* an error has a documented kind (``analyzer.load.ERROR_KINDS``), never
+* an error has a documented kind (``analyzer.io.load.ERROR_KINDS``), never
   ``internal`` (that is a bug of ours), and a one-line message;
 * notes are one line each, and the result renders as JSON.
 
@@ -40,17 +40,17 @@ except ImportError:  # replay mode only
 
 if atheris is not None:
     with atheris.instrument_imports():
-        import analyzer.graph  # noqa: F401
-        import analyzer.load  # noqa: F401
-        import analyzer.protoscan  # noqa: F401
+        import analyzer.graph.build  # noqa: F401
+        import analyzer.io.load  # noqa: F401
+        import analyzer.io.protoscan  # noqa: F401
         import analyzer.shapes  # noqa: F401
-        from analyzer.load import ERROR_KINDS
-        from analyzer.runner import lint_file
-        from rules import select_rules
+        from analyzer.io.load import ERROR_KINDS
+        from analyzer.linter.runner import lint_file
+        from analyzer.linter.registry import select_rules
 else:
-    from analyzer.load import ERROR_KINDS
-    from analyzer.runner import lint_file
-    from rules import select_rules
+    from analyzer.io.load import ERROR_KINDS
+    from analyzer.linter.runner import lint_file
+    from analyzer.linter.registry import select_rules
 
 RULES = select_rules(None, None)
 _FOLDER = tempfile.mkdtemp(prefix="onnxlint-atheris-")

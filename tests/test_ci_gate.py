@@ -107,7 +107,7 @@ def test_sarif_structure(capsys, tmp_path):
     driver = run0["tool"]["driver"]
     assert driver["name"] == "onnxlint" and driver["version"]
     ids = [r["id"] for r in driver["rules"]]
-    from rules import all_rules
+    from analyzer.linter.registry import all_rules
 
     assert ids == [m.CODE for m in all_rules()] and ids[:2] == ["DT001", "DT002"] and "SH001" in ids
     levels = {"info": "note", "warning": "warning", "error": "error"}

@@ -256,7 +256,7 @@ def test_lint_finds_every_attention_conv(kind, lints):
         assert d["weight_source"] == "initializer"
     assert collections.Counter(f.details["dead_weights"] for f in dt1) == {BRANCH_DEAD: 3 * N_BLOCKS, FUSE_DEAD: N_BLOCKS}
     assert sum(f.details["dead_weights"] for f in dt1) == TOTAL_DEAD == 245760
-    assert report.dead_weights() == TOTAL_DEAD
+    assert report.waste("weights") == TOTAL_DEAD
 
     # One attention layer = one pooling op: 3 branches (dilation 3, 5, 7) + the fuse conv.
     layers = collections.defaultdict(list)

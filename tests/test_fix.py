@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import analyzer
 from analyzer import cli
-from analyzer.fix import fix_file
+from analyzer.commands.fix import fix_file
 from tests import oracle as O
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -544,7 +544,7 @@ def test_cli_text_verify_bench(tmp_path, capsys):
 
 def test_cli_failed_verification_exits_2(tmp_path, monkeypatch, capsys):
     """A wrong rewrite (simulated: the sliced weights are scaled) must be caught by --verify."""
-    from analyzer import rewrite
+    from analyzer.fix import rewrite
 
     real = rewrite._Rewriter.fix_dead_taps
 
@@ -643,7 +643,7 @@ def test_drln_full(kind, drln_exports, big_out, capsys):
     # layout: dynamo keeps its weights beside the model, legacy stays one file
     assert (out.with_name(out.name + ".data")).exists() == (kind == "dynamo")
     onnx.checker.check_model(str(out), full_check=True)
-    # ground truth by execution, independent of analyzer.verify
+    # ground truth by execution, independent of analyzer.commands.verify
     assert_same_outputs(src, out)
     # each attention Concat's output name still exists, now produced by ReLU(one 64->12 1x1 conv)
     m = onnx.load(str(out))

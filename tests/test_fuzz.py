@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from analyzer.cli import main
-from analyzer.load import ERROR_KINDS
+from analyzer.io.load import ERROR_KINDS
 
 EXAMPLES = int(os.environ.get("ONNXLINT_FUZZ_EXAMPLES", "3000"))
 # ONNXLINT_FUZZ_RANDOM=1: new examples on every run (for hunting; CI stays deterministic).

@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import analyzer
-from analyzer.graph import GraphError, build_graph
+from analyzer.graph.build import GraphError, build_graph
 
 F = TensorProto.FLOAT
 
@@ -434,7 +434,7 @@ def _graph_dump(g):
 def test_direct_fill_equals_the_networkx_api(build, monkeypatch):
     """build_graph writes a plain DiGraph's dicts directly (fast path); the result must be
     what networkx's own add_node / add_edges_from give, order included."""
-    import analyzer.graph as graph_module
+    import analyzer.graph.build as graph_module
 
     m = build()
     direct = _graph_dump(build_graph(m))

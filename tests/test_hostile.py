@@ -25,7 +25,7 @@ import pytest
 
 import analyzer
 from analyzer.cli import FORMATS, main
-from analyzer.load import ERROR_KINDS
+from analyzer.io.load import ERROR_KINDS
 from analyzer.report.text import escape
 from tests import hostile
 
@@ -369,7 +369,7 @@ class _HalfWriter:
 @pytest.mark.parametrize("where", ["write", "fsync"])
 @pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "interrupt"])
 def test_interrupted_output_keeps_the_old_report(corpus, capsys, tmp_path, monkeypatch, exc, where):
-    import analyzer.atomic
+    import analyzer.io.atomic
 
     root, built = corpus
     model = str(built["injection_names"][0][0])
@@ -384,13 +384,13 @@ def test_interrupted_output_keeps_the_old_report(corpus, capsys, tmp_path, monke
             f = real_fdopen(fd, *args, **kwargs)
             return _HalfWriter(f, exc) if "w" in (args[0] if args else kwargs.get("mode", "r")) else f
 
-        monkeypatch.setattr(analyzer.atomic.os, "fdopen", fdopen)
+        monkeypatch.setattr(analyzer.io.atomic.os, "fdopen", fdopen)
     else:
 
         def boom(*args, **kwargs):
             raise exc
 
-        monkeypatch.setattr(analyzer.atomic.os, "fsync", boom)
+        monkeypatch.setattr(analyzer.io.atomic.os, "fsync", boom)
     rc, out, err = cli(capsys, "check", "--isolated", "--format", "json", "-o", target, model)
     assert rc == (130 if isinstance(exc, KeyboardInterrupt) else 2)
     no_traceback(out, err)
@@ -412,7 +412,7 @@ def test_max_nodes_refuses_cleanly(corpus, capsys):
 def test_in_memory_deep_nesting_stops_at_the_depth_limit():
     """500 nested Ifs built in memory (protobuf's parse limit does not apply): graph
     building is iterative, propagation stops at MAX_SUBGRAPH_DEPTH with a note."""
-    from analyzer.graph import build_graph
+    from analyzer.graph.build import build_graph
     from analyzer.shapes.engine import MAX_SUBGRAPH_DEPTH
 
     m = hostile.in_memory_deep_if(500)

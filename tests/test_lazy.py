@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from analyzer.lazy import LAZY_MIN_BYTES, reduce_model
-from analyzer.load import LoadError, load, read_tensor
+from analyzer.io.lazy import LAZY_MIN_BYTES, reduce_model
+from analyzer.io.load import LoadError, load, read_tensor
 from tests.wire import length_delimited
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,8 +135,8 @@ def test_big_file_is_read_only_around_field_headers(tmp_path, monkeypatch):
     around field headers are read with os.pread, and payloads when asked for."""
     import mmap
 
-    from analyzer import protoscan
-    from analyzer.load import LAZY_FILE_MIN
+    from analyzer.io import protoscan
+    from analyzer.io.load import LAZY_FILE_MIN
 
     rng = np.random.default_rng(2)
     inits, nodes = [], []
@@ -234,10 +234,10 @@ def test_odd_headers_around_a_payload_read_as_onnx_reads_them(tmp_path, monkeypa
     the cut, so a file onnx cannot parse was linted as a sound model; such a field
     is now left to protobuf: the file is "corrupt", as for onnx.  Over-long headers
     protobuf accepts give onnx's model."""
-    import analyzer.load
+    import analyzer.io.load
 
     if whole:
-        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+        monkeypatch.setattr(analyzer.io.load, "LAZY_FILE_MIN", 1 << 62)
     data = _odd_model(where, key_width, len_width, extra)
     path = tmp_path / "m.onnx"
     path.write_bytes(data)
@@ -262,10 +262,10 @@ def test_initializer_named_in_invalid_utf8_keeps_its_payload(tmp_path, monkeypat
     decoded str name could never be found again: the tensor lost its values (found by
     tests/test_lazy_window_fuzz.py: the first byte of W_1x1's name set to 0x80).  Such
     a tensor stays inline, as onnx reads it."""
-    import analyzer.load
+    import analyzer.io.load
 
     if whole:
-        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+        monkeypatch.setattr(analyzer.io.load, "LAZY_FILE_MIN", 1 << 62)
     w = np.arange(1 << 18, dtype=np.float32).reshape(512, 512)  # 1 MiB
     tensor = TensorProto(dims=w.shape, data_type=TensorProto.FLOAT).SerializeToString() + length_delimited(8, b"w\xff") + length_delimited(9, w.tobytes())
     ok = numpy_helper.from_array(np.ones((64, 64), np.float32), "fine").SerializeToString()
@@ -291,11 +291,11 @@ def test_payload_name_shared_with_another_tensor(tmp_path, monkeypatch, other, w
     Such a model is now parsed whole, and every tensor reads as from onnx's model.
     (Seen while checking tests/test_lazy_window_fuzz.py's comparison with the full
     parse on a fuzzed file with a repeated initializer.)"""
-    import analyzer.load
-    from analyzer.load import iter_tensors
+    import analyzer.io.load
+    from analyzer.io.load import iter_tensors
 
     if whole:
-        monkeypatch.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+        monkeypatch.setattr(analyzer.io.load, "LAZY_FILE_MIN", 1 << 62)
     big = numpy_helper.from_array(np.full(2048, 1.5), "w")  # 16 KB of doubles, cut out
     same_size = helper.make_tensor("w", TensorProto.INT64, [2048], list(range(2048)))  # int64_data
     filler = numpy_helper.from_array(np.zeros((512, 512), np.float32), "filler")  # 1 MiB

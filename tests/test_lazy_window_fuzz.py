@@ -1,9 +1,9 @@
-"""Differential fuzzing of the two ways ``analyzer.load.load`` reads a file.
+"""Differential fuzzing of the two ways ``analyzer.io.load.load`` reads a file.
 
-A file of at least ``analyzer.load.LAZY_FILE_MIN`` bytes is read through
-``analyzer.protoscan.FileSource`` (small ``os.pread`` windows around field
+A file of at least ``analyzer.io.load.LAZY_FILE_MIN`` bytes is read through
+``analyzer.io.protoscan.FileSource`` (small ``os.pread`` windows around field
 headers; large initializer payloads are skipped); a smaller one is read whole
-into ``bytes``.  ``analyzer.lazy`` walks the wire format over either.  Both must
+into ``bytes``.  ``analyzer.io.lazy`` walks the wire format over either.  Both must
 give the same result on any input: the same model fields, the same findings, or
 the same error (kind and message), and never a traceback or an ``internal`` error.
 ``tests/test_fuzz.py`` mutates small models only, so there the windowed path
@@ -23,11 +23,11 @@ flip, set, insert, delete or repeat bytes, mostly outside the payloads but also
 anywhere, or cut the file (mostly at or past LAZY_FILE_MIN).  Most damaged files
 stay at least LAZY_FILE_MIN bytes long, so they take the windowed path.
 
-Each file is linted in-process twice with ``analyzer.runner.lint_file``: as is
+Each file is linted in-process twice with ``analyzer.linter.runner.lint_file``: as is
 (FileSource) and with ``LAZY_FILE_MIN`` raised above any file size (whole bytes);
 status, error kind and message, findings (rule, node, message), notes and stats
 must be equal, and neither may be an ``internal`` error or raise.  It is loaded
-both ways with ``analyzer.load.load`` too, to compare the models field by field,
+both ways with ``analyzer.io.load.load`` too, to compare the models field by field,
 the payloads' positions and values; and the lazy load is compared with the full
 parse (``lazy=False``, what onnx.load reads): the same error kind, or the same
 model once the skipped payloads are put aside (and they hold the full parse's
@@ -49,17 +49,17 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
-import analyzer.load
-from analyzer.load import LAZY_FILE_MIN, LoadError, iter_tensors, load, read_tensor
-from analyzer.protoscan import read_varint
-from analyzer.runner import lint_file
-from rules import select_rules
+import analyzer.io.load
+from analyzer.io.load import LAZY_FILE_MIN, LoadError, iter_tensors, load, read_tensor
+from analyzer.io.protoscan import read_varint
+from analyzer.linter.runner import lint_file
+from analyzer.linter.registry import select_rules
 from tests.wire import encode_varint
 
 EXAMPLES = int(os.environ.get("ONNXLINT_FUZZ_EXAMPLES", "500"))
 DERANDOMIZE = not os.environ.get("ONNXLINT_FUZZ_RANDOM")
 RULES = select_rules(None, None)
-# Payloads at least this long are what analyzer.lazy cuts out (LAZY_MIN_BYTES).
+# Payloads at least this long are what analyzer.io.lazy cuts out (LAZY_MIN_BYTES).
 PAYLOAD_MIN = 4096
 
 
@@ -489,7 +489,7 @@ def both_ways(path):
     FileSource window (as is) and read whole (LAZY_FILE_MIN raised above any size)."""
     windowed = (_outcome(lint_file(path, RULES)), _loaded(path))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(analyzer.load, "LAZY_FILE_MIN", 1 << 62)
+        mp.setattr(analyzer.io.load, "LAZY_FILE_MIN", 1 << 62)
         whole = (_outcome(lint_file(path, RULES)), _loaded(path))
     return windowed, whole
 
@@ -598,7 +598,7 @@ def test_seed_is_big_and_reduced_by_the_windowed_walk(fuzz_dir):
     loaded = load(path)
     try:
         assert set(loaded.lazy) == {"W_big", "W_1x1", "as_float_data"}  # inner_w is in a subgraph: inline
-        assert isinstance(loaded.buffer, analyzer.load.FileSource)
+        assert isinstance(loaded.buffer, analyzer.io.load.FileSource)
     finally:
         loaded.close()
     outcome = check_file(path)
@@ -624,16 +624,16 @@ def test_windowed_and_whole_reads_agree_on_damaged_files(case, fuzz_dir):
     path = fuzz_dir / "model.onnx"
     path.write_bytes(data)
     calls = []
-    real_reduce = analyzer.load.reduce_model
+    real_reduce = analyzer.io.load.reduce_model
 
     def spy(buf):
         got = real_reduce(buf)
-        calls.append((isinstance(buf, analyzer.load.FileSource), got is not None))
+        calls.append((isinstance(buf, analyzer.io.load.FileSource), got is not None))
         return got
 
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(analyzer.load, "reduce_model", spy)
+            mp.setattr(analyzer.io.load, "reduce_model", spy)
             outcome = check_file(path)
     except BaseException:
         # hypothesis replays the shrunk example last: this is the file to reproduce with

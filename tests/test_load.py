@@ -1,4 +1,4 @@
-"""analyzer.load: every LoadError kind, and external data that is validated but not read."""
+"""analyzer.io.load: every LoadError kind, and external data that is validated but not read."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import analyzer
-from analyzer.load import MAX_VALUE_ELEMENTS, LoadError, load
+from analyzer.io.load import MAX_VALUE_ELEMENTS, LoadError, load
 
 DATA_NAME = "model.onnx.data"
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ def test_cut_at_a_field_boundary_after_the_graph(tmp_path):
     # The graph is complete but opset_import (the last field) is gone: a model
     # without opset_import is not valid ONNX (IR >= 3), so this cut must not pass
     # as a clean model.
-    from analyzer.protoscan import scan_model_fields
+    from analyzer.io.protoscan import scan_model_fields
 
     data = (ROOT / "sample_models" / "drln_attention_legacy.onnx").read_bytes()
     (graph_end,) = [end for number, _, end in scan_model_fields(data) if number == 7]
@@ -229,7 +229,7 @@ def test_missing_ir_version_is_not_onnx(tmp_path):
 
 
 def test_from_proto_rejects_other_objects():
-    from analyzer.load import from_proto
+    from analyzer.io.load import from_proto
 
     with pytest.raises(LoadError) as info:
         from_proto(_model().graph)
@@ -460,7 +460,7 @@ def _nested_model():
 
 
 def test_node_count_taken_while_loading_matches_a_separate_count(tmp_path):
-    from analyzer.runner import count_nodes
+    from analyzer.linter.runner import count_nodes
 
     path = tmp_path / "nested.onnx"
     onnx.save(_nested_model(), path)

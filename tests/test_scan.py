@@ -20,9 +20,9 @@ import time
 import pytest
 from onnx import GraphProto, ModelProto, TensorProto, helper
 
-from analyzer import scan_worker
+from analyzer.commands.scan import worker as scan_worker
 from analyzer.cli import main
-from analyzer.scan_discover import discover
+from analyzer.commands.scan.discover import discover
 from tests.wire import encode_varint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -406,7 +406,7 @@ def test_list_on_stdin(tmp_path):
 
 
 def test_check_does_not_import_scan():
-    code = f"import sys; from analyzer.cli import main; main(['check', {os.path.join(SAMPLES, POSITIVE)!r}]); print(sorted(m for m in sys.modules if m.startswith(('analyzer.scan', 'tqdm', 'distributed', 'dask'))))"
+    code = f"import sys; from analyzer.cli import main; main(['check', {os.path.join(SAMPLES, POSITIVE)!r}]); print(sorted(m for m in sys.modules if m.startswith(('analyzer.commands.scan.command', 'tqdm', 'distributed', 'dask'))))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.stdout.splitlines()[-1] == "[]"
 

@@ -17,7 +17,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import analyzer
-from analyzer import cli, runner
+from analyzer import cli
+from analyzer.linter import runner
 from analyzer.model import analyze
 
 F = TensorProto.FLOAT

@@ -31,7 +31,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from analyzer.graph import MAIN
+from analyzer.graph.build import MAIN
 from analyzer.shapes import SHAPE_FUNCTIONS, dims
 from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, symbol
 from tests.test_shapes_agreement import our_shapes

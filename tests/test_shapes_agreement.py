@@ -43,8 +43,8 @@ import onnx
 import pytest
 from onnx import AttributeProto
 
-from analyzer.graph import MAIN, build_graph
-from analyzer.load import from_proto, load
+from analyzer.graph.build import MAIN, build_graph
+from analyzer.io.load import from_proto, load
 from analyzer.shapes import SHAPE_FUNCTIONS, infer_shapes
 from analyzer.shapes import engine as shape_engine
 from analyzer.shapes.dims import conv_out, dim_mul, symbol

@@ -526,11 +526,11 @@ def test_output_file_equals_stdout(capsys, models, tmp_path, fmt):
 
 
 def test_output_goes_through_atomic_write(capsys, models, tmp_path, monkeypatch):
-    import analyzer.atomic
+    import analyzer.io.atomic
 
     calls = []
-    real = analyzer.atomic.write_text_atomic
-    monkeypatch.setattr(analyzer.atomic, "write_text_atomic", lambda p, t: (calls.append(str(p)), real(p, t)))
+    real = analyzer.io.atomic.write_text_atomic
+    monkeypatch.setattr(analyzer.io.atomic, "write_text_atomic", lambda p, t: (calls.append(str(p)), real(p, t)))
     target = tmp_path / "s.json"
     rc, _, _ = cli(capsys, "shapes", "--format", "json", "-o", target, models["static"])
     assert rc == 0 and calls == [str(target)]

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import rules.dt001_dead_conv_taps as dt001
 from analyzer import cli
-from analyzer import verify as V
+from analyzer.commands import verify as V
 from tests.test_fix import attention_model, conv_model, drln_exports, save  # noqa: F401  (fixture)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent

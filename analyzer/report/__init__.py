@@ -7,21 +7,21 @@ __all__ = ["render"]
 
 def render(report, fmt: str = "text", color: bool = False) -> str:
     if fmt == "json":
-        from .json import render_json
+        from analyzer.report.json import render_json
 
         return render_json(report)
     if fmt == "sarif":
-        from .sarif import render_sarif
+        from analyzer.report.sarif import render_sarif
 
         return render_sarif(report)
     if fmt == "github":
-        from .github import render_github
+        from analyzer.report.github import render_github
 
         return render_github(report)
     if fmt == "html":
-        from .html import render_html
+        from analyzer.report.html import render_html
 
         return render_html(report)
-    from .text import render_text
+    from analyzer.report.text import render_text
 
     return render_text(report, color=color)

@@ -17,7 +17,7 @@ def _prop(s: str) -> str:
 
 
 def _clean(s: str) -> str:
-    from .text import escape
+    from analyzer.report.text import escape
 
     return escape(s)  # no control characters (ANSI escapes) reach the log
 

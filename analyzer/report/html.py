@@ -23,10 +23,9 @@ import base64
 import hashlib
 from math import prod
 
-from analyzer import __version__
-from analyzer.findings import counts_dead_weights
+from analyzer.common import VERSION as __version__
 
-from .html_svg import (
+from analyzer.report.html_svg import (
     DiagramError,
     bar_chart_svg,
     cell_size,
@@ -182,8 +181,8 @@ def render_html(report) -> str:
     for f in findings:
         by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
     n_err = sum(1 for fr in files if fr.status == "error")
-    dead = sum(_int(f.details.get("dead_weights")) for f in findings if counts_dead_weights(f.rule, f.details))
-    dead_bytes = sum(_int(f.details.get("dead_bytes")) for f in findings if counts_dead_weights(f.rule, f.details))
+    dead = sum(_int(f.details.get("dead_weights")) for f in findings if f.waste)
+    dead_bytes = sum(_int(f.details.get("dead_bytes")) for f in findings if f.waste)
     if len(files) == 1:
         title = f"onnxlint report: {files[0].path}"
         sub = files[0].path
@@ -254,7 +253,7 @@ def _files_table(files) -> str:
     for i, fr in enumerate(files):
         n1 = sum(1 for f in fr.findings if f.rule == "DT001")
         n2 = sum(1 for f in fr.findings if f.rule == "DT002")
-        dw = sum(_int(f.details.get("dead_weights")) for f in fr.findings if counts_dead_weights(f.rule, f.details))
+        dw = sum(_int(f.details.get("dead_weights")) for f in fr.findings if f.waste)
         status = "ok" if fr.status == "ok" else f"error: {(fr.error or {}).get('kind', '?')}"
         weights = _int((getattr(fr, "stats", None) or {}).get("weights"))
         share = 100 * dw / weights if weights else None
@@ -281,7 +280,7 @@ def _file_section(i, fr, single) -> str:
         out.append(
             f'<p class="err"><b>could not be analyzed</b> ({esc(err.get("kind", "?"))}): {esc(err.get("message", ""))}</p>'
         )
-    dt001 = [f for f in fr.findings if counts_dead_weights(f.rule, f.details)]
+    dt001 = [f for f in fr.findings if f.waste]
     dt002 = [f for f in fr.findings if f.rule == "DT002"]
     others = [f for f in fr.findings if f.rule not in ("DT001", "DT002")]
     if fr.status == "ok":

@@ -35,7 +35,7 @@ import html
 from dataclasses import dataclass
 from itertools import islice, product
 
-from .text import escape as escape_controls
+from analyzer.report.text import escape as escape_controls
 
 __all__ = [
     "esc",

@@ -58,9 +58,9 @@ def _section(doc: str, title: str) -> str:
 
 
 def render_sarif(report) -> str:
-    from rules import RULE_MODULES, get_rule
+    from analyzer.linter.registry import RULE_MODULES, get_rule
 
-    from .. import __version__
+    from analyzer.common import VERSION as __version__
 
     codes = list(RULE_MODULES)
     descriptors = [_descriptor(get_rule(c)) for c in codes]

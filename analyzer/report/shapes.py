@@ -111,7 +111,7 @@ def shape_text(shape) -> str:
 
 
 def render_text(am) -> str:
-    from .text import escape
+    from analyzer.report.text import escape
 
     sections = []  # (header or None, rows)
     for path in am.graph_paths():

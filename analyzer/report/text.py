@@ -43,7 +43,7 @@ def render_text(report, color: bool = False) -> str:
     summary = f"{n_files} file{'s' if n_files != 1 else ''} checked, {len(findings)} finding{'s' if len(findings) != 1 else ''}"
     if rules:
         summary += f" ({rules})"
-    summary += f", {report.dead_weights()} dead weights"
+    summary += f", {report.waste('weights')} dead weights"
     conditional = sum(1 for f in findings if f.details.get("condition"))
     if conditional:
         summary += f" ({conditional} more finding{'s' if conditional != 1 else ''} only at some input sizes)"

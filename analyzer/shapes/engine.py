@@ -39,9 +39,9 @@ import onnx
 import onnx.shape_inference
 from onnx import TensorProto
 
-from ..graph import MAIN, Graph, gc_paused
-from ..load import LoadedModel, iter_tensors, one_line, read_tensor, shown, text
-from .dims import MAX_DIM, MAX_RANK, substitute, symbol
+from analyzer.graph.build import MAIN, Graph, gc_paused
+from analyzer.io.load import LoadedModel, iter_tensors, one_line, read_tensor, shown, text
+from analyzer.shapes.dims import MAX_DIM, MAX_RANK, substitute, symbol
 
 __all__ = ["TensorInfo", "ShapeError", "infer_shapes", "SHAPE_FUNCTIONS", "register", "MAX_TRACKED_ELEMENTS"]
 
@@ -866,7 +866,7 @@ def _type_to_shape(vi):
 
 def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=None) -> Shapes:
     """Propagate shapes through every graph of the model; results land on the value nodes."""
-    from . import ops_nn, ops_tensor, ops_elementwise, ops_control, ops_sequence, ops_signal, ops_attention, ops_ml  # noqa: F401  (registers shape functions)
+    from analyzer.shapes import ops_nn, ops_tensor, ops_elementwise, ops_control, ops_sequence, ops_signal, ops_attention, ops_ml  # noqa: F401  (registers shape functions)
 
     eng = _Engine(graph, loaded, input_shapes)
     with gc_paused():

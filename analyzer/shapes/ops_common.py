@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import weakref
 
-from ..graph import MAIN
-from .dims import symbol
-from .engine import ShapeError, TensorInfo
+from analyzer.graph.build import MAIN
+from analyzer.shapes.dims import symbol
+from analyzer.shapes.engine import ShapeError, TensorInfo
 
 __all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state", "plain_shape", "plain_input"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from .dims import MAX_DIM
-from .engine import ShapeError, TensorInfo, _type_to_shape, register
-from .ops_common import fresh, norm_axis
+from analyzer.shapes.dims import MAX_DIM
+from analyzer.shapes.engine import ShapeError, TensorInfo, _type_to_shape, register
+from analyzer.shapes.ops_common import fresh, norm_axis
 
 _MAX_ROUNDS = 3
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
-from .dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
-from .engine import ShapeError, register
-from .ops_common import fresh, nonneg, plain_input, seq_state
+from analyzer.shapes.dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
+from analyzer.shapes.engine import ShapeError, register
+from analyzer.shapes.ops_common import fresh, nonneg, plain_input, seq_state
 
 BOOL = TensorProto.BOOL
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from onnx import TensorProto
 
-from .dims import shape_numel
-from .engine import ShapeError, register
+from analyzer.shapes.dims import shape_numel
+from analyzer.shapes.engine import ShapeError, register
 
 ML = "ai.onnx.ml"
 TRAINING = "ai.onnx.preview.training"

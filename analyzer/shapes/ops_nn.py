@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from ..geometry import resolve_conv_pads, resolve_conv_transpose_pads
-from .dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, pool_out
-from .engine import ShapeError, register
-from .ops_common import fresh, norm_axis, plain_shape
-from .ops_elementwise import broadcast
+from analyzer.geometry import resolve_conv_pads, resolve_conv_transpose_pads
+from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, pool_out
+from analyzer.shapes.engine import ShapeError, register
+from analyzer.shapes.ops_common import fresh, norm_axis, plain_shape
+from analyzer.shapes.ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
 

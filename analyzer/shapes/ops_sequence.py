@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto
 
-from .dims import dim_add, dim_ceildiv, dim_sub
-from .engine import ShapeError, TensorInfo, _type_to_shape, register
-from .ops_common import norm_axis, seq_state
+from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_sub
+from analyzer.shapes.engine import ShapeError, TensorInfo, _type_to_shape, register
+from analyzer.shapes.ops_common import norm_axis, seq_state
 
 INT64 = TensorProto.INT64
 

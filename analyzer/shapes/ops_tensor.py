@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from . import dims as _dims
-from .dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
-from .engine import ShapeError, register
-from .ops_common import BIG_INDEX, fresh, nonneg, norm_axis, plain_input, scalar
-from .ops_elementwise import broadcast
+from analyzer.shapes import dims as _dims
+from analyzer.shapes.dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
+from analyzer.shapes.engine import ShapeError, register
+from analyzer.shapes.ops_common import BIG_INDEX, fresh, nonneg, norm_axis, plain_input, scalar
+from analyzer.shapes.ops_elementwise import broadcast
 
 INT64 = TensorProto.INT64
 

@@ -1,0 +1,60 @@
+"""``onnxlint check PATH...``: lint model files and folders, render one report, exit by severity."""
+from __future__ import annotations
+
+import os
+import sys
+
+from analyzer.commands.base import discover, lint_settings, print_file_error, safe, write_output
+from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
+
+
+def run(args) -> int:
+    from analyzer.findings import Report, severity_rank
+    from analyzer.report import render
+    from analyzer.linter.runner import lint_file
+
+    settings = lint_settings(args)
+    cfg, input_shapes, rules = settings.cfg, settings.input_shapes, settings.rules
+    fail_on = args.fail_on or cfg.fail_on or "warning"
+    fmt = args.format or cfg.format or "text"
+    max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
+    baseline = None
+    if args.baseline:
+        from analyzer.linter.baseline import BaselineError, read_baseline
+
+        try:
+            baseline = read_baseline(args.baseline)
+        except BaselineError as e:
+            raise UsageError(str(e)) from None
+    files = discover(args.paths)
+    report = Report()
+    for path in files:
+        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes)
+        cfg.apply_per_path_ignores(fr)
+        report.files.append(fr)
+    if baseline is not None:
+        from analyzer.linter.baseline import apply_baseline
+
+        apply_baseline(report, baseline)
+    if args.write_baseline:
+        from analyzer.linter.baseline import write_baseline
+
+        write_baseline(args.write_baseline, report)
+    color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    text = render(report, fmt, color=color)
+    write_output(args.output, text)
+    if args.output or fmt != "text":
+        # The report went to a file or is machine-readable: still tell the person.
+        for r in report.errors:
+            print_file_error(r)
+    if not files:
+        print("onnxlint: no .onnx files found in " + ", ".join(safe(p) for p in args.paths), file=sys.stderr)
+        return EXIT_ERROR
+    if report.errors:
+        return EXIT_ERROR
+    if args.write_baseline:
+        return EXIT_OK
+    threshold = severity_rank(fail_on)
+    if not args.exit_zero and any(severity_rank(f.severity) >= threshold for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK

@@ -1,0 +1,88 @@
+"""Words every command shares: the version, exit codes, usage errors, input-shape
+parsing and the resolved lint settings.  Imports nothing else of the project (the
+bottom layer of the import contract in ``pyproject.toml``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "VERSION",
+    "EXIT_OK",
+    "EXIT_FINDINGS",
+    "EXIT_ERROR",
+    "UsageError",
+    "LintSettings",
+    "parse_input_shapes",
+    "split_codes",
+    "first_line",
+]
+
+VERSION = "0.1.0"
+
+# Exit codes (as ruff/flake8 users expect):
+#   0  no finding at or above --fail-on
+#   1  findings at or above --fail-on
+#   2  a file could not be analyzed, or the command line / configuration is wrong
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A wrong command line or configuration: one line on stderr, exit 2."""
+
+
+@dataclass
+class LintSettings:
+    """Configuration file + command line, resolved (see ``analyzer.commands.settings``)."""
+
+    cfg: object
+    input_shapes: dict = field(default_factory=dict)
+    select: list | None = None
+    ignore: list = field(default_factory=list)
+    rules: list = field(default_factory=list)
+
+
+def split_codes(s):
+    """``"DT001, SH"`` -> ``["DT001", "SH"]``; None stays None."""
+    if s is None:
+        return None
+    return [c.strip() for c in s.split(",") if c.strip()]
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's text ('' when it has none)."""
+    return str(e).splitlines()[0] if str(e) else ""
+
+
+def parse_input_shapes(specs, keep: bool = False) -> dict:
+    """``["x=1,3,224,224"]`` -> ``{"x": [1, 3, 224, 224]}`` (``x`` also separates dims).
+
+    With ``keep``, a dim written ``?`` means "keep the model's dim" and is returned as
+    None (``input=1,3,?,512`` -> ``[1, 3, None, 512]``); commands that need every dim
+    concrete (``fix``, ``verify``: they run the model) leave ``keep`` off and refuse it."""
+    out = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition("=")
+        if not sep or not name:
+            raise UsageError(f"--input-shape {spec!r}: expected NAME=D0,D1,...")
+        values = []
+        or_keep = " or ?" if keep else ""
+        for d in dims.replace("x", ",").split(","):
+            d = d.strip()
+            if not d:
+                continue
+            if d == "?":
+                if not keep:
+                    raise UsageError(f"--input-shape {spec!r}: '?' (keep the model's dim) is not supported by this command; give every dim")
+                values.append(None)
+                continue
+            try:
+                v = int(d)
+            except ValueError:
+                raise UsageError(f"--input-shape {spec!r}: dims must be integers{or_keep}") from None
+            if v < 0:
+                raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers{or_keep}")
+            values.append(v)
+        if not values:
+            raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers{or_keep}")
+        out[name] = values
+    return out
