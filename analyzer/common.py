@@ -42,7 +42,7 @@ class LintSettings:
 
 
 def split_codes(s):
-    """``"DT001, SH"`` -> ``["DT001", "SH"]``; None stays None."""
+    """``"XY001, AB"`` -> ``["XY001", "AB"]``; None stays None."""
     if s is None:
         return None
     return [c.strip() for c in s.split(",") if c.strip()]

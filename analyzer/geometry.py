@@ -1,7 +1,7 @@
 """Which kernel taps of a convolution can ever multiply real input.
 
-This is the one place where the geometry of Conv and ConvTranspose lives; rules
-(DT001, DT002) and reports call it instead of re-deriving it.
+This is the one place where the geometry of Conv and ConvTranspose lives; the rules
+about kernel taps, the shape engine and the fix rewrites call it instead of re-deriving it.
 
 Conv (ONNX semantics), per spatial axis, input size ``n``::
 

@@ -1,6 +1,6 @@
 """The tap geometry of one conv node in an analyzed model.
 
-Shared by the rules that reason about kernel taps (DT001, DT002): it resolves
+Shared by the rules that reason about kernel taps: it resolves
 what the conv really sees, independent of how the exporter wrote it:
 
 * the input: a constant-mode ``Pad`` with value 0 in front of the conv is
@@ -104,7 +104,7 @@ def _int_list(attrs, name, n, default):
 
 def conv_ops(model) -> list:
     """The model's conv ops (op types of :data:`CONV_OPS`) in ``graph.all_ops()`` order;
-    listed once per model (DT001 and DT002 both walk them)."""
+    listed once per model (every tap rule walks them)."""
     found = model.graph.memo.get("conv_ops")
     if found is None:
         found = model.graph.memo["conv_ops"] = [op for op in model.graph.all_ops() if op.op_type in CONV_OPS]
@@ -114,7 +114,7 @@ def conv_ops(model) -> list:
 def conv_taps(model, op) -> ConvTaps:
     """Tap analysis of ``op`` or :class:`NotChecked` with the reason.
 
-    Computed once per op and model (DT001 and DT002 both ask), and within a tap
+    Computed once per op and model (several rules ask), and within a tap
     budget proportional to the model's size: a hostile file can declare kernels
     of any size without carrying their weights."""
     memo = model.graph.memo.get("conv_taps")

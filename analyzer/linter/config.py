@@ -8,17 +8,17 @@ Keys (TOML shown; in setup.cfg lists are comma-separated and tables are
 multi-line ``key = value`` entries)::
 
     [tool.onnxlint]
-    select = ["DT"]                      # codes or prefixes
-    ignore = ["DT002"]
+    select = ["ALL"]                     # codes or prefixes (see `onnxlint rules`)
+    ignore = ["XY002"]
     fail-on = "warning"                  # info | warning | error
     format = "text"                      # text | json | sarif | github | html
     max-nodes = 2000000
     [tool.onnxlint.per-path-ignores]     # glob (relative to the config file) -> codes
-    "legacy/**" = ["DT001"]
+    "legacy/**" = ["XY001"]
     [tool.onnxlint.input-shape]          # graph input -> dims
     input = [1, 3, 224, 224]
-    [tool.onnxlint.rules.DT001]          # rule options (see `onnxlint rules CODE`)
-    min-dead-weights = 1000
+    [tool.onnxlint.rules.XY001]          # a rule's options (see `onnxlint rules CODE`)
+    some-option = 1000
 
 A bad configuration raises :class:`ConfigError` naming the file and the key.
 """
