@@ -301,7 +301,7 @@ def test_diagram_taps_match_brute_force_geometry():
     import itertools
     import random
 
-    from analyzer.report.html_svg import tap_figure_svgs
+    from rules.dt001_dead_conv_taps.html_taps import tap_figure_svgs
 
     rng = random.Random(9)
     checked = windowed = 0

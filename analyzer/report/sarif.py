@@ -2,7 +2,8 @@
 
 One ``reportingDescriptor`` per rule (from the rule module's docs), one result per
 finding with the file as physical location and the node as logical location
-(graph path + node name), and ``partialFingerprints`` from the finding's
+(graph path + node name), the finding's generic ``waste`` and ``related`` nodes
+and its ``details`` as properties, and ``partialFingerprints`` from the finding's
 fingerprint so code scanning tracks a finding across runs.  Files that could not
 be analyzed become error notifications of the invocation.
 """
@@ -58,11 +59,11 @@ def _section(doc: str, title: str) -> str:
 
 
 def render_sarif(report) -> str:
-    from analyzer.linter.registry import RULE_MODULES, get_rule
+    from analyzer.linter.registry import get_rule, rule_codes
 
     from analyzer.common import VERSION as __version__
 
-    codes = list(RULE_MODULES)
+    codes = rule_codes()
     descriptors = [_descriptor(get_rule(c)) for c in codes]
     results = []
     notifications = []
@@ -99,7 +100,14 @@ def render_sarif(report) -> str:
                         }
                     ],
                     "partialFingerprints": {"onnxlintFinding/v1": f.fingerprint},
-                    "properties": {"op_type": f.op_type, "graph": f.graph, "node_index": f.node_index, "details": f.details},
+                    "properties": {
+                        "op_type": f.op_type,
+                        "graph": f.graph,
+                        "node_index": f.node_index,
+                        "details": f.details,
+                        "waste": dict(f.waste),
+                        "related": [dict(r) for r in f.related],
+                    },
                 }
             )
     run = {

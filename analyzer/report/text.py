@@ -1,25 +1,13 @@
 """Text output, like a compiler's: ``path:node: CODE message``, then a summary."""
 from __future__ import annotations
 
-__all__ = ["render_text", "escape"]
+# escape(): a string from a model made safe for one line (no control characters)
+from analyzer.render.markup import escape_controls as escape
+
+__all__ = ["escape", "render_text"]
 
 _COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _RESET = "\x1b[0m"
-
-
-def escape(s: str) -> str:
-    """Make a string from a model safe for one terminal/CI-log line: control
-    characters (ANSI escapes, newlines, carriage returns) are shown as escapes."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
-            out.append(f"\\x{o:02x}")
-        elif ch in "\u2028\u2029":
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def render_text(report, color: bool = False) -> str:
