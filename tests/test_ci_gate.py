@@ -109,7 +109,7 @@ def test_sarif_structure(capsys, tmp_path):
     ids = [r["id"] for r in driver["rules"]]
     from analyzer.linter.registry import all_rules
 
-    assert ids == [m.CODE for m in all_rules()] and ids[:2] == ["DT001", "DT002"] and "SH001" in ids
+    assert ids == [m.CODE for m in all_rules()]
     levels = {"info": "note", "warning": "warning", "error": "error"}
     for rule, mod in zip(driver["rules"], all_rules()):
         assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]

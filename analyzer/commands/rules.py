@@ -1,30 +1,38 @@
-"""``onnxlint rules [CODE]``: the rule list, or one rule's documentation."""
+"""``onnxlint rules [CODE]``: the rule list (with each rule's origin: built-in or
+which plugin), or one rule's documentation."""
 from __future__ import annotations
 
 from analyzer.common import EXIT_OK, UsageError
 
 
+def _summary(rule) -> str:
+    return rule.__doc__.strip().splitlines()[0]
+
+
 def run(args) -> int:
     import json
 
-    from analyzer.linter.registry import RULE_MODULES, get_rule
+    from analyzer.linter.registry import get_rule, origin, rule_codes
 
+    codes = rule_codes()
     if args.code:
         code = args.code.upper()
-        if code not in RULE_MODULES:
-            raise UsageError(f"unknown rule {args.code!r}; known: {', '.join(RULE_MODULES)}")
+        if code not in codes:
+            raise UsageError(f"unknown rule {args.code!r}; known: {', '.join(codes)}")
         mod = get_rule(code)
         if args.format == "json":
-            print(json.dumps({"code": mod.CODE, "name": mod.NAME, "severity": mod.SEVERITY, "doc": mod.__doc__}, indent=2))
+            print(json.dumps({"code": mod.CODE, "name": mod.NAME, "severity": mod.SEVERITY, "origin": origin(code), "doc": mod.__doc__}, indent=2))
         else:
-            print(f"{mod.CODE} {mod.NAME} (default severity: {mod.SEVERITY})\n")
+            print(f"{mod.CODE} {mod.NAME} (default severity: {mod.SEVERITY}; {origin(code)})\n")
             print(mod.__doc__.strip())
         return EXIT_OK
-    mods = [get_rule(c) for c in RULE_MODULES]
+    mods = [get_rule(c) for c in codes]
     if args.format == "json":
-        print(json.dumps([{"code": m.CODE, "name": m.NAME, "severity": m.SEVERITY, "summary": m.__doc__.strip().splitlines()[0]} for m in mods], indent=2))
+        print(json.dumps([{"code": m.CODE, "name": m.NAME, "severity": m.SEVERITY, "origin": origin(m.CODE), "summary": _summary(m)} for m in mods], indent=2))
     else:
+        cw = max([len(m.CODE) for m in mods] + [5])
+        ow = max([len(origin(m.CODE)) for m in mods] + [8])
         for m in mods:
-            summary = m.__doc__.strip().splitlines()[0].split(":", 1)[-1].strip()
-            print(f"{m.CODE}  {m.NAME:<32} {m.SEVERITY:<8} {summary}")
+            summary = _summary(m).split(":", 1)[-1].strip()
+            print(f"{m.CODE:<{cw}}  {m.NAME:<32} {m.SEVERITY:<8} {origin(m.CODE):<{ow}} {summary}")
     return EXIT_OK

@@ -155,19 +155,20 @@ def _int(value, path, key, minimum=0) -> int:
 
 
 def _codes(values, path, key) -> list:
-    from analyzer.linter.registry import RULE_MODULES
+    from analyzer.linter.registry import rule_codes
 
+    codes = rule_codes()
     out = []
     for c in values:
         cu = c.upper()
-        if cu != "ALL" and not any(code.startswith(cu) for code in RULE_MODULES):
+        if cu != "ALL" and not any(code.startswith(cu) for code in codes):
             raise ConfigError(f"{path}: {key}: unknown rule code or prefix {c!r}")
         out.append(cu)
     return out
 
 
 def parse(raw: dict, path: str) -> Config:
-    from analyzer.linter.registry import RULE_MODULES, get_rule
+    from analyzer.linter.registry import get_rule, rule_codes
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the onnxlint section must be a table")
@@ -210,7 +211,7 @@ def parse(raw: dict, path: str) -> Config:
         raise ConfigError(f"{path}: rules must be a table of rule code -> options")
     for code, opts in rules.items():
         cu = code.upper()
-        if cu not in RULE_MODULES:
+        if cu not in rule_codes():
             raise ConfigError(f"{path}: rules.{code}: unknown rule")
         if not isinstance(opts, dict):
             raise ConfigError(f"{path}: rules.{code} must be a table of options")

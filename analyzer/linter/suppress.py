@@ -73,7 +73,7 @@ def apply_model_suppressions(model, result) -> None:
 def suppress_file(model_path, specs, out_path) -> str:
     """Add ``specs`` (CODE or CODE@NODE) to the model's suppressions and write the
     model to ``out_path`` atomically.  Returns the new metadata value."""
-    from analyzer.linter.registry import RULE_MODULES
+    from analyzer.linter.registry import rule_codes
 
     from analyzer.io.atomic import write_bytes_atomic
     from analyzer.io.load import LoadError, load
@@ -81,7 +81,7 @@ def suppress_file(model_path, specs, out_path) -> str:
     new = []
     for spec in specs:
         for code, node in parse_entries(spec):
-            if not any(c.startswith(code) for c in RULE_MODULES):
+            if not any(c.startswith(code) for c in rule_codes()):
                 raise SuppressError("bad-code", f"unknown rule code {code!r} (see `onnxlint rules`)")
             new.append((code, node))
     if not new:

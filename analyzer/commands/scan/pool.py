@@ -43,11 +43,11 @@ def _context():
         ctx = mp.get_context("forkserver")
         rules = []
         try:
-            from analyzer.linter.registry import RULE_MODULES
+            from analyzer.linter.registry import rule_module_names
 
-            rules = list(RULE_MODULES.values())
-        except ImportError:
-            pass
+            rules = rule_module_names()
+        except Exception:
+            pass  # preloading is only a speed-up; the workers report a rule that fails to load
         ctx.set_forkserver_preload(PRELOAD + rules)
         return ctx
     return mp.get_context("spawn")

@@ -16,14 +16,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import analyzer
 from analyzer import cli
 from analyzer.linter import runner
 from analyzer.model import analyze
 
 F = TensorProto.FLOAT
 I64 = TensorProto.INT64
-SAMPLES = pathlib.Path(__file__).resolve().parent.parent / "sample_models"
+SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "sample_models"
 
 
 # --- building and linting ---------------------------------------------------------------------------
