@@ -13,11 +13,9 @@ Nothing here follows a FIFO or a device: the model and its data files are
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +23,11 @@ import numpy as np
 import onnx
 from onnx import ModelProto, TensorProto
 
+from analyzer.io.errors import ERROR_KINDS, LoadError, one_line, shown, text
+from analyzer.io.external import O_FLAGS, ExternalRef, copy_external_bytes, external_key, read_external_bytes, read_ref, validate_external
 from analyzer.io.lazy import reduce_model
-from analyzer.io.protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, pread_upto, scan_model_fields
+from analyzer.io.protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, scan_model_fields
+from analyzer.io.tensors import MAX_ITEMSIZE, iter_tensors, plain_array, tensor_numel
 
 __all__ = [
     "ERROR_KINDS",
@@ -37,6 +38,7 @@ __all__ = [
     "from_proto",
     "read_tensor",
     "read_external_bytes",
+    "copy_external_bytes",
     "iter_tensors",
     "external_key",
     "text",
@@ -50,83 +52,6 @@ MAX_PROTO_BYTES = (1 << 31) - 1
 LAZY_FILE_MIN = 1 << 20
 # Default cap of read_tensor: values materialized for analysis (shape sub-graphs, small weights).
 MAX_VALUE_ELEMENTS = 1 << 16
-# Names quoted in messages are cut to this many characters (a name can be megabytes).
-MAX_NAME_IN_MESSAGE = 120
-
-# Every error kind a file result can carry (JSON ``error.kind``), with what it means.
-# The words are stable: scripts match on them.
-ERROR_KINDS = {
-    "not-found": "the path does not exist",
-    "not-a-file": "a directory, FIFO, device or socket (never opened, so it cannot block)",
-    "unreadable": "the file exists but cannot be read (permissions, I/O error)",
-    "empty": "the file has 0 bytes",
-    "not-onnx": "not an ONNX model: text, a Git LFS pointer, a zip or pickle, random bytes, another protobuf "
-    "message (a bare GraphProto or TensorProto), or a ModelProto without graph / ir_version / opset_import",
-    "truncated": "an ONNX model cut short: a top-level field runs past the end of the file",
-    "corrupt": "framed like an ONNX model, but its content does not parse (bytes damaged inside)",
-    "too-deep": "messages nested deeper than protobuf's parse limit (100 levels, e.g. If inside If ... "
-    "about 33 deep), or too deep for analysis",
-    "too-large": "a file over 2 GiB, more nodes than --max-nodes, or out of memory while analyzing",
-    "unsupported": "an IR version newer than the installed onnx supports",
-    "external-data": "external data that cannot be used: missing file, not a regular file, offset/length "
-    "outside the file or not matching the dims, unknown key, string tensor, model without a folder",
-    "external-data-outside-folder": "an external-data location that is absolute, contains '..', or resolves "
-    "(through symlinks) outside the model's folder, or a data file with more than one hard link",
-    "graph-cycle": "the graph (or a subgraph / function body) has a cycle",
-    "graph-duplicate-tensor": "one tensor defined twice in a graph: two producers, a node output named like "
-    "a graph input or initializer, or a repeated graph input",
-    "bad-input-shape": "an --input-shape binding that does not fit the model",
-    "internal": "a bug in onnxlint (please report it with the file)",
-}
-
-
-class LoadError(Exception):
-    """A model could not be read.  ``kind`` is one of :data:`ERROR_KINDS`."""
-
-    def __init__(self, path, kind: str, message: str):
-        super().__init__(message)
-        self.path = str(path)
-        self.kind = kind
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.kind}: {self.message}"
-
-
-def text(s) -> str:
-    """A protobuf string field as ``str``.  ONNX strings are proto2, so protobuf does
-    not validate them: invalid UTF-8 comes back as ``bytes``; decode it with
-    replacement characters so that names are always text downstream."""
-    if isinstance(s, bytes):
-        return s.decode("utf-8", "replace")
-    return s
-
-
-def one_line(s: str) -> str:
-    """A message safe for one line of any report: control characters (newlines,
-    ANSI/OSC escapes) and line separators from model strings become ``\\xNN``."""
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() or c == " " else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
-
-
-def shown(s) -> str:
-    """``repr`` of a name for a message, cut to a sane length."""
-    s = text(s)
-    if len(s) > MAX_NAME_IN_MESSAGE:
-        s = s[:MAX_NAME_IN_MESSAGE] + "..."
-    return repr(s)
-
-
-@dataclass
-class ExternalRef:
-    """A validated external-data reference of one tensor."""
-
-    path: Path
-    offset: int
-    length: int
-    device: int = 0  # st_dev and st_ino of the validated file: reading checks
-    inode: int = 0  # that the descriptor opened is still that very file
 
 
 @dataclass
@@ -166,10 +91,6 @@ class LoadedModel:
         except Exception:
             pass
 
-
-_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
 def load(path, max_bytes: int = MAX_PROTO_BYTES, lazy: bool = True) -> LoadedModel:
     """Read ``path`` into a :class:`LoadedModel` or raise :class:`LoadError`.
 
@@ -200,7 +121,7 @@ def load(path, max_bytes: int = MAX_PROTO_BYTES, lazy: bool = True) -> LoadedMod
     try:
         # Non-blocking and checked again after opening: the path may have been
         # swapped for a FIFO since the stat above.
-        fd = os.open(p, _O_FLAGS)
+        fd = os.open(p, O_FLAGS)
     except OSError as e:
         raise LoadError(path, "unreadable", e.strerror or str(e)) from None
     source = None
@@ -359,325 +280,10 @@ def _check_model(loaded: LoadedModel, path) -> None:
                 raise LoadError(path, "external-data", f"tensor {shown(tensor.name)} has external data but the model has no folder")
             key = external_key(tensor)
             if key not in loaded.external:
-                loaded.external[key] = _validate_external(tensor, base, path, checked, key)
+                loaded.external[key] = validate_external(tensor, base, path, checked, key)
     # The walk above visited every node: counted here, not in one more pass (training
     # graphs are not analyzed, so a model with any is counted the long way).
     loaded.node_count = None if model.training_info else count[0]
-
-
-def iter_tensors(model: ModelProto, node_count: list | None = None):
-    """Every TensorProto in the model: initializers, sparse initializers, tensor
-    attributes (Constant values, ...), function attribute defaults, in the main
-    graph, all subgraphs, training graphs and all local functions.  Iterative,
-    so deep nesting cannot exhaust the Python stack.
-
-    ``node_count``, a one-element list, gets the number of nodes walked added to
-    it (every graph, subgraph and function; training graphs too)."""
-    graphs = [model.graph]
-    for info in model.training_info:
-        graphs.append(info.initialization)
-        graphs.append(info.algorithm)
-    node_lists = [f.node for f in model.functions]
-    attr_lists = [f.attribute_proto for f in model.functions]
-    if node_count is not None:
-        node_count[0] += sum(len(nodes) for nodes in node_lists)
-    while graphs or node_lists or attr_lists:
-        if graphs:
-            g = graphs.pop()
-            yield from g.initializer
-            for sp in g.sparse_initializer:
-                yield sp.values
-                yield sp.indices
-            node_lists.append(g.node)
-            if node_count is not None:
-                node_count[0] += len(g.node)
-            continue
-        if node_lists:
-            # its nodes' attributes, last node first, taken one node at a time (a
-            # million-node graph must not hold a million attribute lists at once)
-            attr_lists.append(reversed(node_lists.pop()))
-            continue
-        top = attr_lists[-1]
-        if top.__class__ in _NODE_ITERATORS:
-            node = next(top, None)
-            if node is None:
-                attr_lists.pop()
-                continue
-            attrs = node.attribute
-        else:
-            attrs = attr_lists.pop()
-        for attr in attrs:
-            has_t = attr.HasField("t")
-            tensors = attr.tensors
-            sparse_list = attr.sparse_tensors
-            has_sparse = attr.HasField("sparse_tensor")
-            has_g = attr.HasField("g")
-            subgraphs = attr.graphs
-            if not (has_t or tensors or sparse_list or has_sparse or has_g or subgraphs):
-                continue  # the common case: a plain attribute (ints, a float, a string)
-            if has_t:
-                yield attr.t
-            yield from tensors
-            sparse = list(sparse_list)
-            if has_sparse:
-                sparse.append(attr.sparse_tensor)
-            for sp in sparse:
-                yield sp.values
-                yield sp.indices
-            if has_g:
-                graphs.append(attr.g)
-            graphs.extend(subgraphs)
-
-
-# the iterator types reversed() gives over node lists (attr_lists holds these and attribute lists)
-_NODE_ITERATORS = (type(reversed([])), type(reversed(ModelProto().graph.node)))
-
-
-def external_key(tensor: TensorProto) -> tuple:
-    """Identifies an external-data reference by its entries (protobuf wrapper
-    objects have no stable identity to key on)."""
-    out = []
-    for e in tensor.external_data:
-        k, v = e.key, e.value
-        out.append((k if k.__class__ is str else text(k), v if v.__class__ is str else text(v)))
-    return tuple(out)
-
-
-_KNOWN_EXTERNAL_KEYS = {"location", "offset", "length", "checksum", "basepath"}
-
-
-def _outside(path, name, message) -> LoadError:
-    return LoadError(path, "external-data-outside-folder", f"tensor {shown(name)}: {message}")
-
-
-def _bad(path, name, message) -> LoadError:
-    return LoadError(path, "external-data", f"tensor {shown(name)}: {message}")
-
-
-def _validate_external(tensor: TensorProto, base: Path, path, checked: dict, entries=None) -> ExternalRef:
-    """Check one external-data reference without opening anything; ``checked``
-    caches the file checks per location (thousands of tensors share one file).
-    ``entries`` is ``external_key(tensor)`` when the caller has it already."""
-    info = {}
-    name = tensor.name
-    for key, value in external_key(tensor) if entries is None else entries:
-        if key not in _KNOWN_EXTERNAL_KEYS:
-            raise _bad(path, name, f"unknown external-data key {shown(key)}")
-        info[key] = value
-    location = info.get("location", "")
-    if not location:
-        raise _bad(path, name, "external data without a location")
-    if tensor.data_type == TensorProto.STRING:
-        raise _bad(path, name, "a string tensor cannot keep its data in an external file")
-    if location not in checked:
-        try:
-            target, st = _check_location(location, base)
-            checked[location] = (Path(target), st)
-        except _Refused as e:
-            checked[location] = e
-    found = checked[location]
-    if isinstance(found, _Refused):
-        raise (_outside if found.outside else _bad)(path, name, found.message)
-    target, st = found
-    try:
-        offset = _decimal(info.get("offset", "0"))
-        length = _decimal(info["length"]) if "length" in info else st.st_size - offset
-    except ValueError:
-        raise _bad(path, name, "offset/length are not non-negative decimal integers") from None
-    if length < 0 or offset + length > st.st_size:
-        raise _bad(path, name, f"bytes {offset}..{offset + length} lie outside {shown(location)} ({st.st_size} bytes)")
-    expected = _expected_nbytes(tensor)
-    if expected is not None and expected != length:
-        raise _bad(path, name, f"{length} bytes in {shown(location)}, dims need {expected}")
-    return ExternalRef(target, offset, length, st.st_dev, st.st_ino)
-
-
-class _Refused(Exception):
-    def __init__(self, message, outside=False):
-        super().__init__(message)
-        self.message = message
-        self.outside = outside
-
-
-def _decimal(s: str) -> int:
-    s = s.strip()
-    if not s.isdigit() or not s.isascii() or len(s) > 20:
-        raise ValueError(s)
-    return int(s)
-
-
-def _check_location(location: str, base: Path):
-    """(resolved path, stat result) of an external-data file, or raise _Refused."""
-    if "\x00" in location:
-        raise _Refused("location contains a NUL byte")
-    norm = location.replace("\\", "/")
-    if os.path.isabs(location) or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise _Refused(f"absolute external-data location {shown(location)} refused", outside=True)
-    if ".." in norm.split("/"):
-        raise _Refused(f"external-data location {shown(location)} leaves the model's folder ('..' refused)", outside=True)
-    base_real = os.path.realpath(base)
-    target = os.path.realpath(os.path.join(base_real, norm))
-    try:
-        inside = os.path.commonpath([base_real, target]) == base_real
-    except ValueError:  # different drives
-        inside = False
-    if not inside:
-        raise _Refused(f"external-data location {shown(location)} resolves outside the model's folder", outside=True)
-    try:
-        st = os.stat(target)  # stat only: a FIFO or device is never opened
-    except FileNotFoundError:
-        raise _Refused(f"external-data file {shown(location)} not found") from None
-    except (OSError, ValueError) as e:
-        raise _Refused(f"external-data file {shown(location)} cannot be read ({getattr(e, 'strerror', None) or e})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise _Refused(f"external-data {shown(location)} is not a regular file (folder, FIFO, device or socket); not opened")
-    if st.st_nlink > 1:
-        # A hard link is indistinguishable from its other names, which may lie
-        # outside the model's folder (onnx refuses these too).
-        raise _Refused(
-            f"external-data file {shown(location)} has {st.st_nlink} hard links; its other names may lie "
-            "outside the model's folder (copy it to break the link)",
-            outside=True,
-        )
-    return target, st
-
-
-def _np_dtype(data_type: int):
-    """onnx's numpy dtype of a TensorProto data type (cached), or None when onnx has none."""
-    try:
-        return _NP_DTYPES[data_type]
-    except KeyError:
-        pass
-    try:
-        found = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
-    except Exception:
-        found = None
-    if len(_NP_DTYPES) < 1024:  # data types come from files: keep the cache bounded
-        _NP_DTYPES[data_type] = found
-    return found
-
-
-_NP_DTYPES: dict = {}
-
-
-def _expected_nbytes(tensor: TensorProto) -> int | None:
-    np_dtype = _np_dtype(tensor.data_type)
-    if np_dtype is None:
-        return None
-    n = 1
-    for d in tensor.dims:
-        if d < 0:
-            return -1
-        n *= d
-    bits = _SUBBYTE_BITS.get(tensor.data_type)
-    if bits is not None:
-        return (n * bits + 7) // 8
-    if np_dtype.itemsize == 0:
-        return None
-    return n * np_dtype.itemsize
-
-
-_SUBBYTE_BITS = {
-    getattr(TensorProto, name): bits
-    for name, bits in (("INT4", 4), ("UINT4", 4), ("FLOAT4E2M1", 4), ("INT2", 2), ("UINT2", 2))
-    if hasattr(TensorProto, name)
-}
-# The widest element type (complex128): no tensor of n elements needs more bytes per element.
-_MAX_ITEMSIZE = 16
-
-
-def tensor_numel(tensor: TensorProto) -> int:
-    n = 1
-    for d in tensor.dims:
-        n *= max(int(d), 0)
-    return n
-
-
-def _check_opened(fd: int, ref: ExternalRef) -> None:
-    """The descriptor must still be the regular file (same device and inode, one
-    link) that was validated: swapping it after the check gains nothing."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)):
-        raise OSError(f"{ref.path} changed since it was validated")
-    if st.st_nlink > 1 or ref.offset + ref.length > st.st_size:
-        raise OSError(f"{ref.path} changed since it was validated")
-
-
-def _open_ref(ref: ExternalRef) -> int:
-    """A descriptor of a validated reference's file, opened without following a
-    symlink and without blocking, and checked (:func:`_check_opened`)."""
-    fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        _check_opened(fd, ref)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-@contextlib.contextmanager
-def _open_validated(ref: ExternalRef):
-    """The data file of a validated reference (see :func:`_open_ref`), positioned
-    at the reference's offset."""
-    with os.fdopen(_open_ref(ref), "rb") as f:
-        f.seek(ref.offset)
-        yield f
-
-
-def read_external_bytes(ref: ExternalRef) -> bytes:
-    """The bytes of a validated reference (see :func:`_open_ref`); fewer only if
-    the file ends early."""
-    fd = _open_ref(ref)
-    try:
-        return pread_upto(fd, ref.offset, ref.length)
-    finally:
-        os.close(fd)
-
-
-# At most this many external-data files stay open per model; others are opened per read.
-MAX_OPEN_DATA_FILES = 16
-
-
-def _read_ref(loaded: LoadedModel | None, ref: ExternalRef) -> bytes:
-    """:func:`read_external_bytes`, through a descriptor the model keeps open: the
-    file is opened and checked once (not per tensor: a model reads a hundred small
-    tensors from one data file), and every reference is still checked to lie
-    inside the file as it was when opened."""
-    files = getattr(loaded, "_files", None)
-    if files is None:
-        return read_external_bytes(ref)
-    k = (ref.path, ref.device, ref.inode)
-    got = files.get(k)
-    if got is None:
-        if len(files) >= MAX_OPEN_DATA_FILES:
-            return read_external_bytes(ref)
-        fd = os.open(ref.path, _O_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or (ref.inode and (st.st_dev, st.st_ino) != (ref.device, ref.inode)) or st.st_nlink > 1:
-                raise OSError(f"{ref.path} changed since it was validated")
-        except BaseException:
-            os.close(fd)
-            raise
-        got = files[k] = (fd, st.st_size)
-    fd, size = got
-    if ref.offset + ref.length > size:
-        raise OSError(f"{ref.path} changed since it was validated")
-    return pread_upto(fd, ref.offset, ref.length)
-
-
-def copy_external_bytes(ref: ExternalRef, dst, chunk: int = 1 << 24) -> None:
-    """Copy a validated reference's bytes into the open file ``dst`` in chunks,
-    never holding it all in memory."""
-    with _open_validated(ref) as f:
-        left = ref.length
-        while left:
-            piece = f.read(min(chunk, left))
-            if not piece:
-                raise OSError(f"{ref.path} ended early")
-            dst.write(piece)
-            left -= len(piece)
-
 
 def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MAX_VALUE_ELEMENTS) -> np.ndarray | None:
     """The values of ``tensor`` as a numpy array, or None when it is too big,
@@ -690,10 +296,10 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
             return _read_lazy(loaded, tensor, payload)
         if tensor.data_location == TensorProto.EXTERNAL:
             ref = loaded.external.get(external_key(tensor))
-            if ref is None or (max_elements is not None and ref.length > max(max_elements, 1) * _MAX_ITEMSIZE):
+            if ref is None or (max_elements is not None and ref.length > max(max_elements, 1) * MAX_ITEMSIZE):
                 return None
-            raw = _read_ref(loaded, ref)
-            array = _plain_array(tensor, raw)
+            raw = read_ref(loaded, ref)
+            array = plain_array(tensor, raw)
             if array is not None:
                 return array
             copy = TensorProto()
@@ -703,33 +309,12 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
             copy.raw_data = raw
             tensor = copy
         if tensor.HasField("raw_data"):
-            array = _plain_array(tensor, tensor.raw_data)
+            array = plain_array(tensor, tensor.raw_data)
             if array is not None:
                 return array
         return onnx.numpy_helper.to_array(tensor)
     except Exception:
         return None
-
-
-# Data types whose raw little-endian bytes onnx.numpy_helper.to_array reads with a
-# plain np.frombuffer (no unpacking, no ml_dtypes).
-_PLAIN_TYPES = frozenset(
-    getattr(TensorProto, n)
-    for n in ("FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128")
-)
-_LITTLE_ENDIAN = sys.byteorder == "little"
-
-
-def _plain_array(tensor: TensorProto, raw: bytes) -> np.ndarray | None:
-    """What ``onnx.numpy_helper.to_array`` returns for ``tensor`` with raw data ``raw``,
-    computed the way it does (np.frombuffer + reshape) without its dispatch and
-    without copying the tensor; None when the type needs onnx's own conversion."""
-    if not _LITTLE_ENDIAN or tensor.data_type not in _PLAIN_TYPES or tensor.HasField("segment"):
-        return None
-    dtype = _np_dtype(tensor.data_type)
-    if dtype is None:
-        return None
-    return np.frombuffer(raw, dtype=dtype).reshape(tuple(tensor.dims))
 
 
 def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
-from analyzer.shapes.engine import ShapeError, TensorInfo, register
+from analyzer.shapes.registry import ShapeError, TensorInfo, register
 
 
 def _pick(*ds):

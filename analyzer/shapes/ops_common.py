@@ -20,10 +20,10 @@ import hashlib
 import weakref
 
 from analyzer.graph.build import MAIN
-from analyzer.shapes.dims import symbol
-from analyzer.shapes.engine import ShapeError, TensorInfo
+from analyzer.shapes.dims import dim_mul, symbol
+from analyzer.shapes.registry import ShapeError, TensorInfo
 
-__all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state", "plain_shape", "plain_input"]
+__all__ = ["fresh", "norm_axis", "nonneg", "scalar", "BIG_INDEX", "seq_state", "plain_shape", "plain_input", "dim_product"]
 
 #: Slice starts/ends at or beyond this mean "to the end" (exporters write INT32_MAX or
 #: INT64_MAX); no axis is assumed to hold more elements than this.
@@ -66,6 +66,14 @@ def scalar(ctx, i):
     if s is None or len(s) != 1:
         return None
     return s[0]
+
+
+def dim_product(ds):
+    """The product of the dims ``ds`` (ints or symbols); 1 for none."""
+    out = 1
+    for d in ds:
+        out = dim_mul(out, d)
+    return out
 
 
 def nonneg(d) -> bool:

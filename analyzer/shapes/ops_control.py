@@ -12,8 +12,8 @@ import numpy as np
 from onnx import TensorProto
 
 from analyzer.shapes.dims import MAX_DIM
-from analyzer.shapes.engine import ShapeError, TensorInfo, _type_to_shape, register
 from analyzer.shapes.ops_common import fresh, norm_axis
+from analyzer.shapes.registry import ShapeError, TensorInfo, register, type_to_shape
 
 _MAX_ROUNDS = 3
 
@@ -48,7 +48,7 @@ def with_declared(engine, path, binds):
     out = []
     for i, b in enumerate(binds):
         vi = engine.graph.nx.nodes[keys[i]].get("value_info") if i < len(keys) else None
-        shape, dtype = _type_to_shape(vi)
+        shape, dtype = type_to_shape(vi)
         s = b.shape
         if s is None:
             s = shape

@@ -6,8 +6,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
-from analyzer.shapes.engine import ShapeError, register
 from analyzer.shapes.ops_common import fresh, nonneg, plain_input, seq_state
+from analyzer.shapes.registry import ShapeError, register
 
 BOOL = TensorProto.BOOL
 

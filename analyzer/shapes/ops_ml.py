@@ -5,7 +5,7 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from analyzer.shapes.dims import shape_numel
-from analyzer.shapes.engine import ShapeError, register
+from analyzer.shapes.registry import ShapeError, register
 
 ML = "ai.onnx.ml"
 TRAINING = "ai.onnx.preview.training"

@@ -16,8 +16,8 @@ import numpy as np
 from onnx import TensorProto
 
 from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_sub
-from analyzer.shapes.engine import ShapeError, TensorInfo, _type_to_shape, register
 from analyzer.shapes.ops_common import norm_axis, seq_state
+from analyzer.shapes.registry import ShapeError, TensorInfo, register, type_to_shape
 
 INT64 = TensorProto.INT64
 
@@ -63,14 +63,14 @@ def _declared(ctx, key):
         return None
     tp = vi.type
     if tp.HasField("sequence_type"):
-        shape, dtype = _type_to_shape(tp.sequence_type.elem_type)
+        shape, dtype = type_to_shape(tp.sequence_type.elem_type)
         return SeqInfo(None, TensorInfo(shape, dtype), None)
     if tp.HasField("optional_type"):
         et = tp.optional_type.elem_type
         if et.HasField("sequence_type"):
-            shape, dtype = _type_to_shape(et.sequence_type.elem_type)
+            shape, dtype = type_to_shape(et.sequence_type.elem_type)
             return OptInfo(SeqInfo(None, TensorInfo(shape, dtype), None), None)
-        shape, dtype = _type_to_shape(et)
+        shape, dtype = type_to_shape(et)
         return OptInfo(TensorInfo(shape, dtype), None)
     return None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
-from analyzer.shapes.engine import ShapeError, register
 from analyzer.shapes.ops_common import norm_axis, scalar
+from analyzer.shapes.registry import ShapeError, register
 
 
 @register("DFT")

@@ -6,6 +6,9 @@ Shape vectors whose entries are symbols (or partly unknown: ``None`` entries) tr
 Concat, Squeeze/Unsqueeze, Reshape, Range, Expand, ConstantOfShape, Tile, Pad, Resize,
 Split) reads its shape-like inputs through ``ctx.sym`` so symbolic vectors work as well as
 constant ones.
+
+The family continues in ops_index.py (Slice, Gather*) and ops_extent.py (Expand, Tile,
+Pad, Resize, Range, NonZero, ...); importing this module registers them too.
 """
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 from analyzer.shapes import dims as _dims
-from analyzer.shapes.dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub, shape_numel
-from analyzer.shapes.engine import ShapeError, register
-from analyzer.shapes.ops_common import BIG_INDEX, fresh, nonneg, norm_axis, plain_input, scalar
-from analyzer.shapes.ops_elementwise import broadcast
+from analyzer.shapes import ops_extent, ops_index  # noqa: F401  (the rest of the family registers with this module)
+from analyzer.shapes.dims import MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, shape_numel
+from analyzer.shapes.ops_common import dim_product, norm_axis, plain_input
+from analyzer.shapes.registry import ShapeError, register
 
 INT64 = TensorProto.INT64
 
@@ -28,13 +31,6 @@ def _unknown_dims(shape_of_shape):
     if s is None or len(s) != 1 or not isinstance(s[0], int) or not 0 <= s[0] <= MAX_RANK:
         return None
     return (None,) * s[0]
-
-
-def _product(ds):
-    out = 1
-    for d in ds:
-        out = dim_mul(out, d)
-    return out
 
 
 @register("Shape")
@@ -55,7 +51,7 @@ def shape_op(ctx):
 @register("Size")
 def size_op(ctx):
     x = ctx.shape(0)
-    n = None if x is None else _product(x)
+    n = None if x is None else dim_product(x)
     if isinstance(n, int):
         ctx.set(0, (), INT64, np.array(n, dtype=np.int64))
     else:
@@ -175,10 +171,10 @@ def _symbolic_rest(x, others):
         for v in ints:
             prod *= v
         if divisor and prod % divisor == 0:
-            return _product([v for v in remaining if not isinstance(v, int)] + [prod // divisor])
+            return dim_product([v for v in remaining if not isinstance(v, int)] + [prod // divisor])
     exact_div = getattr(_dims, "dim_exact_div", None)
     if exact_div is not None:
-        return exact_div(_product(x), _product(others))
+        return exact_div(dim_product(x), dim_product(others))
     return None
 
 
@@ -191,7 +187,7 @@ def flatten(ctx):
     axis = axis + len(x) if axis < 0 else axis
     if not 0 <= axis <= len(x):
         raise ShapeError(f"axis {axis} out of range")
-    ctx.set(0, (_product(x[:axis]), _product(x[axis:])), ctx.dtype(0))
+    ctx.set(0, (dim_product(x[:axis]), dim_product(x[axis:])), ctx.dtype(0))
 
 
 def _axes(ctx, input_index=1):
@@ -395,456 +391,3 @@ def split(ctx):
         elif exact and src is not None:
             sym = src[starts[i]:starts[i] + sizes[i]]
         ctx.set(i, out, ctx.dtype(0), value, sym)
-
-
-def _clamp_slice(start, end, step, dim):
-    """ONNX Slice semantics for one axis of size ``dim``; returns the output size."""
-    if start < 0:
-        start += dim
-    if end < 0:
-        end += dim
-    if step > 0:
-        start = min(max(start, 0), dim)
-        end = min(max(end, 0), dim)
-        return max(0, -(-(end - start) // step)), start, end
-    start = min(max(start, -1), dim - 1)
-    end = min(max(end, -1), dim - 1)
-    return max(0, -(-(start - end) // -step)), start, end
-
-
-def _slice_bound(i, d):
-    """Where start/end ``i`` (int or symbol) lands on an axis of symbolic size ``d``,
-    for a positive step: clamp(i < 0 ? i + d : i, 0, d).  None when unknown."""
-    if isinstance(i, int):
-        if i >= BIG_INDEX:
-            return d
-        if i == 0:
-            return 0
-        if i > 0:
-            return dim_min(i, d)
-        if i <= -BIG_INDEX:
-            return 0
-        return dim_max(dim_add(d, i), 0)
-    if i is not None and nonneg(i):
-        return d if i == d else dim_min(i, d)
-    return None
-
-
-def _slice_len(d, s, e, st):
-    """Output size of one sliced axis: exact, ints or symbols (None when unknown)."""
-    if isinstance(d, int) and isinstance(s, int) and isinstance(e, int):
-        return _clamp_slice(s, e, st, d)[0]
-    if d is None or s is None or e is None:
-        return None
-    if st > 0:
-        b, f = _slice_bound(s, d), _slice_bound(e, d)
-        if b is None or f is None:
-            return None
-        if f == d and isinstance(s, int):
-            # to the end: d - max(d + s, 0) = min(-s, d) from the back, max(d - s, 0) from the front
-            n = dim_min(-s, d) if s < 0 else dim_max(dim_sub(d, s), 0) if s else d
-        elif b == 0:
-            n = f
-        elif isinstance(s, int) and isinstance(e, int) and s >= 0 and e < 0:
-            n = dim_max(dim_sub(dim_add(d, e), s), 0)
-        elif isinstance(s, int) and isinstance(e, int) and s < 0 and e < 0 and e <= s:
-            n = 0
-        else:
-            n = dim_max(dim_sub(f, b), 0)
-        return dim_ceildiv(n, st) if n is not None else None
-    # negative step: only the whole axis reversed (x[::-k]) is symbolic-friendly
-    if isinstance(s, int) and isinstance(e, int) and s >= BIG_INDEX and e <= -BIG_INDEX:
-        return dim_ceildiv(d, -st)
-    if isinstance(s, int) and isinstance(e, int) and s == -1 and e <= -BIG_INDEX:
-        return dim_ceildiv(d, -st)
-    return None
-
-
-@register("Slice")
-def slice_op(ctx):
-    x = ctx.shape(0)
-    if x is None:
-        return
-    if ctx.has_input(1) or ctx.opset >= 10:  # opset >= 10: starts, ends, axes, steps are inputs
-        starts, ends = ctx.sym(1), ctx.sym(2)
-        axes = ctx.ints(3) if ctx.has_input(3) else None
-        steps = ctx.ints(4) if ctx.has_input(4) else None
-        if ctx.has_input(3) and axes is None or ctx.has_input(4) and steps is None:
-            starts = None
-    else:
-        starts, ends = ctx.attr("starts", None), ctx.attr("ends", None)
-        axes, steps = ctx.attr("axes", None), None
-    if starts is None or ends is None:
-        if axes is not None:
-            out = list(x)
-            for a in axes:
-                out[norm_axis(a, len(x))] = None
-            ctx.set(0, out, ctx.dtype(0))
-        else:
-            ctx.set(0, (None,) * len(x), ctx.dtype(0))
-        return
-    axes = axes if axes is not None else list(range(len(starts)))
-    steps = steps if steps is not None else [1] * len(starts)
-    if not len(starts) == len(ends) == len(axes) == len(steps):
-        raise ShapeError("starts/ends/axes/steps differ in length")
-    out = list(x)
-    slices = [slice(None)] * len(x)
-    exact = True
-    seen = set()
-    for s, e, a, st in zip(starts, ends, axes, steps):
-        a = norm_axis(a, len(x))
-        if a in seen:
-            raise ShapeError(f"axis {a} sliced twice")
-        seen.add(a)
-        if st == 0:
-            raise ShapeError("slice step 0")
-        d = x[a]
-        if isinstance(d, int) and isinstance(s, int) and isinstance(e, int):
-            size, s2, e2 = _clamp_slice(s, e, st, d)
-            out[a] = size
-            slices[a] = slice(s2, e2 if e2 >= 0 else None, st)
-        else:
-            exact = False
-            out[a] = _slice_len(d, s, e, st)
-    value = ctx.value(0)
-    value = value[tuple(slices)] if value is not None and exact else None
-    sym = None
-    src = ctx.sym(0) if ctx.info(0).sym is not None else None
-    if value is None and src is not None and len(x) == 1 and isinstance(x[0], int) and exact:
-        sym = src[slices[0]]
-    ctx.set(0, out, ctx.dtype(0), value, sym)
-
-
-@register("Gather")
-def gather(ctx):
-    x, idx = ctx.shape(0), ctx.shape(1)
-    if x is None or idx is None:
-        return
-    axis = norm_axis(ctx.attr("axis", 0), len(x))
-    out = list(x[:axis]) + list(idx) + list(x[axis + 1:])
-    iv = ctx.value(1)
-    value = sym = None
-    if iv is not None and iv.dtype.kind in "iu" and isinstance(x[axis], int):
-        if np.any(iv < -x[axis]) or np.any(iv >= x[axis]):
-            raise ShapeError(f"index out of range for axis of size {x[axis]}")
-        if ctx.value(0) is not None and ctx.can_fold(shape_numel(out)):
-            value = np.take(ctx.value(0), iv, axis=axis)
-        elif len(x) == 1 and ctx.info(0).sym is not None and iv.ndim <= 1:
-            src = ctx.info(0).sym
-            sym = [src[int(i)] for i in iv.reshape(-1)]
-    ctx.set(0, out, ctx.dtype(0), value, sym)
-
-
-@register("GatherElements")
-def gather_elements(ctx):
-    ctx.set(0, ctx.shape(1), ctx.dtype(0))
-
-
-@register("GatherND")
-def gather_nd(ctx):
-    x, idx = ctx.shape(0), ctx.shape(1)
-    b = ctx.attr("batch_dims", 0)
-    if x is None or idx is None or not idx or not isinstance(idx[-1], int):
-        return
-    if b + idx[-1] > len(x):
-        raise ShapeError(f"indices of depth {idx[-1]} into a rank-{len(x)} tensor (batch_dims {b})")
-    ctx.set(0, list(idx[:-1]) + list(x[b + idx[-1]:]), ctx.dtype(0))
-
-
-def _expand_partial(x, n):
-    """Expand to a shape of ``n`` unknown entries: where the input's dim is a number
-    other than 1 the output keeps it (the target there must be 1 or that size); a
-    symbol might be 1 and then the target decides."""
-    r = max(n, len(x))
-    xs = (1,) * (r - len(x)) + tuple(x)
-    tail = r - n  # input axes the target does not reach keep their size
-    return tuple(d if i < tail or (isinstance(d, int) and d != 1) else None for i, d in enumerate(xs))
-
-
-@register("Expand")
-def expand(ctx):
-    dims = ctx.sym(1)
-    x = ctx.shape(0)
-    if dims is None:
-        s = ctx.shape(1)
-        if x is not None and s is not None and len(s) == 1 and isinstance(s[0], int) and 0 <= s[0] <= MAX_RANK:
-            ctx.set(0, _expand_partial(x, s[0]), ctx.dtype(0))
-        else:
-            ctx.set(0, None, ctx.dtype(0))
-        return
-    if x is None:
-        ctx.set(0, None, ctx.dtype(0))
-        return
-    # A None entry of the target: where the input's dim is not 1 it wins.
-    target = list(dims)
-    r = max(len(x), len(target))
-    xs = (1,) * (r - len(x)) + tuple(x)
-    ts = [1] * (r - len(target)) + target
-    out = []
-    for a, b in zip(xs, ts):
-        if b is None:
-            out.append(a if isinstance(a, int) and a != 1 else None)
-        else:
-            out.append(broadcast((a,), (b,))[0])
-    value = None
-    v = ctx.value(0)
-    if v is not None and all(isinstance(d, int) for d in out) and ctx.can_fold(shape_numel(out)):
-        value = np.broadcast_to(v, out).copy()
-    ctx.set(0, out, ctx.dtype(0), value)
-
-
-@register("Tile")
-def tile(ctx):
-    x = ctx.shape(0)
-    reps = ctx.sym(1)
-    if x is None:
-        return
-    if reps is None:
-        ctx.set(0, (None,) * len(x), ctx.dtype(0))
-        return
-    if len(reps) != len(x):
-        raise ShapeError("repeats length differs from the input rank")
-    ctx.set(0, [dim_mul(d, r) for d, r in zip(x, reps)], ctx.dtype(0))
-
-
-@register("Pad")
-def pad(ctx):
-    x = ctx.shape(0)
-    if x is None:
-        return
-    pads = ctx.sym(1) if ctx.has_input(1) else ctx.attr("pads", None)
-    if pads is None:
-        ctx.set(0, (None,) * len(x), ctx.dtype(0))
-        return
-    axes = ctx.ints(3) if ctx.has_input(3) else list(range(len(x)))
-    if axes is None:
-        ctx.set(0, (None,) * len(x), ctx.dtype(0))
-        return
-    axes = [norm_axis(a, len(x)) for a in axes]
-    if len(pads) != 2 * len(axes):
-        raise ShapeError(f"{len(pads)} pads for {len(axes)} axes")
-    out = list(x)
-    for i, a in enumerate(axes):
-        out[a] = dim_add(out[a], dim_add(pads[i], pads[i + len(axes)]))
-        if isinstance(out[a], int) and out[a] < 0:
-            raise ShapeError("negative pads remove more than the axis holds")
-    ctx.set(0, out, ctx.dtype(0))
-
-
-def _resize_axes(ctx, r):
-    axes = ctx.attr("axes", None)
-    return [norm_axis(a, r) for a in axes] if axes else list(range(r))
-
-
-@register("Resize", "Upsample")
-def resize(ctx):
-    x = ctx.shape(0)
-    if x is None:
-        return
-    r = len(x)
-    if ctx.node.op_type == "Upsample":
-        scales = ctx.value(1) if ctx.has_input(1) else np.array(ctx.attr("scales", []) or [], dtype=np.float32)
-        sizes = None
-        ax = list(range(r))
-    else:
-        ax = _resize_axes(ctx, r)
-        sizes = ctx.sym(3) if ctx.has_input(3) else None
-        scales = ctx.value(2) if ctx.has_input(2) and ctx.shape(2) not in ((0,),) else None
-        if ctx.opset < 11 and ctx.has_input(1):  # Resize-10: (X, scales)
-            scales = ctx.value(1)
-    out = list(x)
-    if sizes is not None:
-        if len(sizes) != len(ax):
-            raise ShapeError("sizes length differs from the number of axes")
-        policy = ctx.attr("keep_aspect_ratio_policy", "stretch")
-        if policy == "stretch":
-            for a, s in zip(ax, sizes):
-                out[a] = s
-        else:
-            # one scale for all axes: the smallest (not_larger) or largest (not_smaller) ratio
-            if not all(isinstance(s, int) for s in sizes) or not all(isinstance(x[a], int) and x[a] > 0 for a in ax):
-                for a in ax:
-                    out[a] = None
-            else:
-                ratios = [s / x[a] for a, s in zip(ax, sizes)]
-                scale = min(ratios) if policy == "not_larger" else max(ratios)
-                for a in ax:
-                    out[a] = int(np.round(scale * x[a]))
-        ctx.set(0, out, ctx.dtype(0))
-        return
-    if scales is not None and scales.size:
-        if scales.size != len(ax):
-            raise ShapeError("scales length differs from the number of axes")
-        for a, s in zip(ax, scales.reshape(-1)):
-            d = x[a]
-            if isinstance(d, int):
-                out[a] = int(np.floor(d * np.float32(s))) if ctx.node.op_type == "Upsample" else int(np.floor(d * float(s)))
-            elif float(s) == int(s) and s > 0:
-                out[a] = dim_mul(d, int(s))
-            else:
-                out[a] = None
-        ctx.set(0, out, ctx.dtype(0))
-        return
-    for a in ax:
-        out[a] = None
-    ctx.set(0, out, ctx.dtype(0))
-
-
-@register("Range")
-def range_op(ctx):
-    dtype = ctx.dtype(0)
-    s, l, d = ctx.value(0), ctx.value(1), ctx.value(2)
-    if s is not None and l is not None and d is not None and s.size == l.size == d.size == 1:
-        s0, l0, d0 = s.reshape(()).item(), l.reshape(()).item(), d.reshape(()).item()
-        if d0 == 0:
-            raise ShapeError("Range with delta 0")
-        n = max(int(np.ceil((l0 - s0) / d0)), 0)
-        if n > MAX_DIM:
-            raise ShapeError("Range too long")
-        value = np.arange(s0, l0, d0).astype(s.dtype) if ctx.can_fold(n) else None
-        ctx.set(0, (n,), dtype, value)
-        return
-    start, limit, delta = scalar(ctx, 0), scalar(ctx, 1), scalar(ctx, 2)
-    n = None
-    if isinstance(delta, int) and delta > 0 and start is not None and limit is not None:
-        span = dim_sub(limit, start)
-        if nonneg(limit) and isinstance(start, int) and start <= 0:
-            n = dim_ceildiv(span, delta)  # limit - start >= 0
-        else:
-            n = dim_max(dim_ceildiv(span, delta), 0)
-    elif isinstance(delta, int) and delta < 0 and start is not None and limit is not None:
-        n = dim_max(dim_ceildiv(dim_sub(start, limit), -delta), 0)
-    if n is None:
-        n = fresh(ctx, "len")
-    ctx.set(0, (n,), dtype)
-
-
-@register("EyeLike")
-def eye_like(ctx):
-    ctx.set(0, ctx.shape(0), ctx.attr("dtype", None) or ctx.dtype(0))
-
-
-@register("RandomNormal", "RandomUniform")
-def random_op(ctx):
-    ctx.set(0, tuple(ctx.attr("shape", [])), ctx.attr("dtype", TensorProto.FLOAT))
-
-
-@register("NonZero")
-def nonzero(ctx):
-    x = ctx.shape(0)
-    v = ctx.value(0)
-    if v is not None:
-        ctx.set(0, (v.ndim, int(np.count_nonzero(v))), INT64)
-        return
-    ctx.set(0, (len(x) if x is not None else None, fresh(ctx, "count")), INT64)
-
-
-@register("OneHot")
-def one_hot(ctx):
-    idx = ctx.shape(0)
-    depth = ctx.value(1)
-    dep = None
-    if depth is not None and depth.size == 1:
-        dep = int(depth.reshape(-1)[0])
-        if dep < 0:
-            raise ShapeError(f"depth {dep}")
-    elif ctx.info(1).sym is not None:
-        dep = scalar(ctx, 1)
-    if idx is None:
-        return
-    r = len(idx) + 1
-    axis = norm_axis(ctx.attr("axis", -1), r)
-    out = list(idx)
-    out.insert(axis, dep)
-    ctx.set(0, out, ctx.dtype(2))
-
-
-@register("Compress")
-def compress(ctx):
-    x = ctx.shape(0)
-    cond = ctx.value(1)
-    axis = ctx.attr("axis", None)
-    if x is None:
-        return
-    if axis is None:
-        n = _product(x)
-        count = int(np.count_nonzero(cond.reshape(-1)[:n])) if cond is not None and isinstance(n, int) else fresh(ctx, "count")
-        ctx.set(0, (count,), ctx.dtype(0))
-        return
-    a = norm_axis(axis, len(x))
-    out = list(x)
-    if cond is not None and isinstance(x[a], int):
-        out[a] = int(np.count_nonzero(cond.reshape(-1)[: x[a]]))
-    else:
-        out[a] = fresh(ctx, "count")
-    ctx.set(0, out, ctx.dtype(0))
-
-
-@register("Unique")
-def unique(ctx):
-    x = ctx.shape(0)
-    axis = ctx.attr("axis", None)
-    u = fresh(ctx, "count")
-    if x is not None and axis is not None:
-        a = norm_axis(axis, len(x))
-        out = list(x)
-        out[a] = u
-        n = x[a]
-    else:
-        out = [u] if x is not None or axis is None else None
-        n = None if x is None else _product(x)
-    ctx.set(0, out, ctx.dtype(0))
-    ctx.set(1, (u,), INT64)
-    ctx.set(2, (n,), INT64)
-    ctx.set(3, (u,), INT64)
-
-
-@register("CenterCropPad")
-def center_crop_pad(ctx):
-    x = ctx.shape(0)
-    sizes = ctx.sym(1)
-    if x is None:
-        return
-    axes = ctx.attr("axes", None)
-    ax = [norm_axis(a, len(x)) for a in axes] if axes else list(range(len(x)))
-    out = list(x)
-    for i, a in enumerate(ax):
-        out[a] = sizes[i] if sizes is not None and i < len(sizes) else None
-    if sizes is not None and len(sizes) != len(ax):
-        raise ShapeError(f"{len(sizes)} sizes for {len(ax)} axes")
-    ctx.set(0, out, ctx.dtype(0))
-
-
-@register("Col2Im")
-def col2im(ctx):
-    x = ctx.shape(0)
-    image = ctx.sym(1)
-    block = ctx.sym(2)
-    if x is None or len(x) != 3:
-        return
-    n_sp = len(image) if image is not None else (len(block) if block is not None else None)
-    if n_sp is None:
-        s = ctx.shape(1)
-        n_sp = s[0] if s is not None and len(s) == 1 and isinstance(s[0], int) and s[0] <= MAX_RANK else None
-    c = None
-    if block is not None and all(isinstance(b, int) and b > 0 for b in block):
-        prod = 1
-        for b in block:
-            prod *= b
-        c = dim_floordiv(x[1], prod)  # exact: the input's C * prod(block)
-        if isinstance(x[1], int) and x[1] % prod:
-            raise ShapeError(f"{x[1]} not divisible by the block size {prod}")
-    if n_sp is None:
-        ctx.set(0, None, ctx.dtype(0))
-        return
-    ctx.set(0, [x[0], c] + (list(image) if image is not None else [None] * n_sp), ctx.dtype(0))
-
-
-@register("BitCast")
-def bit_cast(ctx):
-    ctx.set(0, ctx.shape(0), ctx.attr("to", None))
-
-
-@register("TensorScatter")
-def tensor_scatter(ctx):
-    ctx.same_as_input(0, 0)
