@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, VERSION as __version__, UsageError, parse_input_shapes  # noqa: F401  (re-exported)
+from analyzer.linter.registry import RuleLoadError  # stdlib only at import time: --version stays light
 
 FORMATS = ["text", "json", "sarif", "github", "html"]
 
@@ -71,17 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", metavar="OUT", help="write the model with the suppression here")
     s.add_argument("--in-place", action="store_true", help="rewrite MODEL itself (atomically)")
 
-    f = sub.add_parser("fix", help="rewrite a model without what the rules find (dead taps, collapsed branches)")
+    f = sub.add_parser("fix", help="rewrite a model without what the rules find (every rule that has a fix)")
     f.add_argument("model", metavar="MODEL")
     f.add_argument("--output", "-o", metavar="OUT", required=True)
-    f.add_argument("--select", metavar="CODES", help="which rules' findings to fix (default: DT001,DT002)")
+    f.add_argument("--select", metavar="CODES", help="which rules' findings to fix: codes or prefixes (default: every rule that has a fix)")
     f.add_argument("--verify", action="store_true", help="run original and fixed model in onnxruntime and compare outputs")
     f.add_argument("--bench", action="store_true", help="time original vs fixed model in onnxruntime")
     f.add_argument("--bench-runs", type=int, default=20, metavar="N", help="timed runs per model for --bench (median; default 20)")
     f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
     f.add_argument("--format", choices=["text", "json"], default="text")
 
-    v = sub.add_parser("verify", help="confirm each DT001 finding by execution in onnxruntime")
+    v = sub.add_parser("verify", help="confirm findings by execution in onnxruntime (every rule that has an execution check)")
     v.add_argument("model", metavar="MODEL")
     v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
     v.add_argument("--format", choices=["text", "json"], default="text")
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_ERROR
         return importlib.import_module("analyzer.commands." + module).run(args)
-    except UsageError as e:
+    except (UsageError, RuleLoadError) as e:  # RuleLoadError: "plugin 'NAME': ..." (one line)
         print(f"onnxlint: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:

@@ -2,8 +2,8 @@
 
 For each exporter: export the model (``sample_models.export.export``), fix it
 (``analyzer.commands.fix.fix_file``, DT001 + DT002), check the outputs match on seeded random inputs
-(``analyzer.commands.verify.compare_models``), and time both models in onnxruntime
-(``analyzer.commands.verify.bench``: CPU, the same session options for both, warm-up, then alternating
+(``analyzer.fix.runtime.compare_models``), and time both models in onnxruntime
+(``analyzer.fix.runtime.bench``: CPU, the same session options for both, warm-up, then alternating
 timed runs, median).  Prints parameters before/after, dead weights removed, the max output
 difference, both median latencies and their ratio.
 
@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from analyzer.commands import verify  # noqa: E402
+from analyzer.fix import runtime as verify  # noqa: E402
 from analyzer.commands.fix import fix_file  # noqa: E402
 from sample_models.export import export  # noqa: E402
 

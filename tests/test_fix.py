@@ -544,16 +544,16 @@ def test_cli_text_verify_bench(tmp_path, capsys):
 
 def test_cli_failed_verification_exits_2(tmp_path, monkeypatch, capsys):
     """A wrong rewrite (simulated: the sliced weights are scaled) must be caught by --verify."""
-    from analyzer.fix import rewrite
+    from rules.dt001_dead_conv_taps import fix as dt001_fix
 
-    real = rewrite._Rewriter.fix_dead_taps
+    real = dt001_fix.slice_dead_taps
 
-    def wrong(self, ct, old):
-        state = real(self, ct, old)
+    def wrong(rw, ct, old):
+        state = real(rw, ct, old)
         state.weight = state.weight * 1.01
         return state
 
-    monkeypatch.setattr(rewrite._Rewriter, "fix_dead_taps", wrong)
+    monkeypatch.setattr(dt001_fix, "slice_dead_taps", wrong)
     src = save(attention_model(), tmp_path / "a.onnx")
     assert cli.main(["fix", str(src), "-o", str(tmp_path / "b.onnx"), "--verify"]) == 2
     assert "OUTPUTS DIFFER" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 import rules.dt001_dead_conv_taps as dt001
 from analyzer import cli
 from analyzer.commands import verify as V
+from analyzer.fix import compare as C, feeds as F
 from tests.test_fix import attention_model, conv_model, drln_exports, save  # noqa: F401  (fixture)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -107,27 +108,27 @@ def test_input_dims_rule():
             self.name, self.shape, self.type = name, shape, type
 
     a = [Arg("x", ["batch", 3, "h", "w"]), Arg("y", [None, "h", "seq"]), Arg("z", ["N", "bs", "Batch_Size"])]
-    assert V.input_dims(a) == {"x": [1, 3, 16, 16], "y": [1, 16, 16], "z": [1, 1, 1]}
-    assert V.input_dims(a, {"x": [2, 3, 5, 6]}) == {"x": [2, 3, 5, 6], "y": [1, 5, 16], "z": [1, 1, 1]}
-    with pytest.raises(V.VerifyError):
-        V.input_dims(a, {"nope": [1]})
-    feeds = V.make_feeds(a, V.input_dims(a), 0)
+    assert F.input_dims(a) == {"x": [1, 3, 16, 16], "y": [1, 16, 16], "z": [1, 1, 1]}
+    assert F.input_dims(a, {"x": [2, 3, 5, 6]}) == {"x": [2, 3, 5, 6], "y": [1, 5, 16], "z": [1, 1, 1]}
+    with pytest.raises(F.VerifyError):
+        F.input_dims(a, {"nope": [1]})
+    feeds = F.make_feeds(a, F.input_dims(a), 0)
     assert feeds["x"].dtype == np.float32 and feeds["x"].min() >= 0
-    assert (V.make_feeds(a, V.input_dims(a), 1)["x"] < 0).any()  # run 1 is standard normal
+    assert (F.make_feeds(a, F.input_dims(a), 1)["x"] < 0).any()  # run 1 is standard normal
 
 
 def test_tolerances():
     m = conv_model([1, 2, 3], [2, 2, 3])
-    assert V.model_precision(m) == "float32"
+    assert C.model_precision(m) == "float32"
     m.graph.node.append(helper.make_node("Cast", ["y"], ["y16"], to=TensorProto.FLOAT16))
-    assert V.model_precision(m) == "float16"
+    assert C.model_precision(m) == "float16"
     a = np.array([1.0, np.nan, np.inf], np.float32)
-    ok = V.compare_outputs(["o"], [a], [a + np.float32(5e-6)], "float32")[0]
+    ok = C.compare_outputs(["o"], [a], [a + np.float32(5e-6)], "float32")[0]
     assert ok["ok"] and ok["max_abs"] > 0
-    assert not V.compare_outputs(["o"], [a], [a + np.float32(5e-4)], "float32")[0]["ok"]
-    assert V.compare_outputs(["o"], [a], [a + np.float32(5e-4)], "float16")[0]["ok"]
-    assert not V.compare_outputs(["o"], [a], [np.array([1.0, 0.0, np.inf], np.float32)], "float32")[0]["ok"]
-    assert not V.compare_outputs(["o"], [np.arange(3)], [np.arange(3) + 1], "float32")[0]["ok"]
+    assert not C.compare_outputs(["o"], [a], [a + np.float32(5e-4)], "float32")[0]["ok"]
+    assert C.compare_outputs(["o"], [a], [a + np.float32(5e-4)], "float16")[0]["ok"]
+    assert not C.compare_outputs(["o"], [a], [np.array([1.0, 0.0, np.inf], np.float32)], "float32")[0]["ok"]
+    assert not C.compare_outputs(["o"], [np.arange(3)], [np.arange(3) + 1], "float32")[0]["ok"]
 
 
 def test_verify_without_onnxruntime(monkeypatch, capsys):

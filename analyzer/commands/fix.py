@@ -1,8 +1,11 @@
-"""``onnxlint fix MODEL -o OUT``: write the model without what DT001 / DT002 find.
+"""``onnxlint fix MODEL -o OUT``: write the model without what the rules find.
 
-The rewrites themselves are in :mod:`analyzer.fix.rewrite`.  This module decides what to fix,
-writes the result and reports it:
+Each rule that can fix its findings defines ``fix_findings(rewriter, findings)`` (its
+rewrite, on the toolkit of :mod:`analyzer.fix.rewrite`).  This module decides what to fix,
+runs the hooks, writes the result (:mod:`analyzer.fix.write`) and reports it:
 
+* ``--select`` picks among the rules that have a fix (default: all of them); their hooks run
+  in registry order on one rewriter, so a later rule sees what an earlier one changed;
 * findings are those of ``onnxlint check`` on the model *as declared* (``--input-shape``
   only sets the verification / benchmark inputs), so every rewrite is exact for every input
   size the model accepts; suppressions in the model's metadata are honoured;
@@ -14,34 +17,34 @@ writes the result and reports it:
   then the model); the input files are never written (an output that would overwrite them is
   refused).
 
-onnxruntime is imported only for ``--verify`` / ``--bench`` (see :mod:`analyzer.commands.verify`).
+onnxruntime is imported only for ``--verify`` / ``--bench`` (see :mod:`analyzer.fix.runtime`).
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import onnx
-from onnx import TensorProto
+from analyzer.fix.rewrite import count_params, rewrite_model
+from analyzer.fix.write import FixError, write_model
+from analyzer.io.load import LoadError, load
 
-from analyzer.io.atomic import write_bytes_atomic
-from analyzer.io.load import LoadError, copy_external_bytes, external_key, iter_tensors, load
-from analyzer.fix.rewrite import FIXABLE, count_params, rewrite_model
-
-__all__ = ["FixError", "FixReport", "fix_file", "parse_codes", "render", "run"]
+__all__ = ["FixError", "FixReport", "fix_file", "fixable_rules", "parse_codes", "render", "run"]
 
 EXIT_OK, EXIT_ERROR = 0, 2
-ALIGN_THRESHOLD, ALIGNMENT = 1 << 20, 4096  # big external tensors start on a page boundary
 
 
-class FixError(Exception):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind, self.message = kind, message
+def fixable_rules() -> list:
+    """The rules that have a fix hook, in registry order."""
+    from analyzer.linter.registry import all_rules
+
+    return [r for r in all_rules() if callable(getattr(r, "fix_findings", None))]
+
+
+def fixable_codes() -> tuple:
+    return tuple(r.CODE for r in fixable_rules())
 
 
 @dataclass
@@ -57,6 +60,7 @@ class FixReport:
     notes: list = field(default_factory=list)
     verification: dict | None = None
     bench: dict | None = None
+    fixable: tuple = ()  # the codes of every rule that has a fix (the totals list each)
 
     def count(self, rule=None, status=None) -> int:
         return sum(1 for c in self.changes if (rule is None or c.rule == rule) and (status is None or c.status == status))
@@ -72,8 +76,8 @@ class FixReport:
             "external_data": self.external_data,
             "changes": [c.to_dict() for c in self.changes],
             "totals": {
-                "fixed": {r: self.count(r, "fixed") for r in FIXABLE},
-                "refused": {r: self.count(r, "refused") for r in FIXABLE},
+                "fixed": {r: self.count(r, "fixed") for r in self.fixable},
+                "refused": {r: self.count(r, "refused") for r in self.fixable},
                 "params_before": self.params_before,
                 "params_after": self.params_after,
                 "params_removed": self.params_before - self.params_after,
@@ -89,26 +93,25 @@ class FixReport:
 
 
 def parse_codes(select) -> tuple:
-    """``--select`` for fix: codes or prefixes among DT001, DT002 (default both)."""
+    """``--select`` for fix: codes or prefixes among the rules that have a fix (default: all)."""
+    fixable = fixable_codes()
     if select is None:
-        return FIXABLE
+        return fixable
     wanted = [s.strip().upper() for s in select.split(",") if s.strip()]
-    codes = [c for c in FIXABLE if any(s == "ALL" or c.startswith(s) for s in wanted)]
-    unknown = [s for s in wanted if s != "ALL" and not any(c.startswith(s) for c in FIXABLE)]
+    codes = [c for c in fixable if any(s == "ALL" or c.startswith(s) for s in wanted)]
+    unknown = [s for s in wanted if s != "ALL" and not any(c.startswith(s) for c in fixable)]
     if unknown or not codes:
-        raise ValueError(f"fix knows {', '.join(FIXABLE)}; got {select!r}")
+        raise ValueError(f"fix knows {', '.join(fixable)}; got {select!r}")
     return tuple(codes)
 
 
-def _findings(am, codes):
-    from analyzer.linter.registry import get_rule
-
+def _findings(am, rules):
     from analyzer.findings import FileResult
     from analyzer.linter.suppress import apply_model_suppressions
 
     fr = FileResult(path=am.path or "<model>")
-    for code in codes:
-        fr.findings.extend(get_rule(code).check(am, {}))
+    for rule in rules:
+        fr.findings.extend(rule.check(am, {}))
     apply_model_suppressions(am, fr)
     return fr.findings, fr.notes
 
@@ -117,10 +120,13 @@ def _same_file(a, b) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def fix_file(path, out, codes=FIXABLE) -> FixReport:
-    """Fix ``path`` into ``out``.  Raises LoadError / GraphError / ShapeError / FixError."""
+def fix_file(path, out, codes=None) -> FixReport:
+    """Fix ``path`` into ``out`` for the rules ``codes`` (default: every rule that has a fix).
+    Raises LoadError / GraphError / ShapeError / FixError."""
     from analyzer.model import analyze_loaded
 
+    fixable = fixable_rules()
+    rules = [r for r in fixable if codes is None or r.CODE in codes]
     loaded = load(path, lazy=False)  # the model is rewritten and saved: it needs every payload
     out = Path(out)
     data_path = out.with_name(out.name + ".data")
@@ -129,142 +135,17 @@ def fix_file(path, out, codes=FIXABLE) -> FixReport:
         if any(_same_file(target, p) for p in inputs):
             raise FixError("overwrite", f"{target} is one of the input's own files; choose another output")
     am = analyze_loaded(loaded, path)
-    findings, notes = _findings(am, codes)
+    findings, notes = _findings(am, rules)
     params_before, bytes_before = count_params(am.model)
-    result = rewrite_model(am, findings, codes)
+    result = rewrite_model(am, findings, [(r.CODE, r.fix_findings) for r in rules])
     params_after, bytes_after = count_params(am.model)
     write_model(am.model, loaded, out, result.externalize, original=path)
     return FixReport(
         input=str(path), output=str(out), external_data=str(data_path) if loaded.external else None,
         changes=result.changes, params_before=params_before, params_after=params_after,
         bytes_before=bytes_before, bytes_after=bytes_after, notes=list(am.notes) + notes,
+        fixable=tuple(r.CODE for r in fixable),
     )  # fmt: skip
-
-
-def _check(target, original=None) -> None:
-    """``onnx.checker.check_model(full_check=True)`` on the output; when it fails and the
-    input (``original``, a path) fails too, the input is to blame."""
-    try:
-        onnx.checker.check_model(target, full_check=True)
-    except Exception as e:  # ValidationError, InferenceError
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if original is not None:
-            try:
-                onnx.checker.check_model(str(original), full_check=True)
-            except Exception as e0:
-                msg0 = str(e0).strip().splitlines()[0] if str(e0).strip() else type(e0).__name__
-                raise FixError("invalid-input", f"the input fails onnx.checker ({msg0}); fix only writes models that pass it") from None
-        raise FixError("invalid-output", f"the rewritten model fails onnx.checker ({msg}); please report it") from None
-
-
-def _set_location(t: TensorProto, location: str, offset: int | None = None, length: int | None = None) -> None:
-    entries = {e.key: e.value for e in t.external_data}
-    entries["location"] = location
-    if offset is not None:
-        entries["offset"], entries["length"] = str(offset), str(length)
-        entries.pop("checksum", None)
-    del t.external_data[:]
-    for k in ("location", "offset", "length"):
-        if k in entries:
-            t.external_data.add(key=k, value=entries.pop(k))
-    for k, v in entries.items():
-        t.external_data.add(key=k, value=v)
-    t.data_location = TensorProto.EXTERNAL
-
-
-def _file_mode(path) -> int:
-    """The mode ``path`` keeps (a file being replaced) or gets (0o666 minus the umask), as in
-    :mod:`analyzer.io.atomic`; the temporary files are created 0o600."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-# fix rewrites the data file next to the output; it refuses to copy more than this.
-MAX_EXTERNAL_COPY = 16 << 30
-
-
-def write_model(model, loaded, out, externalize, original=None) -> None:
-    """Check and write ``model`` to ``out`` (and ``out.data`` when the input had external data)."""
-    out = Path(out)
-    if not loaded.external:
-        _check(model, original)
-        write_bytes_atomic(out, model.SerializeToString())
-        return
-    total = sum(ref.length for ref in loaded.external.values())
-    if total > MAX_EXTERNAL_COPY:
-        raise FixError("too-large", f"{total} bytes of external data to copy; fix copies at most {MAX_EXTERNAL_COPY}")
-    folder = out.resolve().parent
-    fd, tmp_data = tempfile.mkstemp(prefix=".onnxlint-", suffix=".data.tmp", dir=folder)
-    os.chmod(tmp_data, _file_mode(folder / (out.name + ".data")))
-    tmp_name = os.path.basename(tmp_data)
-    tmp_model = None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            offset = 0
-
-            def put(t, raw):
-                nonlocal offset
-                if len(raw) >= ALIGN_THRESHOLD and offset % ALIGNMENT:
-                    pad = ALIGNMENT - offset % ALIGNMENT
-                    f.write(b"\0" * pad)
-                    offset += pad
-                f.write(raw)
-                t.ClearField("raw_data")
-                _set_location(t, tmp_name, offset, len(raw))
-                offset += len(raw)
-
-            def copy_external(t, ref):
-                nonlocal offset
-                if ref.length >= ALIGN_THRESHOLD and offset % ALIGNMENT:
-                    pad = ALIGNMENT - offset % ALIGNMENT
-                    f.write(b"\0" * pad)
-                    offset += pad
-                copy_external_bytes(ref, f)  # in chunks: a tensor may be larger than memory
-                _set_location(t, tmp_name, offset, ref.length)
-                offset += ref.length
-
-            for t in model.graph.initializer:
-                if t.name in externalize and t.data_location != TensorProto.EXTERNAL:
-                    put(t, t.raw_data)
-            for t in iter_tensors(model):
-                if t.data_location != TensorProto.EXTERNAL:
-                    continue
-                if any(e.key == "location" and e.value == tmp_name for e in t.external_data):
-                    continue
-                ref = loaded.external.get(external_key(t))
-                if ref is None:
-                    raise FixError("external-data", f"tensor {t.name!r}: external data not found in the input")
-                copy_external(t, ref)
-            f.flush()
-            os.fsync(f.fileno())
-        fd2, tmp_model = tempfile.mkstemp(prefix=".onnxlint-", suffix=".onnx.tmp", dir=folder)
-        os.chmod(tmp_model, _file_mode(out))
-        with os.fdopen(fd2, "wb") as f:
-            f.write(model.SerializeToString())
-        _check(tmp_model, original)
-        data_name = out.name + ".data"
-        for t in iter_tensors(model):
-            if any(e.key == "location" and e.value == tmp_name for e in t.external_data):
-                _set_location(t, data_name)
-        with open(tmp_model, "wb") as f:
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_data, folder / data_name)
-        tmp_data = None
-        os.replace(tmp_model, out)
-        tmp_model = None
-    finally:
-        for tmp in (tmp_data, tmp_model):
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
 
 # -- report --------------------------------------------------------------------------
@@ -276,9 +157,23 @@ def _esc(s) -> str:
     return escape(str(s))
 
 
-def _conv_desc(d: dict) -> str:
-    k = "x".join(str(x) for x in d["kernel_shape"])
-    return f"{k} dilations {d['dilations']} pads {d['pads']}"
+def render_comparison(v: dict) -> list:
+    """The text of ``fix --verify`` (:func:`analyzer.fix.runtime.compare_models`)."""
+    worst = max(v["outputs"], key=lambda o: o["max_abs"]) if v["outputs"] else None
+    state = "outputs match" if v["ok"] else "OUTPUTS DIFFER"
+    lines = [f"verify: {state} on {v['runs']} seeded random inputs ({v['precision']}: rtol {v['rtol']:g}, atol {v['atol']:g})"]
+    for o in v["outputs"]:
+        lines.append(f"  {o['name']}: max abs diff {o['max_abs']:.3g}, max rel diff {o['max_rel']:.3g}"
+                     + ("" if o["ok"] else " FAILED"))
+    return lines if worst is not None else lines[:1]
+
+
+def render_bench(b: dict) -> list:
+    """The text of ``fix --bench`` (:func:`analyzer.fix.runtime.bench`)."""
+    lo, hi = b["paired_ratio_iqr"]
+    return [(f"bench: original {b['original_ms']:.2f} ms, fixed {b['fixed_ms']:.2f} ms (median of {b['runs']} runs "
+             f"after {b['warmup']} warm-up), speed-up x{b['ratio']:.3f} (run by run: median x{b['paired_ratio_median']:.3f}, "
+             f"middle half x{lo:.3f}..x{hi:.3f})")]
 
 
 def render(rep: FixReport, fmt: str = "text") -> str:
@@ -287,26 +182,10 @@ def render(rep: FixReport, fmt: str = "text") -> str:
     lines = []
     where = _esc(rep.output)
     for c in rep.changes:
-        head = f"{where}:{_esc(c.node)}: {c.rule} {c.status}"
-        if c.status == "refused":
-            lines.append(f"{head}: {_esc(c.reason)}")
-        elif c.rule == "DT001":
-            tail = f" (then merged into {_esc(c.merged_node)!s})" if c.merged_node else ""
-            lines.append(
-                f"{head}: {c.op_type} {_conv_desc(c.before)} -> {_conv_desc(c.after)}; "
-                f"{c.params_removed} params ({c.bytes_removed} bytes) removed{tail}"
-            )
-        else:
-            names = ", ".join(repr(_esc(n)) for n in c.branches)
-            chans = "+".join(str(n) for n in c.before["out_channels"])
-            lines.append(
-                f"{head}: {names} ({chans} output channels) -> one {c.op_type} {_esc(c.merged_node)!r} "
-                f"(weight {'x'.join(map(str, c.after['weight_shape']))}); Concat output "
-                f"{_esc(c.after['concat_output'])!r} kept; {c.params_removed} params removed"
-            )
+        lines.append(f"{where}:{_esc(c.node)}: {c.rule} {c.status}: {c.text(_esc)}")
     for n in rep.notes:
         lines.append(f"{where}: note: {_esc(n)}")
-    fixed = ", ".join(f"{rep.count(r, 'fixed')} {r}" for r in FIXABLE)
+    fixed = ", ".join(f"{rep.count(r, 'fixed')} {r}" for r in rep.fixable)
     removed = rep.params_before - rep.params_after
     data = f" + {_esc(rep.external_data)}" if rep.external_data else ""
     lines.append(
@@ -314,14 +193,30 @@ def render(rep: FixReport, fmt: str = "text") -> str:
         f"{rep.params_before} -> {rep.params_after} ({removed} removed, {rep.bytes_before - rep.bytes_after} bytes)"
     )
     if rep.verification is not None:
-        from analyzer.commands.verify import render_comparison
-
         lines.extend(render_comparison(rep.verification))
     if rep.bench is not None:
-        from analyzer.commands.verify import render_bench
-
         lines.extend(render_bench(rep.bench))
     return "\n".join(lines) + "\n"
+
+
+def _execute(args, rep, input_shapes) -> int:
+    """``--verify`` / ``--bench`` on the written model; prints the report."""
+    from analyzer.fix.runtime import VerifyError, bench, compare_models
+
+    status = EXIT_OK
+    try:
+        if args.verify:
+            rep.verification = compare_models(args.model, args.output, input_shapes)
+            if not rep.verification["ok"]:
+                status = EXIT_ERROR
+        if args.bench:
+            rep.bench = bench(args.model, args.output, input_shapes, runs=getattr(args, "bench_runs", None))
+    except VerifyError as e:
+        sys.stdout.write(render(rep, args.format))
+        print(f"{_esc(args.model)}: verify: {_esc(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(render(rep, args.format))
+    return status
 
 
 def run(args) -> int:
@@ -335,7 +230,7 @@ def run(args) -> int:
         raise UsageError(str(e)) from None
     input_shapes = parse_input_shapes(args.input_shape)
     if args.verify or args.bench:
-        from analyzer.commands.verify import ORT_MISSING, import_ort
+        from analyzer.fix.runtime import ORT_MISSING, import_ort
 
         if import_ort() is None:
             print(ORT_MISSING, file=sys.stderr)
@@ -348,20 +243,7 @@ def run(args) -> int:
     except ShapeError as e:
         print(f"{_esc(args.model)}: bad-input-shape: {_esc(e)}", file=sys.stderr)
         return EXIT_ERROR
-    status = EXIT_OK
     if args.verify or args.bench:
-        from analyzer.commands.verify import VerifyError, bench, compare_models
-
-        try:
-            if args.verify:
-                rep.verification = compare_models(args.model, args.output, input_shapes)
-                if not rep.verification["ok"]:
-                    status = EXIT_ERROR
-            if args.bench:
-                rep.bench = bench(args.model, args.output, input_shapes, runs=getattr(args, "bench_runs", None))
-        except VerifyError as e:
-            sys.stdout.write(render(rep, args.format))
-            print(f"{_esc(args.model)}: verify: {_esc(e)}", file=sys.stderr)
-            return EXIT_ERROR
+        return _execute(args, rep, input_shapes)
     sys.stdout.write(render(rep, args.format))
-    return status
+    return EXIT_OK

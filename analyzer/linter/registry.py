@@ -15,7 +15,7 @@ Discovery contract
   ``module:attribute`` for an object (a module, a class or an instance) that has
   the attributes below.
 * **Every rule** (module or object) defines ``CODE`` (letters then digits,
-  e.g. ``DT001``; unique among all rules), ``NAME`` (kebab-case), ``SEVERITY``
+  e.g. ``XY001``; unique among all rules), ``NAME`` (kebab-case), ``SEVERITY``
   (``info``, ``warning`` or ``error``), a docstring (its documentation: the first line
   is ``CODE name: summary``, then ``## What it does`` / ``## Why is this bad?`` /
   ``## Example`` / ``## How to fix`` / ``## Details`` sections) and
@@ -26,7 +26,10 @@ Discovery contract
   ``[tool.onnxlint.rules.CODE]`` in the configuration, as integers; see
   ``analyzer.linter.config``), ``html_section(findings, all_findings, page)`` (the
   rule's own part of the HTML report; see ``analyzer.report.html``) and
-  ``fix_findings(rewriter, findings)`` (``onnxlint fix``; see ``analyzer.fix.rewrite``).
+  ``fix_findings(rewriter, findings)`` (``onnxlint fix``; see ``analyzer.fix.rewrite``) and
+  ``verify_findings(findings, model, harness) -> list of dicts`` (``onnxlint verify``:
+  each finding confirmed, refuted, inconclusive or skipped by execution; the
+  ``analyzer.fix.runtime.Harness`` gives it feeds, sessions and tolerances).
 * **Cheap import**: importing a rule must not import onnx, numpy or networkx
   (import them inside ``check``): ``onnxlint rules`` and ``--version`` stay light.
 * **Order**: built-in rules sorted by code, then plugin rules sorted by code.
@@ -214,7 +217,7 @@ def all_rules():
 
 
 def _matches(code: str, selectors) -> bool:
-    """ruff-style selectors: a full code (DT001), a prefix (DT), or ALL."""
+    """ruff-style selectors: a full code (XY001), a prefix (XY), or ALL."""
     return any(s == "ALL" or code.startswith(s) for s in selectors)
 
 

@@ -276,3 +276,30 @@ def _take(it, n):
         if i >= n:
             return
         yield x
+
+
+# --------------------------------------------------------------------------- HTML report hook
+
+
+def html_section(findings, all_findings, page):
+    """This rule's part of a file in the HTML report (``analyzer.render.section``)."""
+    from .html import html_section as section
+
+    return section(findings, all_findings, page)
+
+
+# --------------------------------------------------------------------------- fix and verify hooks
+
+
+def fix_findings(rewriter, findings) -> None:
+    """``onnxlint fix``: rewrite each finding's conv with its live taps only (``.fix``)."""
+    from .fix import fix_findings as fix
+
+    fix(rewriter, findings)
+
+
+def verify_findings(findings, model, harness) -> list:
+    """``onnxlint verify``: confirm or refute each finding by execution (``.verify``)."""
+    from .verify import verify_findings as verify
+
+    return verify(findings, model, harness)

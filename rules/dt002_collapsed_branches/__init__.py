@@ -171,3 +171,24 @@ def _finding(model, input_key, eff, members) -> Finding:
         details=details,
         related=[{"node": m.op.id, "op_type": m.op.op_type} for m in members[1:]],
     )
+
+
+# --------------------------------------------------------------------------- HTML report hook
+
+
+def html_section(findings, all_findings, page):
+    """This rule's part of a file in the HTML report (``analyzer.render.section``)."""
+    from .html import html_section as section
+
+    return section(findings, all_findings, page)
+
+
+# --------------------------------------------------------------------------- fix hook
+
+
+def fix_findings(rewriter, findings) -> None:
+    """``onnxlint fix``: merge each finding's branches into one conv (``.fix``); runs after
+    DT001's fix, whose rewritten convs it merges."""
+    from .fix import fix_findings as fix
+
+    fix(rewriter, findings)
