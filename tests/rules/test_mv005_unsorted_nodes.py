@@ -1,0 +1,25 @@
+"""MV005 unsorted-nodes: every malformed model of tests/rules/_invalid_models.py that it owns is
+rejected by onnxruntime or onnx.checker (checked here, not assumed) and reported; the
+valid near-misses there are not."""
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._invalid_models import assert_reported, assert_valid_not_reported, cases_for
+
+CODE = "MV005"
+
+
+@pytest.mark.parametrize("case", cases_for(CODE))
+def test_reports_the_invalid_models(case):
+    assert_reported(case)
+
+
+def test_silent_on_valid_near_misses():
+    assert_valid_not_reported([CODE])
+
+
+def test_body_reading_a_later_outer_value_names_the_holder():
+    found = assert_reported("body-reads-later-outer-value")  # once in each branch
+    assert sorted(f.graph for f in found) == ["main/if.else_branch", "main/if.then_branch"]
+    assert all(f.details["holder"]["node"] == "if" and f.details["tensor"] == "t" for f in found)
