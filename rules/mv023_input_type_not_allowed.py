@@ -1,0 +1,117 @@
+"""MV023 input-type-not-allowed: a node input whose element type the operator's schema does not allow.
+
+## What it does
+For every node whose operator onnx knows (at the model's opset), takes the element type
+analysis knows for each input (declared graph inputs, initializers, types propagated by
+shape inference; a declared ``value_info`` is not trusted) and checks it against the
+schema's formal parameter:
+
+* a type outside the parameter's type constraint (``Conv`` on ``int64``: T is float16,
+  float, double; ``Softmax`` on ``int32``);
+* one type variable bound to two different types on one node (``Add(float, int64)``:
+  both inputs are ``T``).
+
+Optional, sequence, map and optional-typed parameters and heterogeneous variadic
+inputs are skipped; so are nodes inside model-local functions (their types depend on
+the call).  Output types follow from the inputs and are SH001's concern when declared.
+
+## Why is this bad?
+Each operator spec lists its "Type Constraints" ("T : tensor(float16), tensor(float),
+tensor(double) -- Constrain input and output types to float tensors"), and a type
+variable stands for one type per node.  onnx's checker (full check) fails with "B has
+inconsistent type tensor(int64)"; onnxruntime refuses the model at load time: "Type
+Error: Type parameter (T) of Optype (Add) bound to different types (tensor(float) and
+tensor(int64)", "Type Error: Type (tensor(int64)) of input parameter (X) of operator
+(Conv) in node () is invalid."
+
+## Example
+```
+y = Add(x: float32[2, 3], z: int64[2, 3])
+```
+
+## How to fix
+Insert a ``Cast`` to the type the operator expects (``Cast(z, to=FLOAT)``), or re-export
+with consistent dtypes.
+
+## Details
+``node``, ``op_type``, ``graph``, ``input`` (tensor name), ``input_index``, ``parameter``,
+``type_variable``, ``dtype`` (``"tensor(int64)"``), ``allowed`` (list), ``problem``
+(``not-allowed`` or ``bound-twice``), ``other_input`` / ``other_dtype`` for a binding
+conflict.
+"""
+from __future__ import annotations
+
+CODE = "MV023"
+NAME = "input-type-not-allowed"
+SEVERITY = "error"
+
+
+def type_string(elem_type: int) -> str | None:
+    """``tensor(float)`` for an element type (onnx's names), or None."""
+    from onnx import TensorProto
+
+    try:
+        name = TensorProto.DataType.Name(int(elem_type))
+    except ValueError:
+        return None
+    name = name.lower()
+    return {"float": "tensor(float)", "double": "tensor(double)"}.get(name, f"tensor({name})")
+
+
+def _param_for(params, i):
+    """The formal parameter that the ``i``-th actual argument binds to."""
+    if not params:
+        return None
+    if i < len(params):
+        return params[i]
+    last = params[-1]
+    return last if last.option == "variadic" else None
+
+
+def check(model, options=None):
+    import sys
+
+    from analyzer.io.load import shown
+
+    from rules import _validity_attrs as va
+
+    rule = sys.modules[__name__]
+    for op, schema, opset in va.nodes_with_schema(model):
+        if schema is None or va.in_function(op):
+            continue
+        bound: dict = {}  # type variable -> (dtype string, input index, tensor name)
+        for i, key in enumerate(op.inputs):
+            if key is None:
+                continue
+            p = _param_for(schema.inputs, i)
+            if p is None or (p.option == "variadic" and not p.homogeneous):
+                continue
+            info = va.input_info(model, op, i)
+            if info is None or not info.dtype:
+                continue
+            ts = type_string(info.dtype)
+            if ts is None:
+                continue
+            allowed = schema.type_constraints.get(p.type_str)
+            if allowed is None:
+                allowed = frozenset([p.type_str])  # a concrete type: "tensor(int64)"
+            if not allowed or any(not a.startswith("tensor(") for a in allowed):
+                continue  # sequences, maps, optionals: our dtype does not say which
+            if ts not in allowed:
+                yield va.node_finding(
+                    rule, op,
+                    f"input {i} {shown(key[2])} is {ts}, which {op.op_type}-{schema.since_version}'s {p.name} ({p.type_str}) does not allow; allowed: {', '.join(sorted(allowed))}",
+                    {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts, "allowed": sorted(allowed), "problem": "not-allowed", "opset": opset},
+                )
+                continue
+            if p.type_str in schema.type_constraints:
+                prev = bound.get(p.type_str)
+                if prev is None:
+                    bound[p.type_str] = (ts, i, key[2])
+                elif prev[0] != ts:
+                    yield va.node_finding(
+                        rule, op,
+                        f"type variable {p.type_str} is bound to {prev[0]} by input {prev[1]} {shown(prev[2])} and to {ts} by input {i} {shown(key[2])}; one node binds it to one type",
+                        {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts,
+                         "other_input": prev[2], "other_dtype": prev[0], "allowed": sorted(allowed), "problem": "bound-twice", "opset": opset},
+                    )

@@ -1,0 +1,71 @@
+"""MV026 node-arity: a node with more or fewer inputs or outputs than its operator's schema allows.
+
+## What it does
+For every node whose operator onnx knows at the model's (or function's) opset, in every
+graph: the number of inputs must lie in the schema's ``[min_input, max_input]``, the
+number of outputs in ``[min_output, max_output]``, and a required (non-optional) input
+or output must not be left out with an empty name.
+
+## Why is this bad?
+Each operator spec lists its inputs and outputs ("Inputs (2 - 3)", optional ones marked
+"(optional)"); the IR spec says an omitted optional input is the empty string, which is
+allowed only for optional parameters.  ``onnx.checker`` fails with "Node () has input
+size 1 not in range [min=2, max=2]" and "Input 0 is marked single but has an empty
+string in the graph"; onnxruntime refuses to load the model ("INVALID_GRAPH : This is an
+invalid model. In Node, ... Error Node () has input size 1 not in range").
+
+## Example
+```
+y = Add(a)              # Add takes exactly 2 inputs
+y = Conv("", W)         # X is required
+```
+
+## How to fix
+Give the node the inputs its operator needs (``Add(a, b)``), drop extra ones, or use
+the operator of the intended arity; re-export the model.
+
+## Details
+``node``, ``op_type``, ``graph``, ``problem`` (``inputs``, ``outputs``,
+``empty-required-input``, ``empty-required-output``), ``count``, ``range``, ``index``,
+``parameter``, ``opset``.
+"""
+from __future__ import annotations
+
+CODE = "MV026"
+NAME = "node-arity"
+SEVERITY = "error"
+
+
+def check(model, options=None):
+    import sys
+
+    from analyzer.io.load import text
+
+    from rules import _validity_attrs as va
+
+    rule = sys.modules[__name__]
+    for op, schema, opset in va.nodes_with_schema(model):
+        if schema is None:
+            continue
+        proto = op.proto
+        for kind, names, lo, hi, params in (
+            ("input", proto.input, schema.min_input, schema.max_input, schema.inputs),
+            ("output", proto.output, schema.min_output, schema.max_output, schema.outputs),
+        ):
+            n = len(names)
+            if not lo <= n <= hi:
+                rng = f"{lo}" if lo == hi else f"{lo} to {hi if hi < 2**31 - 1 else 'any number'}"
+                yield va.node_finding(
+                    rule, op, f"{n} {kind}s; {op.op_type}-{schema.since_version} takes {rng}",
+                    {"problem": kind + "s", "count": n, "range": [lo, hi], "opset": opset},
+                )
+                continue
+            for i, name in enumerate(names):
+                if text(name):
+                    continue
+                p = params[i] if i < len(params) else (params[-1] if params and params[-1].option == "variadic" else None)
+                if p is not None and p.option == "single":
+                    yield va.node_finding(
+                        rule, op, f"{kind} {i} ({p.name}) is required but left empty",
+                        {"problem": f"empty-required-{kind}", "index": i, "parameter": p.name, "opset": opset},
+                    )
