@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["SEVERITIES", "WASTE_KINDS", "Finding", "FileResult", "Report", "severity_rank"]
+from analyzer.graph.coverage import Unchecked
+
+__all__ = [
+    "SEVERITIES", "WASTE_KINDS", "UNCHECKED_DETAIL", "Finding", "FileResult", "Report", "Unchecked",
+    "severity_rank", "unreported_unchecked",
+]  # fmt: skip
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -16,6 +21,11 @@ def severity_rank(sev: str) -> int:
 # weights (elements), bytes (in the stored dtype), macs (multiply-accumulates per
 # inference at the analyzed input size).
 WASTE_KINDS = ("weights", "bytes", "macs")
+
+# A finding that reports a coverage record (``FileResult.unchecked``) carries the
+# record's ``key`` as ``details[UNCHECKED_DETAIL]``: the formats then show that record
+# as the finding, not a second time on its own (``unreported_unchecked``).
+UNCHECKED_DETAIL = "unchecked"
 
 
 @dataclass
@@ -55,6 +65,13 @@ class FileResult:
     notes: list = field(default_factory=list)
     # {"nodes": all nodes incl. subgraphs, "weights": elements of all initializers}
     stats: dict = field(default_factory=dict)
+    # What was not checked (``Unchecked`` records, see analyzer.graph.coverage): every
+    # format shows them, whether or not a rule reports them as findings.
+    unchecked: list = field(default_factory=list)
+    # Notes every format shows, not only JSON and HTML: what the linter did to the
+    # findings (suppressed by the model's metadata, already in the baseline).  Each
+    # is in ``notes`` too.
+    notices: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "status": self.status}
@@ -63,6 +80,8 @@ class FileResult:
         d["findings"] = [f.to_dict() for f in self.findings]
         d["notes"] = list(self.notes)
         d["stats"] = dict(self.stats)
+        d["unchecked"] = [u.to_dict() if isinstance(u, Unchecked) else dict(u) for u in self.unchecked]
+        d["notices"] = list(self.notices)
         return d
 
 
@@ -78,6 +97,14 @@ class Report:
     def errors(self):
         return [r for r in self.files if r.status == "error"]
 
+    @property
+    def unchecked(self):
+        return [u for r in self.files for u in r.unchecked]
+
+    def unchecked_count(self) -> int:
+        """Things not checked over all files (a record standing for N nodes counts N)."""
+        return sum(_count(u) for u in self.unchecked)
+
     def waste(self, kind: str = "weights") -> int:
         """Total ``waste[kind]`` over all findings (unknown figures count 0)."""
         return sum(int(f.waste.get(kind) or 0) for f in self.findings)
@@ -86,3 +113,26 @@ class Report:
         from analyzer.common import VERSION as __version__
 
         return {"tool": {"name": "onnxlint", "version": __version__}, "files": [r.to_dict() for r in self.files]}
+
+
+def _field(x, name, default=None):
+    return x.get(name, default) if isinstance(x, dict) else getattr(x, name, default)
+
+
+def _count(u) -> int:
+    try:
+        return max(1, int(_field(u, "count", 1) or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def unreported_unchecked(unchecked, findings) -> list:
+    """The records of ``unchecked`` that no finding of ``findings`` reports (see
+    ``UNCHECKED_DETAIL``); records and findings as objects or as their dicts (scan)."""
+    reported = set()
+    for f in findings:
+        details = _field(f, "details") or {}
+        key = details.get(UNCHECKED_DETAIL) if isinstance(details, dict) else None
+        if isinstance(key, str):
+            reported.add(key)
+    return [u for u in unchecked if _field(u, "key") not in reported]

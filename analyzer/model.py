@@ -96,6 +96,23 @@ class AnalyzedModel:
     shapes: Shapes
     notes: list = field(default_factory=list)
     _memo: dict = field(default_factory=dict, repr=False)
+    # Coverage records (``analyzer.graph.coverage.Unchecked``): what analysis and the
+    # rules could not check; filled by the shape engine, by rules through
+    # ``record_unchecked`` and by the linter (stale suppressions).
+    unchecked: list = field(default_factory=list)
+
+    def record_unchecked(self, kind: str, message: str, source: str = "", op=None, reason: str = "", count: int = 1):
+        """Declare something not checked (see :mod:`analyzer.graph.coverage`): at ``op``
+        (an ``OpNode``; None: the whole file).  A rule passes its own code as ``source``.
+        Every format shows the record; a coverage rule may turn it into a finding."""
+        from analyzer.graph.coverage import Unchecked
+
+        if op is not None:
+            rec = Unchecked(kind, message, op.graph, op.id, op.index, op.op_type, op.domain, reason, count, source)
+        else:
+            rec = Unchecked(kind, message, None, reason=reason, count=count, source=source)
+        self.unchecked.append(rec)
+        return rec
 
     @property
     def model(self) -> ModelProto:
@@ -231,4 +248,6 @@ def analyze_loaded(loaded: LoadedModel, path_or_model=None, input_shapes=None) -
     graph = build_graph(loaded.model)
     shapes = infer_shapes(graph, loaded, input_shapes)
     notes = list(loaded.notes) + list(shapes.notes)
-    return AnalyzedModel(path=path, loaded=loaded, graph=graph, shapes=shapes, notes=notes)
+    am = AnalyzedModel(path=path, loaded=loaded, graph=graph, shapes=shapes, notes=notes)
+    am.unchecked.extend(shapes.unchecked)
+    return am

@@ -11,6 +11,17 @@ what the conv really sees, independent of how the exporter wrote it:
 * the weight: an initializer or computed (Constant, DequantizeLinear...), its
   shape taken from shape propagation; the geometry decides, not the values;
 * the cause: the node upstream that made the map small.
+
+Which ops are convs (:data:`CONV_KINDS`): the ONNX ones, and the ones onnxruntime's graph
+optimisers and quantisers write: com.microsoft FusedConv (Conv + activation, NCHW),
+NhwcConv / NhwcFusedConv (channel-last input: the spatial axes are 1..n-2, the channels
+last; the weight laid out as Conv's), com.microsoft QLinearConv (NHWC when its
+``channels_last`` attribute is set), and com.microsoft.nchwc Conv (the NCHWc layout of
+onnxruntime's "all" optimisation level: a 4-D tensor whose channel axis is padded to the
+CPU's block size; spatial axes 2..; the weight stored with its output channels, and for a
+blocked input its input channels, padded with zeros to that block).  For an NCHWc conv the
+weights counted are the logical ones: output channels as the ReorderOutput downstream (or
+the next conv) reads them, input channels as the ReorderInput upstream wrote them.
 """
 from __future__ import annotations
 
@@ -18,15 +29,49 @@ from dataclasses import dataclass
 
 from analyzer.geometry import MAX_KERNEL_EXTENT, GeometryError, TapAnalysis, analyze_taps, resolve_conv_pads, resolve_conv_transpose_pads
 
-__all__ = ["CONV_OPS", "ConvSetup", "ConvTaps", "conv_ops", "conv_setup", "conv_taps", "conv_taps_at", "taps_at", "shrink_cause", "shrink_path", "weight_source"]
+__all__ = ["CONV_OPS", "CONV_KINDS", "ConvSetup", "ConvTaps", "conv_kind", "conv_ops", "conv_setup", "conv_taps", "conv_taps_at",
+           "taps_at", "shrink_cause", "shrink_path", "stored_weight", "weight_source"]  # fmt: skip
 
-# op type -> (data input position, weight input position, transpose?)
+MS, NCHWC = "com.microsoft", "com.microsoft.nchwc"
+
+# op type -> (data input position, weight input position, transpose?); the same positions
+# in every domain that has the op (com.microsoft.nchwc Conv is "Conv")
 CONV_OPS = {
     "Conv": (0, 1, False),
     "ConvInteger": (0, 1, False),
     "QLinearConv": (0, 3, False),
     "ConvTranspose": (0, 1, True),
+    "FusedConv": (0, 1, False),
+    "NhwcConv": (0, 1, False),
+    "NhwcFusedConv": (0, 1, False),
 }
+
+# (domain, op type) -> input layout: "nchw" (channels at axis 1, spatial axes 2..),
+# "nhwc" (spatial axes 1..n-2, channels last), "nchwc" (as nchw, channels blocked),
+# "attr" (nchw, or nhwc when the channels_last attribute is set)
+CONV_KINDS = {
+    ("", "Conv"): "nchw",
+    ("", "ConvInteger"): "nchw",
+    ("", "QLinearConv"): "nchw",
+    ("", "ConvTranspose"): "nchw",
+    (MS, "FusedConv"): "nchw",
+    (MS, "NhwcConv"): "nhwc",
+    (MS, "NhwcFusedConv"): "nhwc",
+    (MS, "QLinearConv"): "attr",
+    (NCHWC, "Conv"): "nchwc",
+}
+# convs that pad with zeros (a zero Pad in front of them is padding too): the float NCHW ones
+_ZERO_PADDED = {("", "Conv"), (MS, "FusedConv")}
+
+
+def conv_kind(op):
+    """``(x position, weight position, transpose, layout)`` of a conv op, or None."""
+    layout = CONV_KINDS.get((op.domain, op.op_type))
+    if layout is None:
+        return None
+    if layout == "attr":
+        layout = "nhwc" if op.attrs.get("channels_last") else "nchw"
+    return CONV_OPS[op.op_type] + (layout,)
 
 # Walking up from a conv to the node that shrank its input stops after this many
 # steps (a long chain of same-size ops proves nothing more).
@@ -54,6 +99,7 @@ class ConvTaps:
     output_padding: tuple
     pad_node: object  # OpNode of a folded Pad, or None
     taps: TapAnalysis
+    layout: str = "nchw"  # of the input (conv_kind): nchw, nhwc or nchwc
 
     @property
     def weights_per_tap(self) -> int:
@@ -103,11 +149,11 @@ def _int_list(attrs, name, n, default):
 
 
 def conv_ops(model) -> list:
-    """The model's conv ops (op types of :data:`CONV_OPS`) in ``graph.all_ops()`` order;
+    """The model's conv ops (:data:`CONV_KINDS`, any domain) in ``graph.all_ops()`` order;
     listed once per model (every tap rule walks them)."""
     found = model.graph.memo.get("conv_ops")
     if found is None:
-        found = model.graph.memo["conv_ops"] = [op for op in model.graph.all_ops() if op.op_type in CONV_OPS]
+        found = model.graph.memo["conv_ops"] = [op for op in model.graph.all_ops() if (op.domain, op.op_type) in CONV_KINDS]
     return found
 
 
@@ -164,15 +210,16 @@ class ConvSetup:
     output_shape: tuple | None
     pad_node: object
     fold: list | None  # per spatial axis (begin, end) of the folded Pad
+    layout: str = "nchw"
 
 
 def conv_setup(model, op) -> ConvSetup:
     """The conv's attributes, checked, with a zero Pad in front folded; NotChecked
     when they cannot be decided (the spatial size may still be symbolic)."""
-    spec = CONV_OPS.get(op.op_type)
-    if spec is None or op.domain not in ("", "ai.onnx"):
+    spec = conv_kind(op)
+    if spec is None:
         raise NotChecked("not a convolution")
-    x_i, w_i, transpose = spec
+    x_i, w_i, transpose, layout = spec
     if len(op.inputs) <= w_i or op.inputs[x_i] is None or op.inputs[w_i] is None:
         raise NotChecked("input or weight missing")
     x_key, w_key = op.inputs[x_i], op.inputs[w_i]
@@ -185,6 +232,8 @@ def conv_setup(model, op) -> ConvSetup:
         raise NotChecked("weight shape unknown")
     if len(w_shape) != sr + 2:
         raise NotChecked(f"weight of rank {len(w_shape)} for an input of rank {len(x_shape)}")
+    if layout == "nhwc":
+        x_shape = (x_shape[0], x_shape[-1]) + tuple(x_shape[1:-1])  # seen as NCHW from here on
     attrs = op.attrs
     plain = _plain_attrs(attrs, sr, tuple(w_shape[2:]))
     if plain is not None:
@@ -214,7 +263,9 @@ def conv_setup(model, op) -> ConvSetup:
     if None in spatial:
         raise NotChecked(f"input spatial size {_fmt(spatial)} is not static")
     channels, w_in = x_shape[1], w_shape[1]
-    if not transpose and isinstance(channels, int) and (channels % group or w_in * group != channels):
+    if layout == "nchwc":
+        w_shape = _nchwc_logical_weight(model, op, x_key, tuple(w_shape), group)
+    elif not transpose and isinstance(channels, int) and (channels % group or w_in * group != channels):
         raise NotChecked(f"input has {channels} channels, the weight expects {w_in} x group {group}")
     if transpose and (w_shape[0] % group if isinstance(w_shape[0], int) else False):
         raise NotChecked(f"weight's {w_shape[0]} input channels do not divide into group {group}")
@@ -224,7 +275,7 @@ def conv_setup(model, op) -> ConvSetup:
     pad_node, fold, input_key = None, None, x_key
     # Only a float Conv pads with 0: ConvInteger / QLinearConv pad with the input's
     # zero point, so a Pad node's zeros in front of them are real (non-zero) data.
-    if op.op_type == "Conv":
+    if (op.domain, op.op_type) in _ZERO_PADDED:
         folded = _zero_pad_in_front(model, x_key, sr)
         if folded is not None:
             inner = model.shape(folded[1])
@@ -234,7 +285,7 @@ def conv_setup(model, op) -> ConvSetup:
     if plain is None and not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
         raise NotChecked(f"kernel {_fmt(kernel)} out of range")
     return ConvSetup(op, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
-                     auto_pad, group, transpose, output_padding, output_shape, pad_node, fold)  # fmt: skip
+                     auto_pad, group, transpose, output_padding, output_shape, pad_node, fold, layout)  # fmt: skip
 
 
 def _plain_attrs(attrs, sr, w_kernel):
@@ -393,6 +444,7 @@ def conv_taps_at(st: ConvSetup, spatial, memo: dict | None = None) -> ConvTaps:
         output_padding=st.output_padding,
         pad_node=st.pad_node,
         taps=taps,
+        layout=st.layout,
     )
 
 
@@ -451,22 +503,24 @@ def _is_zero(value) -> bool:
     return len(flat) <= 1 and all(v == 0.0 for v in flat)
 
 
-def shrink_cause(model, value_key, rank: int):
+def shrink_cause(model, value_key, rank: int, layout: str = "nchw"):
     """The op upstream of ``value_key`` that made its spatial size (last ``rank - 2``
-    dims) what it is: walk producers while some input of the same rank has the
-    same spatial dims; the first op where none does is the cause.  Returns the
-    OpNode, or None when the size comes straight from a graph input."""
-    return shrink_path(model, value_key, rank)[0]
+    dims; for ``layout`` "nhwc" the dims between batch and channels) what it is: walk
+    producers while some input of the same rank has the same spatial dims; the first op
+    where none does is the cause.  Returns the OpNode, or None when the size comes
+    straight from a graph input."""
+    return shrink_path(model, value_key, rank, layout)[0]
 
 
-def shrink_path(model, value_key, rank: int):
+def shrink_path(model, value_key, rank: int, layout: str = "nchw"):
     """``(cause, path)``: the cause as in :func:`shrink_cause` and the ops walked
     from it down to the producer of ``value_key`` (cause first; at most
     MAX_PATH_OPS of them, from the cause on).
 
     Results are memoized per value, so a chain of a million same-size convs
     costs a million steps, not a million walks of ten thousand."""
-    memo = model.graph.memo.setdefault("shrink_path", {})
+    memo = model.graph.memo.setdefault("shrink_path" if layout != "nhwc" else "shrink_path_nhwc", {})
+    lo, hi = (1, -1) if layout == "nhwc" else (2, None)
     chain = []  # (value key, its producer) walked upwards, each continuing to an input
     key = value_key
     for _ in range(MAX_CAUSE_STEPS):
@@ -481,7 +535,7 @@ def shrink_path(model, value_key, rank: int):
         nxt = None
         for inp in prod.inputs:
             s = model.shape(inp) if inp is not None else None
-            if s is not None and here is not None and len(s) == len(here) and tuple(s[2:]) == tuple(here[2:]):
+            if s is not None and here is not None and len(s) == len(here) and tuple(s[lo:hi]) == tuple(here[lo:hi]):
                 nxt = inp
                 break
         if nxt is None:
@@ -514,3 +568,103 @@ def weight_source(model, w_key) -> str:
         if model.graph.is_initializer(inner):
             src += f" from initializer {inner[2]!r}"
     return src
+
+
+# ops a weight is computed through from its stored tensor, element for element
+_STORED_THROUGH = {"DequantizeLinear", "Identity", "Cast", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten"}
+MAX_STORED_STEPS = 16
+
+
+def stored_weight(model, w_key):
+    """The value a conv's weight is stored as: ``w_key`` itself, or, for a weight computed
+    from a constant element for element (a QDQ model's DequantizeLinear of an int8
+    initializer, a Cast of a float16 one, through Identity / Reshape / Transpose...), that
+    constant's value key (an initializer or a Constant node's output).  Its dtype is the
+    weight's stored dtype."""
+    key = w_key
+    for _ in range(MAX_STORED_STEPS):
+        if model.graph.is_initializer(key):
+            return key
+        prod = model.graph.producer(key)
+        if prod is None or prod.op_type not in _STORED_THROUGH or prod.domain not in ("", MS):
+            return key
+        if not prod.inputs or prod.inputs[0] is None:
+            return key
+        key = prod.inputs[0]
+    return key
+
+
+# -- NCHWc: the logical channel counts of a blocked conv --------------------------------
+# ops a blocked tensor passes through with its channels unchanged (elementwise ops of the
+# default domain run on blocked tensors as they are)
+_NCHWC_SAME_CHANNELS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Upsample"}
+_ELEMENTWISE = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "HardSigmoid", "Add", "Sum", "Mul", "Sub", "Div", "Identity",
+                "Max", "Min", "Elu", "Selu", "Softplus", "PRelu"}  # fmt: skip
+MAX_NCHWC_STEPS = 64
+
+
+def _nchwc_logical_weight(model, op, x_key, w_shape, group):
+    """The weight shape of an NCHWc conv without its block padding: output channels as the
+    tensor's readers see them, input channels as its writer made them (unpadded stored
+    counts when they cannot be found)."""
+    oc, ic = w_shape[0], w_shape[1]
+    found_oc = _nchwc_readers_channels(model, op.outputs[0] if op.outputs else None, 0)
+    if found_oc is not None and 0 < found_oc <= oc and (group == 1 or found_oc % group == 0):
+        oc = found_oc
+    found_ic = _nchwc_writer_channels(model, x_key, 0)
+    if group == 1 and found_ic is not None and 0 < found_ic <= ic:
+        ic = found_ic
+    return (oc, ic) + tuple(w_shape[2:])
+
+
+def _nchwc_readers_channels(model, key, depth):
+    """The logical channel count of blocked tensor ``key``: a ReorderOutput's ``channels``
+    downstream (through pools, elementwise ops, and NCHWc convs that add it to their own
+    output: their ``Sum`` input)."""
+    if key is None or depth > MAX_NCHWC_STEPS:
+        return None
+    for user, _pos in model.graph.consumers(key):
+        if user.domain == NCHWC and user.op_type == "ReorderOutput":
+            c = user.attrs.get("channels")
+            if isinstance(c, int) and not isinstance(c, bool):
+                return c
+        elif (user.domain == NCHWC and (user.op_type in _NCHWC_SAME_CHANNELS or user.op_type == "Conv" and _pos == 3)
+              or user.domain == "" and user.op_type in _ELEMENTWISE):
+            found = _nchwc_readers_channels(model, user.outputs[0] if user.outputs else None, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _nchwc_writer_channels(model, key, depth):
+    """The logical channel count of the input of an NCHWc conv: what ReorderInput read, what
+    the blocked conv upstream computes, or the stored count of a plain NCHW tensor."""
+    if key is None or depth > MAX_NCHWC_STEPS:
+        return None
+    prod = model.graph.producer(key)
+    if prod is None or prod.domain != NCHWC:
+        if prod is not None and prod.domain == "" and prod.op_type in _ELEMENTWISE:
+            for inp in prod.inputs:
+                if inp is not None and _is_blocked(model, inp):
+                    return _nchwc_writer_channels(model, inp, depth + 1)
+        shape = model.shape(key)
+        return shape[1] if shape is not None and len(shape) >= 2 and isinstance(shape[1], int) else None
+    if prod.op_type == "ReorderInput":
+        shape = model.shape(prod.inputs[0]) if prod.inputs and prod.inputs[0] is not None else None
+        if shape is None or len(shape) < 3:
+            return None
+        c = shape[-1] if prod.attrs.get("channels_last") else shape[1]
+        return c if isinstance(c, int) else None
+    if prod.op_type in _NCHWC_SAME_CHANNELS:
+        return _nchwc_writer_channels(model, prod.inputs[0] if prod.inputs else None, depth + 1)
+    if prod.op_type == "Conv":
+        found = _nchwc_readers_channels(model, key, 0)
+        if found is not None:
+            return found
+    shape = model.shape(key)
+    return shape[1] if shape is not None and len(shape) >= 2 and isinstance(shape[1], int) else None
+
+
+def _is_blocked(model, key):
+    prod = model.graph.producer(key)
+    return prod is not None and prod.domain == NCHWC and prod.op_type != "ReorderOutput"

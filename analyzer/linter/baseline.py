@@ -67,4 +67,6 @@ def apply_baseline(report, counts: dict) -> None:
         known = len(fr.findings) - len(kept)
         fr.findings = kept
         if known:
-            fr.notes.append(f"{known} finding(s) already in the baseline")
+            note = f"{known} finding(s) already in the baseline"
+            fr.notes.append(note)
+            fr.notices.append(note)

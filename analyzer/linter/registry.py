@@ -29,7 +29,19 @@ Discovery contract
   ``fix_findings(rewriter, findings)`` (``onnxlint fix``; see ``analyzer.fix.rewrite``) and
   ``verify_findings(findings, model, harness) -> list of dicts`` (``onnxlint verify``:
   each finding confirmed, refuted, inconclusive or skipped by execution; the
-  ``analyzer.fix.runtime.Harness`` gives it feeds, sessions and tolerances).
+  ``analyzer.fix.runtime.Harness`` gives it feeds, sessions and tolerances) and
+  ``check_unchecked(model, records, options) -> iterable of Finding`` (coverage: the
+  records of what was not checked, ``analyzer.graph.coverage.Unchecked``; see below).
+* **Coverage**: a rule declares what it could not check with
+  ``model.record_unchecked(kind, message, source=CODE, op=op, reason=...)`` (the shape
+  engine records unknown operators and the like itself).  Every output format shows the
+  records.  After every selected rule's ``check`` has run, the runner calls each
+  selected rule's ``check_unchecked`` hook with all records so far, before the model's
+  own suppressions (``onnxlint:ignore``) apply, so its findings can be suppressed;
+  then once more with the records the suppressions left (stale entries of rules that
+  ran), whose findings no suppression hides.  A finding that reports a record carries
+  its ``key`` as ``details["unchecked"]`` (``analyzer.findings.UNCHECKED_DETAIL``) so
+  that the formats show it once.
 * **Cheap import**: importing a rule must not import onnx, numpy or networkx
   (import them inside ``check``): ``onnxlint rules`` and ``--version`` stay light.
 * **Order**: built-in rules sorted by code, then plugin rules sorted by code.

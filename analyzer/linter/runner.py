@@ -1,7 +1,7 @@
 """Run the selected rules over one model and collect a Report."""
 from __future__ import annotations
 
-from analyzer.findings import FileResult, Report
+from analyzer.findings import UNCHECKED_DETAIL, FileResult, Report
 
 __all__ = ["lint", "lint_file", "DEFAULT_MAX_NODES"]
 
@@ -69,6 +69,9 @@ def fingerprint(model, finding) -> str:
     cond = finding.details.get("condition") if isinstance(finding.details, dict) else None
     if cond:  # one conditional finding per bounded set of input dims (not per threshold value)
         parts.append("when:" + ",".join(sorted(str(c.get("symbol")) for c in cond)))
+    covers = finding.details.get(UNCHECKED_DETAIL) if isinstance(finding.details, dict) else None
+    if isinstance(covers, str):  # a finding reporting a coverage record: one per record
+        parts.append("unchecked:" + covers)
     raw = "\x1f".join(parts)
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -116,9 +119,17 @@ def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_no
         model = analyze_loaded(loaded, path_or_model, input_shapes=input_shapes)
         for rule in rules:
             result.findings.extend(rule.check(model, (options or {}).get(rule.CODE, {})))
+        # Coverage: what analysis and every rule recorded as not checked, to the rules
+        # that report coverage (before suppressions, so their findings can be suppressed)
+        _coverage_findings(rules, model, list(model.unchecked), options, result)
         for f in result.findings:
             f.fingerprint = fingerprint(model, f)
-        apply_model_suppressions(model, result)
+        before = len(model.unchecked)
+        apply_model_suppressions(model, result, codes=[rule.CODE for rule in rules])
+        # stale suppression entries, known only now (their findings cannot be suppressed)
+        stale = _coverage_findings(rules, model, model.unchecked[before:], options, result)
+        for f in stale:
+            f.fingerprint = fingerprint(model, f)
     except (LoadError, GraphError) as e:
         return _error(shown, e.kind, e.message), None
     except ShapeError as e:
@@ -132,7 +143,22 @@ def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_no
         return _error(shown, "internal", f"internal error ({type(e).__name__}: {msg}); please report it"), None
     result.findings.sort(key=lambda f: (f.graph != "main", f.graph, f.node_index, f.rule, f.message))
     result.notes = list(model.notes) + result.notes
+    result.unchecked = list(model.unchecked)
     return result, model
+
+
+def _coverage_findings(rules, model, records, options, result) -> list:
+    """Findings of the rules' ``check_unchecked(model, records, options)`` hook
+    (registry: "Optional hooks"), added to ``result``."""
+    found = []
+    if not records:
+        return found
+    for rule in rules:
+        hook = getattr(rule, "check_unchecked", None)
+        if hook is not None:
+            found.extend(hook(model, list(records), (options or {}).get(rule.CODE, {})))
+    result.findings.extend(found)
+    return found
 
 
 def lint(path_or_model, select=None, ignore=None, input_shapes=None, options=None) -> Report:

@@ -44,8 +44,13 @@ def _model_entries(model_proto) -> list[tuple[str, str | None]]:
     return entries
 
 
-def apply_model_suppressions(model, result) -> None:
-    """Remove findings suppressed by the model's own metadata; note stale entries."""
+def apply_model_suppressions(model, result, codes=None) -> None:
+    """Remove findings suppressed by the model's own metadata; note stale entries.
+
+    A stale entry is also recorded as a coverage record (kind ``stale-suppression``,
+    ``model.unchecked``) when its code names a rule of ``codes`` (the rules that ran;
+    None: every entry): an entry for a rule not run this time matched nothing
+    because nothing looked, which says nothing about the entry."""
     entries = _model_entries(model.model)
     if not entries:
         return
@@ -64,10 +69,15 @@ def apply_model_suppressions(model, result) -> None:
     dropped = len(result.findings) - len(kept)
     result.findings = kept
     if dropped:
-        result.notes.append(f"{dropped} finding(s) suppressed by the model's {METADATA_KEY} metadata")
+        note = f"{dropped} finding(s) suppressed by the model's {METADATA_KEY} metadata"
+        result.notes.append(note)
+        result.notices.append(note)
     for i, (code, node) in enumerate(entries):
         if i not in used:
-            result.notes.append(f"{METADATA_KEY} entry {_format_entry(code, node)!r} matches no finding (stale suppression)")
+            note = f"{METADATA_KEY} entry {_format_entry(code, node)!r} matches no finding (stale suppression)"
+            result.notes.append(note)
+            if codes is None or any(c.startswith(code) for c in codes):
+                model.record_unchecked("stale-suppression", note, source="linter", reason=_format_entry(code, node))
 
 
 def suppress_file(model_path, specs, out_path) -> str:

@@ -1,5 +1,7 @@
 """GitHub Actions workflow commands: one ``::warning file=...::message`` line per
-finding, so findings show up as annotations on the pull request."""
+finding, so findings show up as annotations on the pull request; per file, a
+``::notice`` for what was not checked (unless findings report it already) and one
+for each of the linter's notices (suppressed, already in the baseline)."""
 from __future__ import annotations
 
 __all__ = ["render_github"]
@@ -32,4 +34,12 @@ def render_github(report) -> str:
         for f in fr.findings:
             title = _prop(f"{f.rule} {f.name} ({f.node})")
             lines.append(f"::{_LEVEL[f.severity]} file={path},title={_clean(title)}::{_data(_clean(f.message))}")
+        from analyzer.findings import unreported_unchecked
+        from analyzer.report.text import coverage_text
+
+        rest = unreported_unchecked(fr.unchecked, fr.findings)
+        if rest:
+            lines.append(f"::notice file={path},title={_prop('onnxlint: not checked')}::{_data(coverage_text(rest))}")
+        for n in fr.notices:
+            lines.append(f"::notice file={path},title=onnxlint::{_data(_clean(n))}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -11,7 +11,8 @@ What a page shows:
   sections need;
 * for a multi-file run, a table of files, a column per rule with findings (click a
   header to sort);
-* per file: its stats, its notes, a bar chart of dead weights by layer (each
+* per file: its stats, what was not checked (a "Not checked" block: every coverage
+  record, whether or not a rule reports it as a finding), its notes, a bar chart of dead weights by layer (each
   finding's generic ``waste``), then each rule's own section.
 
 This page knows no rule.  A rule that wants more than a row in the findings table
@@ -67,6 +68,8 @@ section.file{border-top:3px solid var(--line);margin-top:26px;padding-top:14px}
 .badge.ok{background:#dafbe1;color:#116329}.badge.error{background:#ffebe9;color:#a40e26}.badge.warning{background:#fff8c5;color:#7d4e00}.badge.info{background:#ddf4ff;color:#0550ae}
 .err{border:1px solid #ff8182;background:#ffebe9;border-radius:6px;padding:8px 12px}
 ul.notes{color:var(--muted);margin:6px 0}
+.unchecked{border:1px solid #54aeff;background:#ddf4ff;border-radius:6px;padding:6px 12px;margin:8px 0}
+.unchecked ul{margin:4px 0}
 .scroll{max-height:330px;overflow:auto;border:1px solid var(--line);border-radius:6px;padding:6px;display:inline-block;max-width:100%}
 .cards{display:flex;flex-direction:column;gap:14px}
 .card{border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:var(--bg)}
@@ -272,6 +275,9 @@ def render_html(report) -> str:
     for rule in sorted(by_rule):
         out.append(_stat(by_rule[rule], rule))
     out.append(_stat(dead, "dead weights", extra=f"{dead_bytes:,} bytes" if dead_bytes else ""))
+    n_unchecked = report.unchecked_count()
+    if n_unchecked:
+        out.append(_stat(n_unchecked, "not checked"))
     if n_err:
         out.append(_stat(n_err, "could not be analyzed"))
     out.append("</div>")
@@ -355,6 +361,8 @@ def _file_section(view: _FileView) -> str:
         out.append("</div>")
         if not fr.findings:
             out.append("<p>No findings.</p>")
+    if fr.unchecked:
+        out.append(_unchecked_block(fr.unchecked))
     if fr.notes:
         out.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in fr.notes) + "</ul>")
     if wasteful:
@@ -368,6 +376,20 @@ def _file_section(view: _FileView) -> str:
         out.append(page.table(view.plain))
     out.append("</section>")
     return "\n".join(out)
+
+
+def _unchecked_block(records) -> str:
+    from analyzer.report.text import coverage_text, count_unchecked
+
+    items = []
+    for u in records:
+        d = u.to_dict() if hasattr(u, "to_dict") else dict(u)
+        where = f'<span class="mono">{esc(d.get("node"))}</span>: ' if d.get("node") else ""
+        items.append(f"<li>{where}{esc(d.get('message', ''))} <span class=\"where\">({esc(d.get('kind', ''))})</span></li>")
+    return (
+        f'<div class="unchecked"><b>Not checked</b> ({count_unchecked(records):,}): {esc(coverage_text(records))}'
+        f"<ul>{''.join(items)}</ul></div>"
+    )
 
 
 def _bars(wasteful, page, node_weights) -> str:

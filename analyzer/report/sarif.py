@@ -5,7 +5,10 @@ finding with the file as physical location and the node as logical location
 (graph path + node name), the finding's generic ``waste`` and ``related`` nodes
 and its ``details`` as properties, and ``partialFingerprints`` from the finding's
 fingerprint so code scanning tracks a finding across runs.  Files that could not
-be analyzed become error notifications of the invocation.
+be analyzed become error notifications of the invocation; what was not checked
+(every coverage record, whether or not a rule reports it as a result) and the
+linter's notices (suppressed, already in the baseline) become ``note``
+notifications, with the node as logical location.
 """
 from __future__ import annotations
 
@@ -58,6 +61,28 @@ def _section(doc: str, title: str) -> str:
     return " ".join(" ".join(out).split())
 
 
+def _coverage_notifications(fr, uri) -> list:
+    out = []
+    physical = {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}}
+    for u in fr.unchecked:
+        d = u.to_dict() if hasattr(u, "to_dict") else dict(u)
+        loc = dict(physical)
+        if d.get("node"):
+            loc["logicalLocations"] = [{"name": d["node"], "fullyQualifiedName": f"{d.get('graph') or 'main'}/{d['node']}", "kind": "function"}]
+        out.append(
+            {
+                "level": "note",
+                "message": {"text": f"{fr.path}: not checked: {d.get('message', '')}"},
+                "descriptor": {"id": d.get("kind") or "not-checked"},
+                "locations": [loc],
+                "properties": {k: d.get(k) for k in ("kind", "reason", "count", "source", "graph", "node", "op_type", "domain")},
+            }
+        )
+    for n in fr.notices:
+        out.append({"level": "note", "message": {"text": f"{fr.path}: {n}"}, "locations": [dict(physical)]})
+    return out
+
+
 def render_sarif(report) -> str:
     from analyzer.linter.registry import get_rule, rule_codes
 
@@ -80,6 +105,7 @@ def render_sarif(report) -> str:
                 }
             )
             continue
+        notifications.extend(_coverage_notifications(fr, uri))
         for f in fr.findings:
             artifacts.setdefault(uri, len(artifacts))
             results.append(
@@ -121,7 +147,9 @@ def render_sarif(report) -> str:
             }
         },
         "artifacts": [{"location": {"uri": u, "uriBaseId": "%SRCROOT%"}} for u in artifacts],
-        "invocations": [{"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}],
+        "invocations": [
+            {"executionSuccessful": not any(n["level"] == "error" for n in notifications), "toolExecutionNotifications": notifications}
+        ],
         "results": results,
         "columnKind": "unicodeCodePoints",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 # escape(): a string from a model made safe for one line (no control characters)
 from analyzer.render.markup import escape_controls as escape
 
-__all__ = ["escape", "render_text"]
+__all__ = ["escape", "render_text", "coverage_text", "coverage_lines", "count_unchecked"]
 
 _COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _RESET = "\x1b[0m"
@@ -21,6 +21,7 @@ def render_text(report, color: bool = False) -> str:
             where = f.node if f.graph == "main" else f"{f.graph}/{f.node}"
             code = f"{_COLORS[f.severity]}{f.rule}{_RESET}" if color else f.rule
             lines.append(f"{path}:{escape(where)}: {code} [{f.severity}] {escape(f.message)}")
+        lines.extend(coverage_lines(path, fr.unchecked, fr.findings, fr.notices))
     n_files = len(report.files)
     n_err = len(report.errors)
     findings = report.findings
@@ -35,7 +36,87 @@ def render_text(report, color: bool = False) -> str:
     conditional = sum(1 for f in findings if f.details.get("condition"))
     if conditional:
         summary += f" ({conditional} more finding{'s' if conditional != 1 else ''} only at some input sizes)"
+    n_unchecked = report.unchecked_count()
+    if n_unchecked:
+        summary += f", {n_unchecked} not checked"
     if n_err:
         summary += f", {n_err} file{'s' if n_err != 1 else ''} could not be analyzed"
     lines.append(summary)
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- coverage
+# Records (``FileResult.unchecked``) as objects or as their dicts (scan's records).
+
+
+def _get(x, name, default=None):
+    return x.get(name, default) if isinstance(x, dict) else getattr(x, name, default)
+
+
+def count_unchecked(records) -> int:
+    """Things not checked (a record standing for N nodes counts N)."""
+    total = 0
+    for r in records:
+        try:
+            total += max(1, int(_get(r, "count", 1) or 1))
+        except (TypeError, ValueError):
+            total += 1
+    return total
+
+
+_NOUNS = {
+    "unknown-op": ("unknown op", "unknown ops"),
+    "shape-error": ("node with a shape error", "nodes with a shape error"),
+    "shape-function-failed": ("node whose shape function failed", "nodes whose shape function failed"),
+    "onnx-fallback-failed": ("onnx shape inference", "onnx shape inferences"),
+    "skipped-subgraph": ("subgraph skipped", "subgraphs skipped"),
+    "stale-suppression": ("stale suppression", "stale suppressions"),
+}
+_EXAMPLES = 3
+
+
+def _noun(kind: str, n: int) -> str:
+    if kind in _NOUNS:
+        return _NOUNS[kind][n != 1]
+    word = kind[len("unchecked-"):] if kind.startswith("unchecked-") else kind  # a rule's own kind
+    return word if n == 1 else word + "s"
+
+
+def _example(r) -> str:
+    kind, node, reason = _get(r, "kind", ""), _get(r, "node"), _get(r, "reason") or ""
+    if kind == "unknown-op":
+        domain, op_type = _get(r, "domain") or "", _get(r, "op_type") or ""
+        return f"{domain + '.' if domain else ''}{op_type} {node!r}"
+    if kind == "stale-suppression" and reason:
+        return repr(reason)
+    if reason:
+        return reason
+    return repr(node) if node else (_get(r, "graph") or _get(r, "message") or "")
+
+
+def coverage_text(records) -> str:
+    """``1 unknown op (com.microsoft.Gelu 'g1'), 1 conv (input rank unknown)``: the
+    records by kind (in order of first appearance), a few examples each."""
+    by_kind: dict = {}
+    for r in records:
+        by_kind.setdefault(_get(r, "kind", "") or "unknown", []).append(r)
+    parts = []
+    for kind, recs in by_kind.items():
+        n = count_unchecked(recs)
+        examples = list(dict.fromkeys(_example(r) for r in recs))
+        shown = ", ".join(examples[:_EXAMPLES]) + (f", +{len(examples) - _EXAMPLES} more" if len(examples) > _EXAMPLES else "")
+        parts.append(f"{n} {_noun(kind, n)}" + (f" ({shown})" if shown else ""))
+    return escape(", ".join(parts))
+
+
+def coverage_lines(path: str, unchecked, findings, notices) -> list:
+    """A file's lines after its findings: what was not checked and that no finding
+    reports already (one line), then the linter's notices (``path`` escaped already)."""
+    from analyzer.findings import unreported_unchecked
+
+    lines = []
+    rest = unreported_unchecked(unchecked or [], findings or [])
+    if rest:
+        lines.append(f"{path}: not checked: {coverage_text(rest)}")
+    lines.extend(f"{path}: note: {escape(n)}" for n in notices or [])
+    return lines

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import onnx
 
 from analyzer.graph.build import MAIN, Graph, gc_paused
-from analyzer.io.load import LoadedModel, one_line, text
+from analyzer.io.load import LoadedModel, one_line, shown, text
 from analyzer.shapes.context import Ctx
 from analyzer.shapes.fallback import OnnxFallback
 from analyzer.shapes.fallback import fill_from_value_info as _fill_from_value_info
@@ -63,6 +63,7 @@ class Shapes:
     graph: Graph
     notes: list = field(default_factory=list)
     used_onnx_fallback: bool = False
+    unchecked: list = field(default_factory=list)  # coverage records (analyzer.graph.coverage.Unchecked)
 
     def info(self, value_key) -> TensorInfo:
         if value_key is None:
@@ -116,9 +117,12 @@ class _Engine(EngineState, OnnxFallback):
                     self.unknown_op(op)
         except ShapeError as e:
             self.note(f"{op.graph}:{op.id} ({op.op_type}): {e}")
+            self.record_unchecked("shape-error", f"{op.op_type} {shown(op.id)}: outputs not analyzed ({e})", op, reason=str(e))
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
             msg = str(e).splitlines()[0][:200] if str(e) else ""
             self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
+            why = f"shape function failed ({type(e).__name__}: {msg})"
+            self.record_unchecked("shape-function-failed", f"{op.op_type} {shown(op.id)}: outputs not analyzed: {why}", op, reason=why)
         # measured hot (every op): the infos read from the node dicts, a loop for "a dim unknown"
         nodes = self._nodes
         for vkey in op.outputs:
@@ -141,6 +145,7 @@ class _Engine(EngineState, OnnxFallback):
         sub = self.graph.subgraphs[path]
         if self.depth >= MAX_SUBGRAPH_DEPTH:
             self.note(f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed")
+            self.record_unchecked("skipped-subgraph", f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed", graph=path, reason="nested too deep")
             return [TensorInfo() for _ in sub.output_keys]
         self.depth += 1
         try:
@@ -159,12 +164,21 @@ class _Engine(EngineState, OnnxFallback):
         sub = self.graph.subgraphs[path]
         fn = sub.function
         if self.depth >= MAX_SUBGRAPH_DEPTH:
+            if ("depth", path) not in self._said:
+                self.record_unchecked("skipped-subgraph", f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed", ctx.op, reason="nested too deep")
             self.note_once(("depth", path), f"{path}: nested deeper than {MAX_SUBGRAPH_DEPTH} levels; not analyzed")
             return
         if path in self._active_functions:
+            if ("recursive", path) not in self._said:
+                self.record_unchecked("skipped-subgraph", f"{path}: calls itself; the inner call is not analyzed", ctx.op, reason="recursive function")
             self.note_once(("recursive", path), f"{path}: calls itself (recursive functions are not valid ONNX); the inner call is not analyzed")
             return
         if self.op_budget < len(sub.op_keys):
+            if "op-budget" not in self._said:
+                self.record_unchecked(
+                    "skipped-subgraph", f"{path}: function calls expand to too many nodes; this and later calls are not analyzed",
+                    ctx.op, reason="function expansion budget spent",
+                )  # fmt: skip
             self.note_once(
                 "op-budget",
                 f"{ctx.op.graph}:{ctx.op.id} ({ctx.op.op_type}): function calls expand to too many nodes; "
@@ -220,8 +234,11 @@ class _Engine(EngineState, OnnxFallback):
                     self._onnx_types[text(vi.name)] = vi
             except InferenceFailed as e:
                 self.note(f"onnx shape inference failed: {e}")
+                self.record_unchecked("onnx-fallback-failed", f"onnx shape inference failed: {e}; ops without a shape function of ours are not analyzed", reason=str(e))
             except Exception as e:
-                self.note(f"onnx shape inference failed: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
+                why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                self.note(f"onnx shape inference failed: {why}")
+                self.record_unchecked("onnx-fallback-failed", f"onnx shape inference failed: {why}; ops without a shape function of ours are not analyzed", reason=why)
         return self._onnx_types
 
 
@@ -272,6 +289,7 @@ def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=N
     # importing the ops_* modules registers their shape functions (registry.py)
     from analyzer.shapes import (  # noqa: F401
         ops_attention,
+        ops_contrib_attention, ops_contrib_nn, ops_contrib_quant, ops_nchwc,  # com.microsoft(.nchwc): onnxruntime's own ops
         ops_control,
         ops_elementwise,
         ops_ml,

@@ -17,7 +17,7 @@ __all__ = ["OnnxFallback", "fill_from_value_info", "unknown_dims_from"]
 
 class OnnxFallback:
     """The engine's fallback methods (mixed into ``_Engine``, which provides
-    ``onnx_types``, ``note``, ``store``, ``result``, ``opsets`` and ``_unknown_ops``)."""
+    ``onnx_types``, ``note``, ``record_unchecked``, ``store``, ``result``, ``opsets`` and ``_unknown_ops``)."""
 
     def fill_from_onnx(self, op, vkey, inf: TensorInfo):
         if op.graph != MAIN:
@@ -62,6 +62,12 @@ class OnnxFallback:
                 f"{op.graph}:{op.id} ({op_type}): operator {shown(op_type)} of {where} is unknown{declared}; "
                 f"its outputs are not analyzed{more}"
             )
+            qualified = f"{domain}.{op_type}" if domain else op_type
+            self.record_unchecked(
+                "unknown-op",
+                f"operator {shown(qualified)} is unknown{declared}; the outputs of {shown(op.id)}{more} are not analyzed",
+                op, reason="unknown operator", count=count,
+            )  # fmt: skip
 
 
 def unknown_dims_from(ours, theirs):

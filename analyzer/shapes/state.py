@@ -119,6 +119,17 @@ class EngineState:
     def note(self, msg):
         self.result.notes.append(one_line(msg))
 
+    def record_unchecked(self, kind, msg, op=None, graph=None, reason="", count=1):
+        """A coverage record (``analyzer.graph.coverage``) next to a note: what was not
+        analyzed, at ``op`` (or in ``graph``, or the whole file)."""
+        from analyzer.graph.coverage import Unchecked
+
+        if op is not None:
+            rec = Unchecked(kind, one_line(msg), op.graph, op.id, op.index, op.op_type, op.domain, one_line(reason), count, "shapes")
+        else:
+            rec = Unchecked(kind, one_line(msg), graph, reason=one_line(reason), count=count, source="shapes")
+        self.result.unchecked.append(rec)
+
     def note_once(self, topic, msg):
         if topic not in self._said:
             self._said.add(topic)

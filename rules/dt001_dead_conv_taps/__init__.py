@@ -2,7 +2,10 @@
 
 ## What it does
 For every Conv, ConvTranspose, ConvInteger and QLinearConv (1-D, 2-D, 3-D, any
-group, explicit or asymmetric pads, ``auto_pad``, any stride and dilation), works
+group, explicit or asymmetric pads, ``auto_pad``, any stride and dilation), and the
+convs onnxruntime's optimisers and quantisers write (com.microsoft FusedConv,
+NhwcConv, NhwcFusedConv and QLinearConv with ``channels_last``, whose spatial axes sit
+between batch and channels; com.microsoft.nchwc Conv of the blocked NCHWc layout), works
 out from the input's spatial size which kernel taps can ever read real input.
 A tap whose every read lands in zero padding (or, for ConvTranspose, whose every
 write is cropped away) is dead; the rule reports each conv that has one.
@@ -10,7 +13,11 @@ write is cropped away) is dead; the rule reports each conv that has one.
 A constant-mode ``Pad`` with value 0 in front of the conv counts as padding, so
 the result does not depend on whether the exporter folded ``F.pad`` into the
 conv.  Computed weights (Constant, DequantizeLinear...) are checked all the
-same: the geometry decides, not the values.
+same: the geometry decides, not the values.  Dead bytes are counted in the dtype the
+weight is stored in: a QDQ model's int8 initializer behind a DequantizeLinear costs one
+byte per weight, a packed int4 one half.  An NCHWc conv's weight is stored with its
+channels padded to the CPU's block size; the weights counted are the logical ones (the
+padding is zeros that the layout adds, not the model).
 
 When the spatial size is symbolic (a dynamic-size export), the rule solves for
 the input sizes at which taps die, in the model's own input dims: taps dead at
@@ -22,6 +29,11 @@ bounded input dims (H alone, W alone, both).  Thresholds at which the map is
 smaller than the kernel itself are not reported: every padded conv loses taps
 on a tiny map.  ``--input-shape`` binds the dims and turns the conditions into
 definite findings (or none).
+
+A conv the rule cannot check (its input rank or size unknown, e.g. after an
+operator nobody knows; a weight of unknown shape; attributes out of range) is
+counted in a note and recorded as not checked (kind ``unchecked-conv``), which every
+output format shows.  A symbolic size is not a gap: it is reported conditionally.
 
 ## Why is this bad?
 Dead weights are parameters that no training step can make useful and no input
@@ -69,7 +81,7 @@ size) and ``thresholds`` every input-dim value (per symbol) at which more taps d
 """
 from __future__ import annotations
 
-from analyzer.analyses.convs import conv_taps, NotChecked, conv_ops, shrink_path, weight_source
+from analyzer.analyses.convs import conv_taps, NotChecked, conv_ops, shrink_path, stored_weight, weight_source
 from analyzer.findings import Finding
 
 CODE = "DT001"
@@ -79,7 +91,9 @@ OPTIONS = {"min-dead-weights": "report a conv only when at least this many of it
 
 MAX_LISTED_TAPS = 4096
 
-_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+# onnx TensorProto data type -> bits per element (4-bit types are stored two to a byte)
+_BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 9: 8, 10: 16, 11: 64, 12: 32, 13: 64, 14: 64, 15: 128, 16: 16,
+         17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4, 24: 8, 25: 2, 26: 2}  # fmt: skip
 
 
 def _fmt(dims) -> str:
@@ -94,19 +108,36 @@ def check(model, options=None):
             ct = conv_taps(model, op)
         except NotChecked as e:
             reason = str(e).split(" (")[0]
+            symbolic = False
             if "not static" in reason:
+                symbolic = _symbolic_size(model, op)
                 try:
                     yield from _conditional(model, op, min_dead)
                     continue
                 except NotChecked as e2:
                     reason = f"input size not static: {str(e2).split(' (')[0]}"
             unchecked[reason] = unchecked.get(reason, 0) + 1
+            if not symbolic or "budget" in reason:  # a symbolic size is the model's, not a gap (see the docs)
+                model.record_unchecked(
+                    "unchecked-conv", f"{op.op_type} {op.id!r} not checked for dead taps: {reason}", source=CODE, op=op, reason=reason
+                )
             continue
         if ct.taps.has_dead and ct.dead_weights >= min_dead:
             yield _finding(model, ct)
     if unchecked:
         parts = ", ".join(f"{n} {why}" for why, n in sorted(unchecked.items()))
         model.notes.append(f"{CODE}: {sum(unchecked.values())} conv(s) not checked ({parts})")
+
+
+def _symbolic_size(model, op) -> bool:
+    """Whether the conv's input spatial size is known as symbols (no dim unknown)."""
+    from analyzer.analyses.convs import conv_setup
+
+    try:
+        conv_setup(model, op)
+    except NotChecked:
+        return False
+    return True
 
 
 def _conditional(model, op, min_dead):
@@ -186,10 +217,10 @@ def _cause_text(model, cause) -> str:
 
 def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
     op, taps = ct.op, ct.taps
-    cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2)
+    cause, path = shrink_path(model, ct.input_key, len(ct.input_spatial) + 2, ct.layout)
     facts = _tap_facts(model, taps)
     shapes = model.graph.memo.setdefault("dt001_op_shapes", {})
-    w_dtype = model.info(ct.weight_key).dtype
+    w_dtype = model.info(stored_weight(model, ct.weight_key)).dtype
     dead_weights, total_weights = ct.dead_weights, ct.total_weights
     details = {
         "weight": ct.weight_key[2],
@@ -209,7 +240,7 @@ def _finding(model, ct, symbolic=None, clauses=None, levels=None) -> Finding:
         "live_taps_per_axis": list(map(list, facts.live_per_axis)),
         "dead_weights": dead_weights,
         "total_weights": total_weights,
-        "dead_bytes": dead_weights * _ITEMSIZE.get(w_dtype, 4) if w_dtype else None,
+        "dead_bytes": _bytes(dead_weights, w_dtype),
         "effective_kernel_shape": list(facts.eff_kernel),
         "effective_dilations": list(facts.eff_dilations),
         "effective_pads": list(facts.eff_pads),
@@ -258,13 +289,21 @@ def _waste(model, ct, dead_bytes) -> dict:
     shape = model.info(key).shape if key is not None else None
     if shape is not None and len(shape) >= 1 and all(isinstance(d, int) for d in shape):
         positions = 1
-        for d in (shape[0], *shape[2:]):
+        for d in (shape[0], *(shape[1:-1] if ct.layout == "nhwc" else shape[2:])):
             positions *= d
         macs = ct.dead_weights * positions
     return {"weights": ct.dead_weights, "bytes": dead_bytes, "macs": macs}
 
 
 MAX_PATH = 32
+
+
+def _bytes(n, dtype):
+    """Bytes ``n`` elements of onnx type ``dtype`` take stored (None when the type is unknown)."""
+    if not dtype:
+        return None
+    bits = _BITS.get(dtype, 32)
+    return (n * bits + 7) // 8
 
 
 def _jsonable(shape):

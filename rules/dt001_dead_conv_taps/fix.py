@@ -40,6 +40,8 @@ def _fix_one(rw, f) -> None:
     try:
         if op is None:
             raise Refused(f"inside {f.graph}: only main-graph nodes are rewritten")
+        if op.domain not in ("", "ai.onnx"):
+            raise Refused(f"{op.domain}.{op.op_type} is not supported (only ONNX Conv and ConvTranspose are rewritten)")
         try:
             ct = conv_taps(rw.am, op)
         except NotChecked as e:

@@ -53,6 +53,9 @@ def _targets(findings, am):
             r["reason"] = f"inside {f.graph}"
             continue
         op = am.graph.ops[("op", "main", f.node_index)]
+        if op.domain == "com.microsoft.nchwc":
+            r["reason"] = "com.microsoft.nchwc.Conv is not supported (its weight is stored in the blocked NCHWc order)"
+            continue
         w_pos = CONV_OPS[op.op_type][1]
         out_dtype = am.info(op.outputs[0]).dtype
         if out_dtype is None:

@@ -38,7 +38,11 @@ def fix_findings(rw, findings) -> None:
         try:
             if f.graph != "main":
                 raise Refused(f"inside {f.graph}: only main-graph nodes are merged")
-            _merge(rw, [rw.ops_by_id[n] for n in names], f)
+            convs = [rw.ops_by_id[n] for n in names]
+            other = next((c for c in convs if c.domain not in ("", "ai.onnx")), None)
+            if other is not None:
+                raise Refused(f"{other.domain}.{other.op_type} is not supported (only ONNX Conv and ConvTranspose are merged)")
+            _merge(rw, convs, f)
         except Refused as e:
             rw.changes.append(Change(CODE, f.node, f.op_type, "refused", str(e), branches=names))
 

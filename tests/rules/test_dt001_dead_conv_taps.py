@@ -751,3 +751,146 @@ def test_huge_declared_kernel_does_not_hang():
     assert f.details["dead_weights"] == 1000 * 1000
     assert f.details["dead_taps_truncated"] is True
     assert all(t[0] == 999 for t in f.details["dead_taps"])
+
+
+# --- onnxruntime's own conv ops (com.microsoft, com.microsoft.nchwc) and stored dtypes -------
+
+MS = "com.microsoft"
+
+
+def _ms_model(nodes, inputs, outputs, inits=(), domains=(MS,)):
+    m = make_model(nodes, inputs, outputs, inits)
+    for d in domains:
+        m.opset_import.append(helper.make_opsetid(d, 1))
+    return m
+
+
+def test_qdq_weight_dead_bytes_in_the_stored_dtype():
+    """A 4x16x3x3 int8 weight (576 bytes) behind DequantizeLinear: 512 weights dead, 512 bytes."""
+    wq = np.random.default_rng(0).integers(-100, 100, (4, 16, 3, 3)).astype(np.int8)
+    nodes = [
+        helper.make_node("DequantizeLinear", ["Wq", "scale", "zp"], ["Wd"], name="dq"),
+        helper.make_node("GlobalAveragePool", ["x"], ["p"], name="pool"),
+        conv("p", "Wd", "y", dilations=[3, 3], pads=[3, 3, 3, 3]),
+    ]
+    inits = [numpy_helper.from_array(wq, "Wq"), numpy_helper.from_array(np.array(0.02, np.float32), "scale"),
+             numpy_helper.from_array(np.array(0, np.int8), "zp")]  # fmt: skip
+    m = make_model(nodes, [vi("x", [1, 16, 5, 5])], ["y"], inits)
+    f = only_finding(m)
+    assert wq.nbytes == 576
+    assert f.details["dead_weights"] == 512 and f.details["dead_bytes"] == 512
+    assert f.waste["bytes"] == 512
+    assert_agrees_with_execution(m, f, "conv", (4, 16, 3, 3))
+
+
+def test_float16_weight_behind_cast_counts_two_bytes():
+    w16 = np.random.default_rng(0).uniform(0.5, 1.5, (2, 4, 3, 3)).astype(np.float16)
+    nodes = [
+        helper.make_node("Cast", ["W16"], ["W"], name="cast", to=TensorProto.FLOAT),
+        helper.make_node("GlobalAveragePool", ["x"], ["p"], name="pool"),
+        conv("p", "W", "y", pads=[1, 1, 1, 1]),
+    ]
+    m = make_model(nodes, [vi("x", [1, 4, 5, 5])], ["y"], [numpy_helper.from_array(w16, "W16")])
+    f = only_finding(m)
+    assert f.details["dead_weights"] == 64 and f.details["dead_bytes"] == 128
+
+
+def test_fused_conv_by_execution():
+    """com.microsoft FusedConv (Conv + activation, what onnxruntime's extended level writes)."""
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"], name="pool"),
+             helper.make_node("FusedConv", ["p", "W", "B"], ["y"], name="conv", domain=MS, activation="Relu",
+                              dilations=[5, 5], pads=[5, 5, 5, 5])]  # fmt: skip
+    m = _ms_model(nodes, [vi("x", [1, 4, 6, 6])], ["y"], [weight("W", (3, 4, 3, 3)), weight("B", (3,), seed=1)])
+    f = only_finding(m)
+    assert f.op_type == "FusedConv" and f.details["live_taps"] == [[1, 1]]
+    assert f.details["dead_weights"] == 3 * 4 * 8 and f.details["dead_bytes"] == 4 * 3 * 4 * 8
+    assert f.details["cause"]["op_type"] == "GlobalAveragePool"
+    assert_agrees_with_execution(m, f, "conv", (3, 4, 3, 3))
+
+
+def test_fused_conv_after_a_fused_conv_keeps_its_shapes():
+    """The size after a FusedConv is known: a conv downstream of it is checked."""
+    nodes = [helper.make_node("FusedConv", ["x", "W1"], ["a"], name="fused", domain=MS, activation="Relu", strides=[4, 4]),
+             conv("a", "W2", "y", dilations=[2, 2], pads=[2, 2, 2, 2])]  # fmt: skip
+    m = _ms_model(nodes, [vi("x", [1, 4, 4, 4])], ["y"], [weight("W1", (4, 4, 3, 3)), weight("W2", (2, 4, 3, 3))])
+    f = only_finding(m)
+    assert f.details["input_spatial_shape"] == [1, 1]
+    assert f.details["cause"] == {"node": "fused", "op_type": "FusedConv"}
+    assert_agrees_with_execution(m, f, "conv", (2, 4, 3, 3))
+
+
+def test_channels_last_qlinear_conv_by_execution():
+    """com.microsoft QLinearConv with channels_last: input [N, H, W, C], spatial axes 1..2."""
+    rng = np.random.default_rng(0)
+    wq = rng.integers(1, 60, (2, 3, 3, 3)).astype(np.int8)
+    names = ["x", "xs", "xz", "Wq", "ws", "wz", "ys", "yz"]
+    nodes = [helper.make_node("QLinearConv", names, ["y"], name="conv", domain=MS, channels_last=1, pads=[1, 1, 1, 1])]
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "xs"), numpy_helper.from_array(np.array(3, np.uint8), "xz"),
+             numpy_helper.from_array(wq, "Wq"), numpy_helper.from_array(np.array(0.01, np.float32), "ws"),
+             numpy_helper.from_array(np.array(0, np.int8), "wz"), numpy_helper.from_array(np.array(0.5, np.float32), "ys"),
+             numpy_helper.from_array(np.array(0, np.uint8), "yz")]  # fmt: skip
+    # 1 row x 5 columns x 3 channels: along H only the middle kernel row reads data
+    m = _ms_model(nodes, [vi("x", [1, 1, 5, 3], TensorProto.UINT8)], [vi("y", None, TensorProto.UINT8)], inits)
+    f = only_finding(m)
+    assert f.op_type == "QLinearConv" and f.details["input_spatial_shape"] == [1, 5]
+    assert sorted(map(tuple, f.details["live_taps"])) == [(1, 0), (1, 1), (1, 2)]
+    assert f.details["dead_bytes"] == f.details["dead_weights"] == 2 * 3 * 6
+    feeds = {"x": np.random.default_rng(3).integers(0, 255, (1, 1, 5, 3)).astype(np.uint8)}
+    base = run_model(m, feeds)[0]
+    hit = wq.copy()
+    for tap in f.details["dead_taps"]:
+        hit[(slice(None), slice(None)) + tuple(tap)] = 127
+    np.testing.assert_array_equal(run_model(with_initializer(m, "Wq", hit), feeds)[0], base)
+    live = wq.copy()
+    live[:, :, 1, :] = -wq[:, :, 1, :]
+    assert not np.array_equal(run_model(with_initializer(m, "Wq", live), feeds)[0], base)
+
+
+def test_nhwc_conv_spatial_axes_are_between_batch_and_channels():
+    """NhwcConv (no CPU kernel in onnxruntime): a [1, 1, 1, 8] input is a 1x1 map of 8 channels."""
+    nodes = [helper.make_node("NhwcConv", ["x", "W"], ["y"], name="conv", domain=MS, pads=[1, 1, 1, 1])]
+    m = _ms_model(nodes, [vi("x", [1, 1, 1, 8])], ["y"], [weight("W", (2, 8, 3, 3))])
+    f = only_finding(m)
+    assert f.details["input_spatial_shape"] == [1, 1] and f.details["live_taps"] == [[1, 1]]
+    assert f.details["dead_weights"] == 2 * 8 * 8
+    # the same weights on an 8x8 map with one channel would be a shape error, not a finding
+    nodes = [helper.make_node("NhwcConv", ["x", "W"], ["y"], name="conv", domain=MS, pads=[1, 1, 1, 1])]
+    assert lint(_ms_model(nodes, [vi("x", [1, 8, 8, 8])], ["y"], [weight("W", (2, 8, 3, 3))]), "DT001") == []
+
+
+def test_nchwc_conv_counts_logical_channels_and_is_confirmed_by_execution(tmp_path):
+    """onnxruntime's "all" level turns convs into com.microsoft.nchwc.Conv with weights padded
+    to the CPU's block size: the finding counts the model's weights, not the padding."""
+    import onnxruntime as ort
+
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"], name="pool"), conv("p", "W", "c", dilations=[3, 3], pads=[3, 3, 3, 3]),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]  # fmt: skip
+    plain = make_model(nodes, [vi("x", [1, 4, 6, 6])], ["y"], [weight("W", (2, 4, 3, 3))])
+    import onnx
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp_path / "all.onnx")
+    so.log_severity_level = 3
+    ort.InferenceSession(plain.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    opt = onnx.load(so.optimized_model_filepath)
+    convs = [n for n in opt.graph.node if n.op_type == "Conv"]
+    if not convs or convs[0].domain != "com.microsoft.nchwc":
+        pytest.skip("onnxruntime wrote no NCHWc conv on this CPU")
+    (f,) = lint(opt, "DT001")
+    assert f.node == convs[0].name and f.details["live_taps"] == [[1, 1]]
+    assert f.details["dead_weights"] == 2 * 4 * 8 and f.details["total_weights"] == 2 * 4 * 9
+    stored = {t.name: t for t in opt.graph.initializer}[convs[0].input[1]]
+    assert stored.dims[0] > 2  # padded to the block size
+    # by execution: the stored weight is [O/B, I, kH, kW, B] in memory; dead taps change nothing
+    arr = numpy_helper.to_array(stored).copy()
+    o, i, kh, kw = arr.shape
+    view = arr.reshape(i, kh, kw, o).transpose(3, 0, 1, 2)
+    feeds = _input_feeds(plain)
+    base = run_model(opt, feeds)[0]
+    for tap in f.details["dead_taps"]:
+        view[(slice(None), slice(None)) + tuple(tap)] = 1e3
+    hit = with_initializer(opt, stored.name, arr)
+    np.testing.assert_array_equal(run_model(hit, feeds)[0], base)
+    view[:, :, 1, 1] = 1e3
+    assert not np.array_equal(run_model(with_initializer(opt, stored.name, arr), feeds)[0], base)

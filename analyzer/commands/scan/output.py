@@ -138,7 +138,7 @@ def render_csv(records, rule_codes) -> str:
 
 def render_text(records, table: str) -> str:
     """Compiler-style lines as ``check`` prints them, then the summary table."""
-    from analyzer.report.text import escape
+    from analyzer.report.text import coverage_lines, escape
 
     lines = []
     for r in records:
@@ -149,6 +149,16 @@ def render_text(records, table: str) -> str:
         for f in r.get("findings", []):
             where = f["node"] if f["graph"] == "main" else f"{f['graph']}/{f['node']}"
             lines.append(f"{path}:{escape(where)}: {f['rule']} [{f['severity']}] {escape(f['message'])}")
+        lines.extend(coverage_lines(path, _dicts(r.get("unchecked")), _dicts(r.get("findings")), _strs(r.get("notices"))))
     if lines:
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "") + table
+
+
+def _dicts(v) -> list:
+    """A record's list of objects (a resumed JSONL line may come from an older version)."""
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _strs(v) -> list:
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []

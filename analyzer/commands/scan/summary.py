@@ -7,6 +7,7 @@ so an interrupted-and-resumed scan and an uninterrupted one summarize alike.
 from __future__ import annotations
 
 from analyzer.findings import severity_rank
+from analyzer.report.text import count_unchecked
 
 __all__ = ["Summary", "TOP_FILES"]
 
@@ -22,6 +23,7 @@ class Summary:
     def __init__(self):
         self.files = {}  # path -> compact facts of its record (a resumed record replaces the old)
         self.skipped = []
+        self.unchecked = {}  # path -> things not checked (coverage records, by count)
 
     def add(self, rec: dict) -> None:
         by_rule = {}
@@ -30,6 +32,8 @@ class Summary:
             by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
             worst = max(worst, severity_rank(f["severity"]))
         stats = rec.get("stats") or {}
+        unchecked = rec.get("unchecked")
+        self.unchecked[rec["path"]] = count_unchecked([u for u in unchecked if isinstance(u, dict)]) if isinstance(unchecked, list) else 0
         self.files[rec["path"]] = (
             rec["status"],
             (rec.get("error") or {}).get("kind"),
@@ -69,6 +73,8 @@ class Summary:
             "dead_weights": dead,
             "weights": weights,
             "dead_weight_share": round(dead / weights, 6) if weights else 0.0,
+            "unchecked": sum(self.unchecked.get(p, 0) for p in self.files),
+            "files_with_unchecked": sum(1 for p in self.files if self.unchecked.get(p)),
             "top_dead_weights": top[:TOP_FILES],
             "failed": failed,
             "skipped": sorted(self.skipped, key=lambda s: s["path"]),
@@ -99,6 +105,8 @@ class Summary:
             ("findings", s["findings"], counts(s["findings_by_rule"])),
             ("dead weights", s["dead_weights"], f"{share} of {s['weights']} weights"),
         ]
+        if s["unchecked"]:
+            rows.append(("not checked", s["unchecked"], f"in {s['files_with_unchecked']} file{'s' if s['files_with_unchecked'] != 1 else ''}"))
         if s["skipped"]:
             rows.append(("skipped", len(s["skipped"]), "not files to analyze: see below"))
         width = max(len(str(r[1])) for r in rows)

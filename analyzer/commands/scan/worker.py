@@ -55,7 +55,7 @@ class Settings:
 
 def error_record(path, kind, message) -> dict:
     """A per-file object (as ``FileResult.to_dict()``) for a file that failed."""
-    return {"path": path, "status": "error", "error": {"kind": kind, "message": message}, "findings": [], "notes": [], "stats": {}}
+    return {"path": path, "status": "error", "error": {"kind": kind, "message": message}, "findings": [], "notes": [], "stats": {}, "unchecked": [], "notices": []}
 
 
 def format_size(n) -> str:
