@@ -8,6 +8,8 @@ Checks each entry of ``model.functions``:
 * ``duplicate-input`` / ``duplicate-output`` / ``duplicate-attribute``: a name repeated
   in the function's inputs, outputs or attributes (``attribute`` and
   ``attribute_proto`` together);
+* ``recursive``: the functions call each other in a cycle (``F`` calls ``F``, or
+  ``F`` calls ``G`` calls ``F``), also through If/Loop/Scan bodies inside them;
 * ``opset-mismatch``: the function imports a domain at another version than the
   model, and one of its nodes therefore binds to another definition of its operator
   than the model's version would give (``Relu`` at 13 in the function, 17 in the
@@ -24,9 +26,10 @@ unknown operator (MV008).
 ``onnx.checker`` rejects each case ("Field 'name' of 'function' is required to be
 non-empty", "Model contains multiple local functions with the same implementation id
 'local::F'", "function (F) should not have duplicate outputs specified", "... duplicate
-attributes specified", "Opset import for domain in function op Relu is not
+attributes specified", "Cycle detected in model-local function references: local::F ->
+local::F. Model-local functions must not be recursive", "Opset import for domain in function op Relu is not
 compatible with the version imported by model").  onnxruntime refuses a repeated
-function and repeated outputs; it inlines the other cases with the mismatched
+function, repeated outputs and a recursive function (inlining never ends); it inlines the other cases with the mismatched
 definitions, which differ from what onnx validates.
 
 ## Example
@@ -41,7 +44,8 @@ attributes unique; import the same versions in the function as in the model (or
 convert the function's body).
 
 ## Details
-``kind`` (above), ``function`` (``domain:name``), ``name`` (the repeated name), for
+``kind`` (above), ``function`` (``domain:name``), ``name`` (the repeated name), ``cycle``
+(for ``recursive``: the functions of the cycle, in call order), for
 ``opset-mismatch`` ``domain``, ``function_version``, ``model_version``, ``op_type``.
 """
 from __future__ import annotations
@@ -118,3 +122,59 @@ def check(model, options=None):
                      f"{mv[op.domain]}: its node {shown(op.id)} ({op.op_type}) has a different definition at each "
                      "(onnx.checker rejects this)", domain=op.domain, function_version=fv[op.domain],
                      model_version=mv[op.domain], op_type=op.op_type)
+    yield from _recursion(model, rule, finding, text, shown)
+
+
+def _called(fn, local, text):
+    """The local functions ``fn``'s nodes call, in order, looking into nested bodies."""
+    from onnx import AttributeProto
+
+    out, stack = [], [list(fn.node)]
+    while stack:
+        for node in stack.pop():
+            key = (text(node.domain), text(node.op_type), text(node.overload))
+            if key in local and key not in out:
+                out.append(key)
+            for a in node.attribute:
+                if a.type == AttributeProto.GRAPH:
+                    stack.append(list(a.g.node))
+                elif a.type == AttributeProto.GRAPHS:
+                    stack.extend(list(g.node) for g in a.graphs)
+    return out
+
+
+def _recursion(model, rule, finding, text, shown):
+    """One finding per cycle in the call graph of the model-local functions."""
+    local = {}
+    for fn in model.model.functions:
+        local.setdefault((text(fn.domain), text(fn.name), text(fn.overload)), fn)
+    calls = {key: _called(fn, local, text) for key, fn in local.items()}
+    state, reported = {}, set()  # key -> 1 on the current path, 2 done
+    for start in calls:
+        if state.get(start):
+            continue
+        path, iters = [start], [iter(calls[start])]
+        state[start] = 1
+        while path:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    names = [f"{d}:{n}" + (f":{o}" if o else "") for d, n, o in cycle]
+                    ident = names[0]
+                    where = model.graph.function_path(*cycle[0]) or f"function:{ident}"
+                    chain = " -> ".join(names + [names[0]])
+                    yield finding(rule, graph=where, node=f"<function {ident}>",
+                                  details={"kind": "recursive", "function": ident, "cycle": names},
+                                  message=f"model-local functions call each other in a cycle ({shown(chain)}): "
+                                  "inlining never ends; onnx.checker and onnxruntime refuse the model")
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(calls[nxt]))

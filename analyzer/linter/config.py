@@ -63,7 +63,9 @@ class Config:
             file_result.findings = [f for f in file_result.findings if not any(f.rule.startswith(c) for c in codes)]
             dropped = before - len(file_result.findings)
             if dropped:
-                file_result.notes.append(f"{dropped} finding(s) ignored by per-path-ignores in {os.path.basename(self.path or '')}")
+                msg = f"{dropped} finding(s) ignored by per-path-ignores in {os.path.basename(self.path or '')}"
+                file_result.notes.append(msg)
+                file_result.notices.append(msg)  # shown in every format, not only JSON/HTML
 
 
 def find_config(start=None) -> str | None:

@@ -148,6 +148,9 @@ CASES = {
     "function-duplicate-outputs": (lambda: calling(function(outputs=("b", "b")), n_outputs=2), "MV010", "both"),
     "function-duplicate-attributes": (lambda: calling(function(attributes=("alpha", "alpha"))), "MV010", "checker"),
     "function-opset-mismatch": (lambda: calling(function(opset=13)), "MV010", "checker"),
+    "function-recursive": (lambda: calling(function(nodes=[helper.make_node("F", ["a"], ["b"], domain="local")],
+                                                    opsets=[helper.make_opsetid("local", 1)])), "MV010", "both"),
+    "functions-mutually-recursive": (lambda: _mutual(), "MV010", "both"),
     # MV011 duplicate-metadata-key
     "duplicate-metadata-key": (lambda: with_metadata(model([relu("x", "y")], [vi("x")], [vi("y")]), [("a", "1"), ("a", "2")]), "MV011", "checker"),
     # MV012 value-type
@@ -164,6 +167,22 @@ CASES = {
     # MV015 ref-attr-outside-function
     "ref-attr-in-main-graph": (lambda: model([ref_attr_node()], [vi("x")], [vi("y")]), "MV015", "spec"),
 }
+
+
+def _mutual():
+    """local.F calls local.G (inside an If body) and G calls F."""
+    local = [helper.make_opsetid("local", 1)]
+    calls_g = helper.make_graph([helper.make_node("G", ["a"], ["t"], domain="local")], "then", [], [vi("t")])
+    f = function(name="F", opsets=local, nodes=[
+        helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", B, [], [True])),
+        helper.make_node("If", ["c"], ["b"], then_branch=calls_g, else_branch=calls_g)])
+    g = function(name="G", nodes=[helper.make_node("F", ["a"], ["b"], domain="local")], opsets=local)
+    return _with_functions(calling(f), [g])
+
+
+def _with_functions(m, extra):
+    m.functions.extend(extra)
+    return m
 
 
 def _twice():
