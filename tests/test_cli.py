@@ -511,7 +511,8 @@ def test_text_output_format(capsys):
         assert m.group("path") == str(path)
         assert m.group("sev") == "warning"
     assert SUMMARY_LINE.match(lines[-1])
-    assert lines[-1] == "1 file checked, 5 findings (DT001: 4, DT002: 1), 12288 dead weights"
+    assert lines[-1] == ("1 file checked, 5 findings (DT001: 4, DT002: 1), 12288 dead weights (88.4% of all weights), "
+                         "12288 wasted MACs (26.3% of all MACs)")
 
 
 def test_color_always_and_never(capsys):

@@ -525,7 +525,9 @@ def test_cli_json_report(tmp_path, capsys):
     assert cli.main(["fix", str(src), "-o", str(tmp_path / "b.onnx"), "--format", "json", "--verify"]) == 0
     d = json.loads(capsys.readouterr().out)
     t = d["totals"]
-    assert t["fixed"] == {"DT001": 4, "DT002": 1} and t["refused"] == {"DT001": 0, "DT002": 0}
+    # every rule with a fix has a total; on this model only the tap rules change anything
+    assert {k: v for k, v in t["fixed"].items() if v} == {"DT001": 4, "DT002": 1}
+    assert not any(t["refused"].values())
     assert t["params_removed"] == t["params_removed_by_changes"] == params(src) - params(tmp_path / "b.onnx") > 0
     assert t["bytes_removed"] == 4 * t["params_removed"]
     assert d["verification"]["ok"] is True and d["verification"]["outputs"][0]["max_rel"] <= RTOL

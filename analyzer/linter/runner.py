@@ -103,6 +103,7 @@ def lint_file(path_or_model, rules, input_shapes=None, display_path=None, option
 def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes):
     from analyzer.graph.build import GraphError
     from analyzer.io.load import LoadError
+    from analyzer.analyses.macs import model_macs
     from analyzer.model import analyze_loaded, load_any
     from analyzer.shapes import ShapeError
     from analyzer.linter.suppress import apply_model_suppressions
@@ -117,6 +118,8 @@ def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_no
             return _error(shown, "too-large", f"{n} nodes, more than --max-nodes {limit}"), None
         result.stats = {"nodes": n, "weights": count_weights(loaded.model)}
         model = analyze_loaded(loaded, path_or_model, input_shapes=input_shapes)
+        # multiply-accumulates per inference at the analyzed size (None: some size unknown)
+        result.stats["macs"] = model_macs(model)
         for rule in rules:
             result.findings.extend(rule.check(model, (options or {}).get(rule.CODE, {})))
         # Coverage: what analysis and every rule recorded as not checked, to the rules

@@ -32,7 +32,7 @@ def render_text(report, color: bool = False) -> str:
     summary = f"{n_files} file{'s' if n_files != 1 else ''} checked, {len(findings)} finding{'s' if len(findings) != 1 else ''}"
     if rules:
         summary += f" ({rules})"
-    summary += f", {report.waste('weights')} dead weights"
+    summary += f", {report.waste('weights')} dead weights" + _waste_shares(report)
     conditional = sum(1 for f in findings if f.details.get("condition"))
     if conditional:
         summary += f" ({conditional} more finding{'s' if conditional != 1 else ''} only at some input sizes)"
@@ -120,3 +120,26 @@ def coverage_lines(path: str, unchecked, findings, notices) -> list:
         lines.append(f"{path}: not checked: {coverage_text(rest)}")
     lines.extend(f"{path}: note: {escape(n)}" for n in notices or [])
     return lines
+
+
+def _share(part: int, whole) -> str:
+    pct = 100.0 * part / whole
+    return f"{pct:.3g}%" if pct >= 0.01 else "<0.01%"
+
+
+def _waste_shares(report) -> str:
+    """`` (x% of all weights), N wasted MACs (y% of all MACs)``: the findings' waste against
+    the analyzed files' totals (``stats``); empty when nothing is wasted."""
+    weights = report.waste("weights")
+    macs = report.waste("macs")
+    ok = [fr for fr in report.files if fr.status == "ok"]
+    all_weights = sum(int(fr.stats.get("weights") or 0) for fr in ok)
+    known = [fr.stats.get("macs") for fr in ok]
+    all_macs = sum(known) if known and all(isinstance(m, int) for m in known) else None
+    out = ""
+    if weights and all_weights:
+        out += f" ({_share(weights, all_weights)} of all weights)"
+    if macs:
+        out += f", {macs} wasted MACs" + (f" ({_share(macs, all_macs)} of all MACs)" if all_macs else "")
+    return out
+

@@ -47,6 +47,8 @@ from analyzer.findings import Finding
 CODE = "DT002"
 NAME = "collapsed-multiscale-branches"
 SEVERITY = "warning"
+# Its fix merges branches once their dead taps are gone: ``verify`` fixes DT001 first.
+FIX_NEEDS = ("DT001",)
 OPTIONS: dict = {}
 
 _PASS_THROUGH = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "PRelu", "Clip", "Elu", "Selu", "HardSigmoid", "HardSwish", "Gelu", "Identity"}

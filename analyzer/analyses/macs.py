@@ -1,0 +1,116 @@
+"""Multiply-accumulates per inference, per op and for the whole model, at the analyzed
+input size.  Rules state the MACs a finding wastes (``Finding.waste["macs"]``) with
+:func:`op_macs`; the runner puts the model's total in the file's stats, so that a summary
+can say what share of the compute is waste.
+
+What counts (one MAC = one multiply and one add, the usual figure for convs and matmuls):
+
+* Conv / ConvInteger / QLinearConv and onnxruntime's FusedConv, NhwcConv:
+  ``N x C_out x prod(out_spatial) x (C_in / group) x prod(kernel)``;
+* ConvTranspose: ``N x C_in x prod(in_spatial) x (C_out / group) x prod(kernel)``;
+* MatMul / MatMulInteger / QLinearMatMul / FusedMatMul: ``prod(batch) x M x K x N``;
+  Gemm / FusedGemm: ``M x K x N`` (+ ``M x N`` for C);
+* element-wise arithmetic (Add, Sub, Mul, Div, Pow, Sqrt, activations, ...), BatchNormalization,
+  InstanceNormalization, LayerNormalization: one per output element;
+* AveragePool / MaxPool / LpPool: ``prod(out) x prod(kernel)``; GlobalAveragePool,
+  ReduceMean/ReduceSum and the like: one per input element;
+* everything else (data movement: Reshape, Transpose, Concat, Gather, Slice, Cast, ...): 0.
+
+``None`` when a size the count needs is unknown or symbolic.  A subgraph's ops count once
+(a Loop body is not multiplied by its trip count).
+"""
+from __future__ import annotations
+
+from math import prod
+
+__all__ = ["op_macs", "model_macs"]
+
+_CONVS = {("", "Conv"), ("", "ConvInteger"), ("", "QLinearConv"), ("com.microsoft", "FusedConv"),
+          ("com.microsoft", "QLinearConv"), ("com.microsoft.nchwc", "Conv")}  # fmt: skip
+_CHANNEL_LAST = {("com.microsoft", "NhwcConv"), ("com.microsoft", "NhwcFusedConv")}
+_MATMULS = {"MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul", "TransposeMatMul"}
+_GEMMS = {"Gemm", "FusedGemm", "QGemm"}
+_PER_ELEMENT = {
+    "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Max", "Min", "Mean", "Sum",
+    "Relu", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Celu", "Gelu",
+    "FastGelu", "BiasGelu", "QuickGelu", "Softplus", "Softsign", "Mish", "Erf", "Clip", "Softmax", "LogSoftmax",
+    "BatchNormalization", "InstanceNormalization", "LayerNormalization", "GroupNormalization",
+    "SkipLayerNormalization", "SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization", "BiasAdd",
+}  # fmt: skip
+_POOLS = {"AveragePool", "MaxPool", "LpPool"}
+_PER_INPUT = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean", "ReduceSum", "ReduceMax",
+              "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}  # fmt: skip
+
+
+def _static(shape):
+    if shape is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    return tuple(shape)
+
+
+def _shape(model, key):
+    return None if key is None else _static(model.shape(key))
+
+
+def _input(op, i):
+    return op.inputs[i] if len(op.inputs) > i else None
+
+
+def op_macs(model, op) -> int | None:
+    """MACs of one op per inference (see the module doc), or None when unknown."""
+    kind = (op.domain, op.op_type)
+    out = _shape(model, op.outputs[0]) if op.outputs else None
+    if kind in _CONVS or kind in _CHANNEL_LAST:
+        w_index = 3 if op.op_type == "QLinearConv" else 1
+        w = _shape(model, _input(op, w_index))
+        if out is None or w is None or len(out) < 3 or len(w) < 3:
+            return None
+        spatial = out[1:-1] if kind in _CHANNEL_LAST else out[2:]
+        if op.domain == "com.microsoft.nchwc":
+            spatial = out[2:4]
+        return out[0] * w[0] * prod(spatial) * prod(w[1:])
+    if kind == ("", "ConvTranspose"):
+        x, w = _shape(model, _input(op, 0)), _shape(model, _input(op, 1))
+        if x is None or w is None or len(x) < 3 or len(w) < 3:
+            return None
+        return x[0] * prod(x[2:]) * w[0] * prod(w[1:])
+    if op.op_type in _MATMULS:
+        a, b = _shape(model, _input(op, 0)), _shape(model, _input(op, 3 if op.op_type == "QLinearMatMul" else 1))
+        if out is None or a is None or b is None or not a or not b:
+            return None
+        k = a[-1]
+        return prod(out) * k
+    if op.op_type in _GEMMS:
+        a = _shape(model, _input(op, 0))
+        if out is None or a is None or len(a) != 2 or len(out) != 2:
+            return None
+        trans_a = int(op.attrs.get("transA", 0) or 0) if isinstance(op.attrs, dict) else 0
+        k = a[0] if trans_a else a[1]
+        return out[0] * out[1] * k + (out[0] * out[1] if len(op.inputs) > 2 and op.inputs[2] is not None else 0)
+    if op.op_type in _PER_ELEMENT:
+        return None if out is None else prod(out)
+    if op.op_type in _POOLS:
+        kernel = op.attrs.get("kernel_shape") if isinstance(op.attrs, dict) else None
+        if out is None or not kernel:
+            return None
+        return prod(out) * prod(int(k) for k in kernel)
+    if op.op_type in _PER_INPUT:
+        x = _shape(model, _input(op, 0))
+        return None if x is None else prod(x)
+    return 0
+
+
+def model_macs(model) -> int | None:
+    """Total MACs of every op in every graph; None when any op's count is unknown."""
+    memo = model.graph.memo
+    if "model_macs" in memo:
+        return memo["model_macs"]
+    total = 0
+    for op in model.graph.all_ops():
+        m = op_macs(model, op)
+        if m is None:
+            total = None
+            break
+        total += m
+    memo["model_macs"] = total
+    return total
