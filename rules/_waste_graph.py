@@ -1,0 +1,459 @@
+"""Helpers shared by the graph-waste rules (WS001-WS006): liveness, readers, duplicate
+tensors and common subexpressions, each computed once per model (``model.graph.memo``).
+
+Who owns which waste (so that no weight is counted twice across the pack):
+
+* an initializer no op reads at all (and no graph output is) is WS001's;
+* an initializer whose every reader is a dead node (WS002) is that WS002 finding's;
+* an initializer whose every reader is a duplicate node (WS006) is that WS006 finding's;
+* any other duplicate initializer is WS005's;
+* graphs inside a dead control-flow node are judged with that node (WS002), not on their own.
+
+The unit of a WS002 / WS006 finding is a *component*: dead (or duplicate) nodes joined by
+the tensors between them and by the initializers only they read, so that fixing one finding
+alone removes exactly its nodes and the weights it reports.
+
+Imports of onnx/numpy happen inside functions: importing a rule module stays cheap.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_READ_BUDGET",
+    "MAIN",
+    "RANDOM_OPS",
+    "dead_components",
+    "duplicate_components",
+    "duplicate_initializers",
+    "finding",
+    "graph_proto",
+    "init_size",
+    "nested_ops",
+    "remove_in_graph",
+    "shown",
+    "tensor_finding",
+    "under_dead",
+    "unused_initializers",
+]  # fmt: skip
+
+MAIN = "main"
+# Ops whose result is not a function of their inputs (never common subexpressions).
+RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial"})
+# WS005 reads at most this many payload bytes per model (option ``max-read-bytes``).
+DEFAULT_READ_BUDGET = 256 << 20
+_CSE_DOMAINS = ("", "ai.onnx.ml")
+
+
+def shown(s) -> str:
+    from analyzer.io.load import shown as _shown
+
+    return _shown(s)
+
+
+def finding(rule, *, op=None, graph=MAIN, node="", op_type="", message, details=None, waste=None, related=None):
+    from analyzer.findings import Finding
+
+    if op is not None:
+        node, index, graph, op_type = op.id, op.index, op.graph, op.op_type
+    else:
+        index = -1
+    return Finding(rule=rule.CODE, name=rule.NAME, severity=rule.SEVERITY, node=node, node_index=index, graph=graph,
+                   op_type=op_type, message=message, details=details or {}, waste=waste or {}, related=related or [])  # fmt: skip
+
+
+def tensor_finding(rule, graph, tensor, message, details, waste):
+    d = {"tensor": tensor, "graph": graph}
+    d.update(details)
+    return finding(rule, graph=graph, node=tensor, message=message, details=d, waste=waste)
+
+
+def init_size(tensor) -> tuple[int, int]:
+    """(elements, bytes in the stored dtype) of an initializer, from its dims (as count_params)."""
+    from onnx import helper
+
+    n = 1
+    for d in tensor.dims:
+        n *= int(d)
+    try:
+        item = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        item = 0
+    return n, n * item
+
+
+# -- the graph --------------------------------------------------------------------------
+
+
+def _memo(model, key, build):
+    memo = model.graph.memo
+    if key not in memo:
+        memo[key] = build(model)
+    return memo[key]
+
+
+def _paths(model) -> list:
+    """Main graph and control-flow bodies (not functions: their bodies are not counted as weights)."""
+    return [p for p, s in model.graph.subgraphs.items() if s is not None and s.function is None]
+
+
+def graph_proto(model, path):
+    return model.graph.subgraphs[path].proto
+
+
+def _is_function_body(model, path) -> bool:
+    subs = model.graph.subgraphs
+    p = path
+    while p is not None:
+        s = subs.get(p)
+        if s is None or s.function is not None:
+            return True
+        p = s.parent
+    return False
+
+
+def _ancestor_ops(model, path) -> list:
+    """The control-flow ops that hold graph ``path`` (innermost first)."""
+    out, subs = [], model.graph.subgraphs
+    p = path
+    while p is not None and subs[p].owner is not None:
+        out.append(subs[p].owner)
+        p = subs[p].parent
+    return out
+
+
+def nested_ops(model, op_key) -> list:
+    """Every op inside the subgraphs of ``op_key`` (at any depth)."""
+    return _memo(model, "waste:nested", _nested)(op_key)
+
+
+def _nested(model):
+    table: dict = {}
+    for path, s in model.graph.subgraphs.items():
+        if s is None or s.function is not None:
+            continue
+        for owner in _ancestor_ops(model, path):
+            table.setdefault(owner, []).extend(s.op_keys)
+    return lambda key: table.get(key, [])
+
+
+def _readers(model, vkey) -> set:
+    """Every op (any graph) that reads value ``vkey`` as an explicit input."""
+    G = model.graph.nx
+    return {k for k, d in G.succ[vkey].items() if d.get("kind") == "input"}
+
+
+def _graph_outputs(model) -> set:
+    return _memo(model, "waste:outputs", lambda m: {k for s in m.graph.subgraphs.values() if s is not None for k in s.output_keys})
+
+
+def _plain_initializers(model, path):
+    """Value keys of the dense initializers of ``path`` that are constants (not also a graph input)."""
+    G = model.graph.nx
+    sub = model.graph.subgraphs[path]
+    inputs = set(sub.input_keys)
+    for key in sub.initializer_keys:
+        attrs = G.nodes[key]
+        if attrs.get("tensor") is not None and key not in inputs:
+            yield key
+
+
+# -- WS002: liveness --------------------------------------------------------------------
+
+
+def dead_ops(model) -> dict:
+    """``{path: set of dead op keys}`` (graphs under a dead op are left out)."""
+    return _memo(model, "waste:dead", _dead)
+
+
+def _dead(model) -> dict:
+    graph, G = model.graph, model.graph.nx
+    out: dict = {}
+    dead_all: set = set()
+    for path in _paths(model):
+        if any(o in dead_all for o in _ancestor_ops(model, path)):
+            continue
+        sub = graph.subgraphs[path]
+        live: set = set()
+        stack = []
+        for v in sub.output_keys:
+            p = graph._producer.get(v)
+            if p is not None and p[1] == path:
+                stack.append(p)
+        while stack:
+            k = stack.pop()
+            if k in live:
+                continue
+            live.add(k)
+            for v in G.pred[k]:
+                p = graph._producer.get(v)
+                if p is not None and p[1] == path and p not in live:
+                    stack.append(p)
+        dead = {k for k in sub.op_keys if k not in live}
+        if dead:
+            out[path] = dead
+            dead_all |= dead
+    return out
+
+
+def under_dead(model, path) -> bool:
+    dead = dead_ops(model)
+    return any(o in dead.get(o[1], ()) for o in _ancestor_ops(model, path))
+
+
+def _all_dead(model) -> set:
+    return _memo(model, "waste:dead_all", lambda m: set().union(*dead_ops(m).values()) if dead_ops(m) else set())
+
+
+class _Union:
+    def __init__(self):
+        self.parent: dict = {}
+
+    def find(self, x):
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def join(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _components(model, ops: set, removed_of) -> list:
+    """Components of ``ops`` (joined by tensors between them and by initializers read only
+    by what they remove): a list of ``(sorted op keys, sorted owned initializer keys)``."""
+    graph, G = model.graph, model.graph.nx
+    uf = _Union()
+    for k in ops:
+        uf.find(k)
+        for v in graph.ops[k].outputs:
+            if v is None:
+                continue
+            for succ in G.succ[v]:
+                if succ in ops:
+                    uf.join(k, succ)
+    removed_by = {}  # every op removed (nested too) -> the component op that removes it
+    for k in ops:
+        for r in removed_of(k):
+            removed_by[r] = k
+    outputs = _graph_outputs(model)
+    owned: dict = {}
+    for path in _paths(model):
+        for ikey in _plain_initializers(model, path):
+            if ikey in outputs:
+                continue
+            readers = _readers(model, ikey)
+            if not readers or not all(r in removed_by for r in readers):
+                continue
+            holders = sorted({removed_by[r] for r in readers})
+            for h in holders[1:]:
+                uf.join(holders[0], h)
+            owned.setdefault(ikey, holders[0])
+    groups: dict = {}
+    for k in ops:
+        groups.setdefault(uf.find(k), ([], []))[0].append(k)
+    for ikey, holder in owned.items():
+        groups[uf.find(holder)][1].append(ikey)
+    return sorted(((sorted(a), sorted(b)) for a, b in groups.values()), key=lambda c: c[0][0])
+
+
+def dead_components(model) -> list:
+    """WS002's findings: components of dead ops (see ``_components``)."""
+
+    def build(m):
+        ops = _all_dead(m)
+        return _components(m, ops, lambda k: [k] + nested_ops(m, k))
+
+    return _memo(model, "waste:dead_components", build)
+
+
+# -- WS001 ------------------------------------------------------------------------------
+
+
+def unused_initializers(model) -> list:
+    """Value keys of dense initializers that nothing reads and no graph outputs (not in
+    functions, not under a dead op; a body initializer that is also a body input is left out)."""
+
+    def build(m):
+        G, outputs = m.graph.nx, _graph_outputs(m)
+        out = []
+        for path in _paths(m):
+            if under_dead(m, path):
+                continue
+            sub = m.graph.subgraphs[path]
+            keys = sub.initializer_keys if path == MAIN else list(_plain_initializers(m, path))
+            for key in keys:
+                if G.nodes[key].get("tensor") is None or key in outputs or G.succ[key]:
+                    continue
+                out.append(key)
+        return out
+
+    return _memo(model, "waste:unused", build)
+
+
+# -- WS005: duplicate initializers ------------------------------------------------------
+
+
+def duplicate_initializers(model, budget=DEFAULT_READ_BUDGET) -> dict:
+    """``{"groups": [[kept key, dup key, ...], ...], "skipped": n, "skipped_bytes": n,
+    "sha256": {key: hex}}`` over main-graph constant initializers with at least one live
+    reader and not a graph output; payloads read smallest first up to ``budget`` bytes."""
+    key = ("waste:dups", budget)
+    memo = model.graph.memo
+    if key not in memo:
+        memo[key] = _dups(model, budget)
+    return memo[key]
+
+
+def _dups(model, budget):
+    import hashlib
+
+    from onnx import TensorProto
+
+    from analyzer.io.load import read_tensor
+
+    G, outputs, dead = model.graph.nx, _graph_outputs(model), _all_dead(model)
+    by_shape: dict = {}
+    order = {}
+    for i, key in enumerate(_plain_initializers(model, MAIN)):
+        t = G.nodes[key]["tensor"]
+        if key in outputs or t.data_type in (TensorProto.STRING, TensorProto.UNDEFINED):
+            continue
+        readers = _readers(model, key) | {k for k, d in G.succ[key].items() if d.get("kind") == "implicit"}
+        if not readers or all(r in dead for r in readers):
+            continue
+        order[key] = i
+        by_shape.setdefault((t.data_type, tuple(t.dims)), []).append(key)
+    cands = [k for ks in by_shape.values() if len(ks) > 1 for k in ks]
+    cands.sort(key=lambda k: (init_size(G.nodes[k]["tensor"])[1], order[k]))
+    used, skipped, skipped_bytes, digests = 0, 0, 0, {}
+    for k in cands:
+        t = G.nodes[k]["tensor"]
+        nbytes = init_size(t)[1]
+        if used + nbytes > budget:
+            skipped += 1
+            skipped_bytes += nbytes
+            continue
+        arr = read_tensor(model.loaded, t, max_elements=None)
+        if arr is None:
+            skipped += 1
+            skipped_bytes += nbytes
+            continue
+        used += nbytes
+        h = hashlib.sha256()
+        h.update(str(arr.dtype).encode() + b"|" + str(arr.shape).encode() + b"|")
+        h.update(arr.tobytes())
+        digests[k] = h.hexdigest()
+    by_digest: dict = {}
+    for k in sorted(digests, key=lambda k: order[k]):
+        t = G.nodes[k]["tensor"]
+        by_digest.setdefault((t.data_type, tuple(t.dims), digests[k]), []).append(k)
+    groups = [ks for ks in by_digest.values() if len(ks) > 1]
+    groups.sort(key=lambda ks: order[ks[0]])
+    return {"groups": groups, "skipped": skipped, "skipped_bytes": skipped_bytes, "sha256": digests, "read_bytes": used}
+
+
+# -- WS006: common subexpressions -------------------------------------------------------
+
+
+def duplicate_components(model, budget=DEFAULT_READ_BUDGET) -> dict:
+    """``{"of": {dup op key: representative op key}, "components": [(ops, owned inits)]}``.
+
+    Value numbering in topological order, per graph: a node is a duplicate of the first node
+    with the same domain, op type, overload, attributes and inputs, where an input is its
+    representative's output, and a duplicate initializer (WS005) is its group's first.
+    Nodes with subgraphs, random ops, training Dropout, ops of other domains and dead nodes
+    take no part."""
+    key = ("waste:cse", budget)
+    memo = model.graph.memo
+    if key not in memo:
+        memo[key] = _cse(model, budget)
+    return memo[key]
+
+
+def _attr_signature(op):
+    from onnx import AttributeProto
+
+    sig = []
+    for a in op.proto.attribute:
+        if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or a.ref_attr_name:
+            return None
+        b = type(a)()
+        b.CopyFrom(a)
+        b.doc_string = ""
+        sig.append((a.name, b.SerializeToString(deterministic=True)))
+    return tuple(sorted(sig))
+
+
+def _eligible(model, op) -> bool:
+    if op.domain not in _CSE_DOMAINS or op.op_type in RANDOM_OPS or not any(v is not None for v in op.outputs):
+        return False
+    if op.op_type == "Dropout":
+        if op.attrs.get("is_test", 1) == 0:
+            return False
+        if len(op.inputs) > 2 and op.inputs[2] is not None:
+            v = model.constant(op.inputs[2])
+            if v is None or v.size != 1 or bool(v.reshape(-1)[0]):
+                return False
+    return True
+
+
+def _cse(model, budget):
+    from analyzer.graph.core import GraphError
+
+    graph = model.graph
+    dead = _all_dead(model)
+    canon: dict = {}
+    for group in duplicate_initializers(model, budget)["groups"]:
+        for k in group[1:]:
+            canon[k] = group[0]
+    of: dict = {}
+    for path in _paths(model):
+        if under_dead(model, path):
+            continue
+        try:
+            order = graph.topological_order(path)
+        except GraphError:  # a cycle (reported by the validity rules): no numbering there
+            continue
+        seen: dict = {}
+        for op in order:
+            if op.key in dead or not _eligible(model, op):
+                continue
+            attrs = _attr_signature(op)
+            if attrs is None:
+                continue
+            sig = (op.domain, op.op_type, op.overload, attrs, tuple(canon.get(v, v) for v in op.inputs), len(op.outputs))
+            rep = seen.get(sig)
+            if rep is None:
+                seen[sig] = op
+                continue
+            if any(o is not None and r is None for o, r in zip(op.outputs, rep.outputs)):
+                continue
+            of[op.key] = rep.key
+            for o, r in zip(op.outputs, rep.outputs):
+                if o is not None:
+                    canon[o] = canon.get(r, r)
+    comps = _components(model, set(of), lambda k: [k])
+    return {"of": of, "components": comps}
+
+
+def cse_owned_initializers(model, budget=DEFAULT_READ_BUDGET) -> set:
+    return {i for _, inits in duplicate_components(model, budget)["components"] for i in inits}
+
+
+# -- fixing -----------------------------------------------------------------------------
+
+
+def remove_in_graph(gproto, node_indices=(), init_names=()):
+    """Remove nodes (by index) and initializers (by name) of a body graph proto in place."""
+    from analyzer.fix.rewrite import replace_nodes
+
+    if node_indices:
+        drop = set(node_indices)
+        replace_nodes(gproto, [n for i, n in enumerate(gproto.node) if i not in drop])
+    if init_names:
+        names = set(init_names)
+        for i in reversed(range(len(gproto.initializer))):
+            if gproto.initializer[i].name in names:
+                del gproto.initializer[i]

@@ -1,0 +1,98 @@
+"""WS006 duplicate-computation: common subexpressions (a duplicated Conv -> Relu chain, with
+a shared or a byte-identical weight); the fix keeps one, proven in onnxruntime."""
+from __future__ import annotations
+
+from onnx import TensorProto, helper
+
+from tests.rules._waste_graph_models import (
+    duplicated_conv,
+    lint,
+    make_model,
+    prove_each,
+    prove_fix_file,
+    vi,
+    weight,
+)
+
+
+def test_duplicated_chain_with_copied_weight():
+    m = duplicated_conv()
+    (f,) = lint(m, "WS006")
+    assert f.node == "conv2"
+    assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("conv2", "conv1"), ("relu2", "relu1")]
+    # Conv 3x3: 4 x 64 x 3 x 9 = 6912 MACs, Relu 4 x 64 = 256; Wcopy: 108 weights
+    assert f.waste == {"weights": 108, "bytes": 432, "macs": 7168}
+    prove_each(m, "WS006")
+    fixed = prove_fix_file(m, "WS006")
+    assert [n.name for n in fixed.graph.node] == ["conv1", "relu1", "mul"]
+
+
+def test_shared_weight_costs_macs_only():
+    m = duplicated_conv(copy_weight=False)
+    (f,) = lint(m, "WS006")
+    assert f.waste == {"weights": 0, "bytes": 0, "macs": 7168}
+    prove_each(m, "WS006")
+
+
+def test_different_attributes_are_not_duplicates():
+    m = duplicated_conv(copy_weight=False)
+    m.graph.node[2].attribute[0].ints[:] = [0, 0, 0, 0]
+    m.graph.output[0].type.tensor_type.shape.Clear()
+    assert lint(m, "WS006") == []
+
+
+def test_random_ops_are_never_duplicates():
+    nodes = [helper.make_node("RandomUniformLike", ["x"], ["r1"], name="r1"),
+             helper.make_node("RandomUniformLike", ["x"], ["r2"], name="r2"),
+             helper.make_node("Sub", ["r1", "r2"], ["y"], name="sub")]  # fmt: skip
+    m = make_model(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])])
+    assert lint(m, "WS006") == []
+
+
+def test_duplicate_graph_output_becomes_identity():
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["a"], name="mm1"),
+             helper.make_node("MatMul", ["x", "W"], ["b"], name="mm2")]  # fmt: skip
+    m = make_model(nodes, [vi("x", [2, 4])], [vi("a", [2, 4]), vi("b", [2, 4])], [weight("W", [4, 4])])
+    (f,) = lint(m, "WS006")
+    assert f.waste == {"weights": 0, "bytes": 0, "macs": 32}
+    prove_each(m, "WS006")
+    fixed = prove_fix_file(m, "WS006")
+    assert [n.op_type for n in fixed.graph.node] == ["MatMul", "Identity"]
+
+
+def test_free_duplicates_not_reported():
+    nodes = [helper.make_node("Shape", ["x"], ["s1"], name="s1"), helper.make_node("Shape", ["x"], ["s2"], name="s2"),
+             helper.make_node("Add", ["s1", "s2"], ["y"], name="add")]  # fmt: skip
+    m = make_model(nodes, [vi("x", [2, 3])], [vi("y", [2], TensorProto.INT64)])
+    assert lint(m, "WS006") == []
+
+
+def test_whole_pack_at_once_counts_each_weight_once():
+    """Every kind of waste planted in one model; ``fix`` with all six rules: the parameter
+    drop equals the sum of the findings' waste (no weight owned by two rules)."""
+    import os
+    import tempfile
+
+    import onnx
+
+    from analyzer.commands.fix import fix_file
+    from tests.rules._waste_graph_models import assert_same_outputs
+
+    m = duplicated_conv()
+    g = m.graph
+    g.initializer.extend([weight("U", [3], 4), weight("D", [8, 8], 5)])
+    g.node.extend([helper.make_node("MatMul", ["r1", "D"], ["dead"], name="dead_mm")])
+    g.input.append(vi("unused_in", [1]))
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    codes = ("WS001", "WS002", "WS003", "WS004", "WS005", "WS006")
+    found = [f for c in codes for f in lint(m, c)]
+    assert sorted(f.rule for f in found) == ["WS001", "WS002", "WS003", "WS004", "WS006"]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "m.onnx"), os.path.join(tmp, "f.onnx")
+        onnx.save(m, src)
+        rep = fix_file(src, out, codes=codes)
+        fixed = onnx.load(out)
+    assert rep.count(status="refused") == 0
+    assert rep.params_before - rep.params_after == sum(f.waste["weights"] for f in found) == 3 + 64 + 108
+    assert_same_outputs(m, fixed)
+    assert [f for c in codes for f in lint(fixed, c)] == []
