@@ -47,8 +47,10 @@ output channels, at most 256 listed), ``zero_channels``, ``total_channels``,
 Conv/ConvTranspose, ``beta * C`` for a Gemm with a per-column C; otherwise null).
 Waste: the zero weights (``zero_channels x weights_per_channel``), their bytes in the
 stored dtype, and the channels' share of the op's MACs.  Findings are made in every graph
-(bodies and functions too).  When WS011 also reports the channel, the zero weights are in
-both findings' waste.
+(bodies and functions too).  A channel whose removal WS011's fix takes over (the channel
+reaches a conv that absorbs it, and nothing else reads the chain) is still listed here, but
+its weights count in WS011's finding only (``details.claimed_by_ws011``), so that totals over
+both rules count every zero weight once.
 """
 from __future__ import annotations
 
@@ -77,7 +79,17 @@ def check(model, options=None):
             continue
         if zc is None or not zc.channels:
             continue
-        yield _finding(model, ww, zc)
+        yield _finding(model, ww, zc, _claimed(model, op))
+
+
+def _claimed(model, op) -> list:
+    """The zero channels of ``op`` that WS011's findings remove end to end (their waste)."""
+    try:
+        from rules.ws011_constant_input_channel import plans_from
+
+        return sorted({c for plan in plans_from(model, op) if plan.private for c in plan.channels})
+    except Exception:  # noqa: BLE001 - no claim is the safe answer: WS010 counts the channel
+        return []
 
 
 def _bias_values(model, ww, zc):
@@ -102,11 +114,12 @@ def _bias_values(model, ww, zc):
     return [float(v[c]) for c in zc.channels[:MAX_LISTED]]
 
 
-def _finding(model, ww, zc):
+def _finding(model, ww, zc, claimed=()):
     from analyzer.findings import Finding
 
     op, w = zc.op, zc.weight
     n = len(zc.channels)
+    counted = n - len([c for c in claimed if c in zc.channels])
     zero = n * zc.per_channel
     shown = ", ".join(map(str, zc.channels[:16])) + (", ..." if n > 16 else "")
     whole = " (the whole weight is zero)" if n == zc.total else ""
@@ -120,10 +133,10 @@ def _finding(model, ww, zc):
             "weight": op.inputs[1][2], "stored_as": w.stored_key[2], "stored_dtype": _dtype(w.stored_type),
             "quantized": w.quantized, "channels": zc.channels[:MAX_LISTED], "zero_channels": n,
             "total_channels": zc.total, "weights_per_channel": zc.per_channel, "channel_layout": zc.layout,
-            "bias": _bias_values(model, ww, zc),
+            "bias": _bias_values(model, ww, zc), "claimed_by_ws011": list(claimed),
         },
-        waste={"weights": zero, "bytes": ww.stored_bytes(zero, w.stored_type),
-               "macs": ww.macs_share(model, op, n, zc.total)},
+        waste={"weights": counted * zc.per_channel, "bytes": ww.stored_bytes(counted * zc.per_channel, w.stored_type),
+               "macs": ww.macs_share(model, op, counted, zc.total)},
     )  # fmt: skip
 
 
