@@ -10,7 +10,9 @@ enclosing function, which the call site binds; the comment states it may only be
 used in a function body and is invalid in the main graph.  Outside a function there
 is nothing to bind: onnxruntime and onnx.checker silently use whatever value the
 attribute happens to hold (its type's default, 0 for a float), so the node computes
-something its author did not write.
+something its author did not write.  Severity warning, not error: both tools accept the
+model, so a CI gate that fails only on errors agrees with them, while ``--fail-on warning``
+(the default) still stops it.
 
 ## Example
 ```
@@ -28,7 +30,8 @@ from __future__ import annotations
 
 CODE = "MV015"
 NAME = "ref-attr-outside-function"
-SEVERITY = "error"
+# warning, not error: onnx.checker and onnxruntime both accept such a model (the spec forbids it)
+SEVERITY = "warning"
 
 
 def check(model, options=None):
