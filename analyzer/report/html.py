@@ -133,7 +133,9 @@ def _weights(f) -> int:
 
 
 def _has_waste(f) -> bool:
-    return isinstance(f.waste.get("weights"), int)
+    """A finding that wastes weights (a rule's explicit 0 draws no bar)."""
+    w = f.waste.get("weights")
+    return isinstance(w, int) and w > 0
 
 
 def _unique(chunks):

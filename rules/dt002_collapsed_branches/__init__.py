@@ -30,6 +30,12 @@ Replace the branches by one conv with their effective kernel and the sum of thei
 output channels (DRLN: three 64->4 branches become one 64->12 1x1 conv feeding the
 Concat), or give each branch an input on which its scale exists.
 
+## Waste
+Zero weights, bytes and MACs: the merged conv has the branches' (already shrunk) weights
+side by side, so the merge removes nothing by itself; the dead taps that make the branches
+equal are DT001's findings and waste.  What it saves is launches: one conv and one
+activation instead of N of each, and the Concat.
+
 ## Details
 ``input`` (the tensor all branches read), ``input_spatial_shape``, ``branches`` (a list of
 ``{"node", "kernel_shape", "dilations", "pads", "out_channels"}``),
@@ -172,6 +178,9 @@ def _finding(model, input_key, eff, members) -> Finding:
         message=message,
         details=details,
         related=[{"node": m.op.id, "op_type": m.op.op_type} for m in members[1:]],
+        # merging the branches changes no parameter count and no MACs: their dead taps are
+        # DT001's waste (counted there once); what the merge saves is kernel launches
+        waste={"weights": 0, "bytes": 0, "macs": 0},
     )
 
 
