@@ -66,13 +66,28 @@ def tensor_finding(rule, graph, tensor, message, details, waste):
     return finding(rule, graph=graph, node=tensor, message=message, details=d, waste=waste)
 
 
+COUNT_CAP = 1 << 63  # element counts are capped: a hostile file can declare any dims
+
+
+def valid_dims(tensor) -> bool:
+    """Dims a runtime could allocate: none negative, the count below int64's limit."""
+    n = 1
+    for d in tensor.dims:
+        if d < 0:
+            return False
+        n *= int(d)
+        if n >= COUNT_CAP:
+            return False
+    return True
+
+
 def init_size(tensor) -> tuple[int, int]:
     """(elements, bytes in the stored dtype) of an initializer, from its dims (as count_params)."""
     from onnx import helper
 
     n = 1
-    for d in tensor.dims:
-        n *= int(d)
+    for d in tensor.dims:  # absurd dims (negative, or a count past int64) are MV024's: capped here
+        n = 0 if d < 0 else min(n * int(d), COUNT_CAP)
     try:
         item = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
     except (KeyError, TypeError, ValueError):

@@ -43,13 +43,15 @@ def check(model, options=None):
     import sys
 
     from analyzer.model import dtype_name
-    from rules._waste_graph import init_size, shown, tensor_finding, unused_initializers
+    from rules._waste_graph import init_size, shown, tensor_finding, unused_initializers, valid_dims
 
     rule = sys.modules[__name__]
     G = model.graph.nx
     inputs = set(model.graph.subgraphs["main"].input_keys)
     for key in unused_initializers(model):
         t = G.nodes[key]["tensor"]
+        if not valid_dims(t):
+            continue  # an invalid tensor (MV024): no count to report
         n, nbytes = init_size(t)
         path, name = key[1], key[2]
         where = "" if path == "main" else f" of graph {shown(path)}"

@@ -38,6 +38,8 @@ from __future__ import annotations
 CODE = "WS005"
 NAME = "duplicate-initializer"
 SEVERITY = "warning"
+# Reads weight values (within its budget): `check` then costs the weights, not only the graph.
+READS_WEIGHTS = True
 
 OPTIONS = {"max-read-bytes": "initializer payload bytes read per model to compare them (default 268435456)"}
 

@@ -57,6 +57,8 @@ from __future__ import annotations
 CODE = "WS010"
 NAME = "zero-output-channel"
 SEVERITY = "warning"
+# Reads weight values (within its budget): `check` then costs the weights, not only the graph.
+READS_WEIGHTS = True
 OPTIONS = {"max-weight-elements": "weights with more elements than this are not read (default 16777216)"}
 
 MAX_LISTED = 256

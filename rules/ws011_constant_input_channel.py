@@ -55,6 +55,8 @@ from __future__ import annotations
 CODE = "WS011"
 NAME = "constant-input-channel"
 SEVERITY = "warning"
+# Reads weight values (within its budget): `check` then costs the weights, not only the graph.
+READS_WEIGHTS = True
 
 MAX_VISITS = 256
 

@@ -47,6 +47,8 @@ from __future__ import annotations
 CODE = "WS012"
 NAME = "foldable-batchnorm"
 SEVERITY = "warning"
+# Reads weight values (within its budget): `check` then costs the weights, not only the graph.
+READS_WEIGHTS = True
 
 _PRODUCERS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 _FLOAT = (1, 10, 11)  # float32, float16, float64

@@ -53,6 +53,8 @@ from __future__ import annotations
 CODE = "WS015"
 NAME = "float16-unsafe-weight"
 SEVERITY = "warning"
+# Reads weight values (within its budget): `check` then costs the weights, not only the graph.
+READS_WEIGHTS = True
 OPTIONS = {"min-abs": "nonzero values with a smaller magnitude count as float16 underflow (default 2**-24)"}
 
 MIN_ABS = 2.0**-24

@@ -22,7 +22,9 @@ Discovery contract
   ``check(model, options) -> iterable of Finding`` (``analyzer.findings.Finding``;
   ``model`` is an ``analyzer.model.AnalyzedModel``).
 * **Optional hooks** (looked up with ``getattr``; a rule without them still works):
-  ``OPTIONS`` (option name -> description; values come from
+  ``READS_WEIGHTS`` (True for a rule that reads weight values, within a budget it
+  documents; every other rule costs the graph only, never the weights), ``OPTIONS``
+  (option name -> description; values come from
   ``[tool.onnxlint.rules.CODE]`` in the configuration, as integers; see
   ``analyzer.linter.config``), ``html_section(findings, all_findings, page)`` (the
   rule's own part of the HTML report; see ``analyzer.report.html``) and

@@ -30,13 +30,15 @@ CODE = EXAMPLE_CODE
 
 
 def identity_model(path):
-    """x -> Identity 'copy' -> Relu -> z: one XID001 finding, nothing for the built-in rules."""
+    """x -> Identity 'copy' -> y and x -> Relu -> z: one XID001 finding, nothing for the
+    built-in rules (the no-op rule leaves an Identity from a graph input to a graph output
+    alone: that is the model's interface)."""
     vi = helper.make_tensor_value_info
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"], name="copy"), helper.make_node("Relu", ["y"], ["z"], name="relu")],
+        [helper.make_node("Identity", ["x"], ["y"], name="copy"), helper.make_node("Relu", ["x"], ["z"], name="relu")],
         "g",
         [vi("x", TensorProto.FLOAT, [1, 3, 4, 4])],
-        [vi("z", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [vi("y", TensorProto.FLOAT, [1, 3, 4, 4]), vi("z", TensorProto.FLOAT, [1, 3, 4, 4])],
     )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
