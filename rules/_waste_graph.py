@@ -397,7 +397,9 @@ def _attr_signature(op):
         b = type(a)()
         b.CopyFrom(a)
         b.doc_string = ""
-        sig.append((a.name, b.SerializeToString(deterministic=True)))
+        name = a.name  # bytes when the file's name is not UTF-8
+        sig.append((name.encode("utf-8", "surrogatepass") if isinstance(name, str) else bytes(name),
+                    b.SerializeToString(deterministic=True)))
     return tuple(sorted(sig))
 
 
