@@ -214,3 +214,18 @@ def undefined_elem_type(tp, limit=64) -> bool:
         else:
             return False
     return False
+
+
+def ops_with_schema(model):
+    """``(op, opset version, schema)`` for every node of an ONNX domain whose schema at the
+    opset the node binds to (a function body: the function's own imports) is known."""
+    for op in model.graph.all_ops():
+        if op.domain not in ONNX_DOMAINS:
+            continue
+        version = opsets_for_path(model, op.graph).get(op.domain)
+        if version is None or version < 1:
+            continue
+        schema = schema_at(op.op_type, op.domain, version)
+        if schema is not None:
+            yield op, version, schema
+

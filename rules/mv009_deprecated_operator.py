@@ -40,17 +40,11 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import ONNX_DOMAINS, finding, opsets_for_path, schema_at, shown, where
+    from rules._validity import finding, ops_with_schema, shown, where
 
     rule = sys.modules[__name__]
-    for op in model.graph.all_ops():
-        if op.domain not in ONNX_DOMAINS:
-            continue
-        version = opsets_for_path(model, op.graph).get(op.domain)
-        if version is None or version < 1:
-            continue
-        schema = schema_at(op.op_type, op.domain, version)
-        if schema is None or not schema.deprecated:
+    for op, version, schema in ops_with_schema(model):
+        if not schema.deprecated:
             continue
         since = int(schema.since_version)
         yield finding(rule, op=op, details={"domain": op.domain, "opset": version, "deprecated_since": since},

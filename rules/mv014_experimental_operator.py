@@ -34,17 +34,11 @@ SEVERITY = "warning"
 def check(model, options=None):
     import sys
 
-    from rules._validity import ONNX_DOMAINS, finding, opsets_for_path, schema_at, shown, where
+    from rules._validity import finding, ops_with_schema, shown, where
 
     rule = sys.modules[__name__]
-    for op in model.graph.all_ops():
-        if op.domain not in ONNX_DOMAINS:
-            continue
-        version = opsets_for_path(model, op.graph).get(op.domain)
-        if version is None or version < 1:
-            continue
-        schema = schema_at(op.op_type, op.domain, version)
-        if schema is None or schema.support_level != type(schema).SupportType.EXPERIMENTAL:
+    for op, version, schema in ops_with_schema(model):
+        if schema.support_level != type(schema).SupportType.EXPERIMENTAL:
             continue
         yield finding(rule, op=op, details={"domain": op.domain, "opset": version, "since": int(schema.since_version)},
                       message=f"node {shown(op.id)}{where(op.graph)}: operator {shown(op.op_type)} is experimental at "

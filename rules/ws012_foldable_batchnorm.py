@@ -245,13 +245,9 @@ def _finding(model, plan):
 
 def fix_findings(rewriter, findings) -> None:
     """``onnxlint fix``: fold each finding's ops into its producer, one Change per finding."""
-    from analyzer.fix.records import Change, Refused
+    from analyzer.fix.records import Refused, fix_each
 
-    for f in findings:
-        try:
-            _fix_one(rewriter, f, Refused)
-        except Refused as e:
-            rewriter.changes.append(Change(CODE, f.node, f.op_type, "refused", str(e)))
+    fix_each(rewriter, CODE, findings, lambda rw, f: _fix_one(rw, f, Refused))
 
 
 def _fix_one(rw, f, Refused):

@@ -148,13 +148,9 @@ def _exact_rewrite(model, pt, is_global):
 def fix_findings(rw, findings) -> None:
     """One Change per finding: the pool with its live window positions only, or the global
     pool it is (see the docstring); refused when no exact rewrite exists."""
-    from analyzer.fix.records import Change, Refused
+    from analyzer.fix.records import fix_each
 
-    for f in findings:
-        try:
-            _fix_one(rw, f)
-        except Refused as e:
-            rw.changes.append(Change(CODE, f.node, f.op_type, "refused", str(e)))
+    fix_each(rw, CODE, findings, _fix_one)
 
 
 def _fix_one(rw, f):

@@ -369,13 +369,9 @@ def _scale(model, up, axis, n, m):
 def fix_findings(rw, findings) -> None:
     """One Change per finding: the upsample removed and the consumer's stride set to 1 (a
     Slice made an Identity) when exact; refused otherwise."""
-    from analyzer.fix.records import Change, Refused
+    from analyzer.fix.records import fix_each
 
-    for f in findings:
-        try:
-            _fix_one(rw, f)
-        except Refused as e:
-            rw.changes.append(Change(CODE, f.node, f.op_type, "refused", str(e)))
+    fix_each(rw, CODE, findings, _fix_one)
 
 
 def _fix_one(rw, f):

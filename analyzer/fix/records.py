@@ -60,3 +60,14 @@ class Change:
 class RewriteResult:
     changes: list
     externalize: set  # names of new main-graph initializers to store externally
+
+
+def fix_each(rewriter, code: str, findings, fix_one) -> None:
+    """``fix_one(rewriter, finding)`` for each finding; one that raises :class:`Refused`
+    becomes a refused :class:`Change` with the reason (the rest are still fixed)."""
+    for f in findings:
+        try:
+            fix_one(rewriter, f)
+        except Refused as e:
+            rewriter.changes.append(Change(code, f.node, f.op_type, "refused", str(e)))
+
