@@ -28,7 +28,9 @@ Discovery contract
   ``[tool.onnxlint.rules.CODE]`` in the configuration, as integers; see
   ``analyzer.linter.config``), ``html_section(findings, all_findings, page)`` (the
   rule's own part of the HTML report; see ``analyzer.report.html``) and
-  ``fix_findings(rewriter, findings)`` (``onnxlint fix``; see ``analyzer.fix.rewrite``) and
+  ``fix_findings(rewriter, findings)`` (``onnxlint fix``; see ``analyzer.fix.rewrite``; with
+  ``FIX_NEEDS``, the codes whose fixes must run first when ``verify`` proves one finding
+  through its fix) and
   ``verify_findings(findings, model, harness) -> list of dicts`` (``onnxlint verify``:
   each finding confirmed, refuted, inconclusive or skipped by execution; the
   ``analyzer.fix.runtime.Harness`` gives it feeds, sessions and tolerances) and
