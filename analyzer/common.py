@@ -15,6 +15,8 @@ __all__ = [
     "parse_input_shapes",
     "split_codes",
     "first_line",
+    "element_count",
+    "COUNT_CAP",
 ]
 
 VERSION = "0.1.0"
@@ -86,3 +88,21 @@ def parse_input_shapes(specs, keep: bool = False) -> dict:
             raise UsageError(f"--input-shape {spec!r}: dims must be non-negative integers{or_keep}")
         out[name] = values
     return out
+
+
+COUNT_CAP = 1 << 63  # a hostile file can declare any dims: counts stop here
+
+
+def element_count(dims) -> int:
+    """Elements of a tensor of ``dims``: a negative dim counts as 0, and the count is capped
+    at :data:`COUNT_CAP` (no 4,000-digit integer from absurd declared dims)."""
+    n = 1
+    for d in dims:
+        d = int(d)
+        if d <= 0:
+            return 0
+        n *= d
+        if n >= COUNT_CAP:
+            return COUNT_CAP
+    return n
+

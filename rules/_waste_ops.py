@@ -97,9 +97,9 @@ def sizes_bound(am) -> bool:
 
 def tensor_bytes(proto) -> tuple[int, int]:
     """(elements, bytes in the stored dtype) of an initializer, from its dims."""
-    n = 1
-    for d in proto.dims:
-        n *= int(d)
+    from analyzer.common import element_count
+
+    n = element_count(proto.dims)
     return n, (n * BITS.get(int(proto.data_type), 0) + 7) // 8
 
 

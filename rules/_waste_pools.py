@@ -14,6 +14,8 @@ Nothing here imports onnx or numpy at module level.
 """
 from __future__ import annotations
 
+from analyzer.common import element_count
+
 from dataclasses import dataclass
 
 __all__ = [
@@ -70,9 +72,9 @@ class PoolTaps:
     @property
     def dead_positions(self) -> int:
         """Window positions (over the whole output, batch and channels included) that only read padding."""
-        from math import prod
+        from analyzer.common import COUNT_CAP, element_count
 
-        return prod(self.out_shape) * self.taps.dead_count
+        return min(element_count(self.out_shape) * self.taps.dead_count, COUNT_CAP)
 
 
 def _ints(attr, name, n, default):
@@ -155,7 +157,6 @@ def stored_bytes(n: int, data_type) -> int | None:
 def only_initializers_of(model, ops) -> list:
     """``(name, elements, bytes)`` of the main-graph initializers read by ``ops`` and by
     nothing else (not graph inputs, not graph outputs): what pruning ``ops`` removes."""
-    from math import prod
 
     keys = {op.key for op in ops}
     g = model.graph
@@ -174,7 +175,7 @@ def only_initializers_of(model, ops) -> list:
             if any(user.key not in keys for user, _pos in g.consumers(k)):
                 continue
             t = protos[name]
-            n = prod(int(d) for d in t.dims) if len(t.dims) else 1
+            n = element_count(t.dims)
             found.append((name, n, stored_bytes(n, t.data_type) or 0))
     return found
 

@@ -71,10 +71,9 @@ def is_plain_initializer(model, key) -> bool:
 
 
 def _numel(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= max(int(d), 0)
-    return n
+    from analyzer.common import element_count
+
+    return element_count(dims)
 
 
 def _read_stored(model, key, budget):

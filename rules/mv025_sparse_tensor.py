@@ -96,9 +96,9 @@ def _problems(sp):
 
     idx = numpy_helper.to_array(indices).astype(np.int64, copy=False)
     if len(idims) == 1:
-        total = 1
-        for d in dims:
-            total *= d
+        from analyzer.common import element_count
+
+        total = element_count(dims)  # capped: absurd dims are reported by the checks above
         bad = np.nonzero((idx < 0) | (idx >= total))[0]
         if bad.size:
             p = int(bad[0])

@@ -75,10 +75,9 @@ _PLAIN = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13}  # plain numeric types (numpy 
 
 
 def _elements(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    from analyzer.common import element_count
+
+    return element_count(shape)
 
 
 def _describe(am, comp, ix, budget):

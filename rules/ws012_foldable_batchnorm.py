@@ -212,10 +212,9 @@ def _add(model, ww, plan, nxt, consts):
             continue
         own = sum(1 for f in plan.folded for i in f.inputs if i == k)
         if ww.init_readers(model, k) == own:
-            n = 1
-            for d in model.graph.initializer(k).dims:
-                n *= int(d)
-            plan.removed[k[2]] = n
+            from analyzer.common import element_count
+
+            plan.removed[k[2]] = element_count(model.graph.initializer(k).dims)
 
 
 def _finding(model, plan):

@@ -189,8 +189,10 @@ def analyze_upsample(model, up):
     interior_gap = any(r and len(r) < r[-1] - r[0] + 1 for r in reads)
     if not interior_gap:
         return None
-    read = prod(u[:2]) * prod(len(r) for r in reads)
-    total = prod(u)
+    from analyzer.common import COUNT_CAP, element_count
+
+    read = min(element_count(u[:2]) * prod(len(r) for r in reads), COUNT_CAP)
+    total = element_count(u)
     mode = str(up.attr("mode", "nearest") or "nearest")
     why = _why_not_exact(model, up, cons, reads, tuple(x[2:]), tuple(u[2:]))
     removed = only_initializers_of(model, [up] + ([cons] if cons.op_type == "Slice" else [])) if why is None else []

@@ -57,7 +57,13 @@ def _input(op, i):
 
 
 def op_macs(model, op) -> int | None:
-    """MACs of one op per inference (see the module doc), or None when unknown."""
+    """MACs of one op per inference (see the module doc), or None when unknown (also when
+    a hostile file's sizes make the count absurd: past 2**63)."""
+    m = _op_macs(model, op)
+    return None if m is None or m >= (1 << 63) else m
+
+
+def _op_macs(model, op) -> int | None:
     kind = (op.domain, op.op_type)
     out = _shape(model, op.outputs[0]) if op.outputs else None
     if kind in _CONVS or kind in _CHANNEL_LAST:
@@ -112,5 +118,8 @@ def model_macs(model) -> int | None:
             total = None
             break
         total += m
+        if total >= (1 << 63):
+            total = None
+            break
     memo["model_macs"] = total
     return total

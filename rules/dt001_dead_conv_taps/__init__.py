@@ -292,6 +292,8 @@ def _waste(model, ct, dead_bytes) -> dict:
         for d in (shape[0], *(shape[1:-1] if ct.layout == "nhwc" else shape[2:])):
             positions *= d
         macs = ct.dead_weights * positions
+        if macs >= 1 << 63:  # absurd declared sizes: no figure rather than a 4,000-digit one
+            macs = None
     return {"weights": ct.dead_weights, "bytes": dead_bytes, "macs": macs}
 
 
