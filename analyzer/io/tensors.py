@@ -105,7 +105,8 @@ def expected_nbytes(tensor: TensorProto) -> int | None:
     for d in tensor.dims:
         if d < 0:
             return -1
-        n *= d
+        # capped: hostile dims must not grow a 4,000-digit integer that no message can print
+        n = min(n * d, 1 << 64)
     bits = _SUBBYTE_BITS.get(tensor.data_type)
     if bits is not None:
         return (n * bits + 7) // 8
