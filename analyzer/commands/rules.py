@@ -19,12 +19,13 @@ def run(args) -> int:
         code = args.code.upper()
         if code not in codes:
             raise UsageError(f"unknown rule {args.code!r}; known: {', '.join(codes)}")
-        mod = get_rule(code)
+        from analyzer.linter.ruledoc import rule_doc
+
+        rd = rule_doc(code)  # the same text as SARIF help and the docs site's rule page
         if args.format == "json":
-            print(json.dumps({"code": mod.CODE, "name": mod.NAME, "severity": mod.SEVERITY, "origin": origin(code), "doc": mod.__doc__}, indent=2))
+            print(json.dumps({"code": rd.code, "name": rd.name, "severity": rd.severity, "origin": rd.origin, "doc": rd.doc}, indent=2))
         else:
-            print(f"{mod.CODE} {mod.NAME} (default severity: {mod.SEVERITY}; {origin(code)})\n")
-            print(mod.__doc__.strip())
+            print(rd.text())
         return EXIT_OK
     mods = [get_rule(c) for c in codes]
     if args.format == "json":

@@ -34,31 +34,20 @@ def _uri(path: str) -> str:
 
 
 def _descriptor(mod) -> dict:
-    doc = (mod.__doc__ or "").strip()
-    first = doc.splitlines()[0] if doc else mod.NAME
-    short = first.split(":", 1)[-1].strip()
+    from analyzer.linter.ruledoc import describe
+
+    rd = describe(mod)  # the same text as `onnxlint rules CODE` and the docs site's rule page
+    doc, short = rd.doc, rd.summary
     return {
         "id": mod.CODE,
         "name": mod.NAME,
         "shortDescription": {"text": short},
-        "fullDescription": {"text": _section(doc, "What it does") or short},
+        "fullDescription": {"text": rd.section("What it does") or short},
         "help": {"text": doc, "markdown": doc},
         "helpUri": f"{INFO_URI}#rules",
         "defaultConfiguration": {"level": _LEVEL[mod.SEVERITY]},
         "properties": {"tags": ["onnx", "dead-weights"]},
     }
-
-
-def _section(doc: str, title: str) -> str:
-    lines = doc.splitlines()
-    out, inside = [], False
-    for line in lines:
-        if line.startswith("## "):
-            inside = line[3:].strip() == title
-            continue
-        if inside:
-            out.append(line)
-    return " ".join(" ".join(out).split())
 
 
 def _coverage_notifications(fr, uri) -> list:
