@@ -20,6 +20,22 @@ finding is ``confirmed`` when onnxruntime's outputs of the fixed model equal the
 needs other rules' fixes first names their codes in ``FIX_NEEDS``: their findings are fixed
 too, before it, and their waste is part of the expected drop.
 
+**Conditional findings** (``details.condition``: clauses ``symbol <= value`` on input
+dims, all of which must hold; a rule's claim about some input sizes only) are not run at
+the default sizes, where the condition need not hold: each is run through its rule's hook
+at a size where it holds (every bounded symbol at its clause's value; a symbol the
+condition leaves free at one past the largest value of ``details.thresholds[symbol]`` or
+of the other conditions on that node, so that it kills nothing there), then once per
+clause at that clause's value + 1 (the others unchanged), with
+``harness.condition_holds`` False, where the claim must fail, because the conditions are
+exact.  ``confirmed`` needs both: confirmed where the condition holds and refuted past each
+clause.  Claims that still hold past a clause refute the condition (``refuted``: it is not
+exact).  Sizes over ``MAX_RUN_ELEMENTS`` input elements are ``skipped``.
+
+**One call per node.**  A hook is given findings on distinct nodes only: several findings
+on one node (a rule may report a conv once per condition) go to separate calls, each on a
+fresh model, so one rewrite never hides another.
+
 onnxruntime (the optional extra ``verify``) is imported only when the command runs.
 """
 from __future__ import annotations
@@ -27,9 +43,10 @@ from __future__ import annotations
 import json
 import sys
 
-__all__ = ["STATUSES", "render_verify", "run", "verifiable_rules", "verify_findings"]
+__all__ = ["MAX_RUN_ELEMENTS", "STATUSES", "render_verify", "run", "verifiable_rules", "verify_findings"]
 
 STATUSES = ("confirmed", "refuted", "inconclusive", "skipped")
+MAX_RUN_ELEMENTS = 1 << 25  # input elements (all inputs) of one run at a condition's size
 
 
 def verifiable_rules() -> list:
@@ -106,6 +123,172 @@ def _by_fix(path, rule, findings, input_shapes, harness) -> list:
     return results
 
 
+def _rounds(findings) -> list:
+    """``[(index, finding)]`` batches in which no two findings are on the same node."""
+    rounds: list = []
+    for i, f in enumerate(findings):
+        key = (f.graph, f.node_index)
+        for seen, batch in rounds:
+            if key not in seen:
+                seen.add(key)
+                batch.append((i, f))
+                break
+        else:
+            rounds.append(({key}, [(i, f)]))
+    return [batch for _, batch in rounds]
+
+
+def _condition(f) -> list:
+    return list((f.details or {}).get("condition") or [])
+
+
+def _condition_key(f) -> tuple:
+    return tuple((c.get("symbol"), c.get("input"), c.get("axis"), c.get("value")) for c in _condition(f))
+
+
+def _free_sizes(f, all_findings, bound) -> dict:
+    """Sizes for the symbols that ``f``'s condition leaves free: past every value at which
+    they kill anything (``details.thresholds``, and the other conditions on that node)."""
+    sizes: dict = {}
+    for sym, values in ((f.details or {}).get("thresholds") or {}).items():
+        if sym not in bound and values:
+            sizes[sym] = max(sizes.get(sym, 0), max(int(v) for v in values) + 1)
+    for g in all_findings:
+        if (g.graph, g.node_index) != (f.graph, f.node_index):
+            continue
+        for c in _condition(g):
+            sym = c.get("symbol")
+            if sym and sym not in bound:
+                sizes[sym] = max(sizes.get(sym, 0), int(c["value"]) + 1)
+    return sizes
+
+
+def _shapes_at(inputs, base_dims, sizes) -> dict:
+    """Every input's dims: ``base_dims`` with the symbols of ``sizes`` (symbol or
+    (input, axis) -> value) replaced."""
+    out = {}
+    for inp in inputs:
+        dims = list(base_dims[inp.name])
+        for axis, d in enumerate(inp.shape):
+            if isinstance(d, str) and d in sizes:
+                dims[axis] = sizes[d]
+            elif (inp.name, axis) in sizes:
+                dims[axis] = sizes[(inp.name, axis)]
+        out[inp.name] = dims
+    return out
+
+
+def _clause_text(c) -> str:
+    return f"{c.get('symbol') or c['input'] + '[' + str(c['axis']) + ']'}={c['value']}"
+
+
+def _elements(dims: dict) -> int:
+    total = 0
+    for shape in dims.values():
+        n = 1
+        for d in shape:
+            n *= max(int(d), 0)
+        total += n
+    return total
+
+
+def _by_hook(rule, findings, am, harness) -> list:
+    """``rule.verify_findings`` on ``findings``: the definite ones at the harness's sizes,
+    the conditional ones where their condition holds and just past it (module doc); never
+    two findings on one node in one call."""
+    out: list = [None] * len(findings)
+    plain = [(i, f) for i, f in enumerate(findings) if not _condition(f)]
+    for batch in _rounds([f for _, f in plain]):
+        res = rule.verify_findings([plain[j][1] for j, _ in batch], am, harness)
+        for (j, _), r in zip(batch, res):
+            out[plain[j][0]] = r
+    groups: dict = {}
+    for i, f in enumerate(findings):
+        if _condition(f):
+            groups.setdefault(_condition_key(f), []).append((i, f))
+    for items in groups.values():
+        for batch in _rounds([f for _, f in items]):
+            fs = [items[j][1] for j, _ in batch]
+            for (j, _), r in zip(batch, _conditional(rule, fs, findings, am, harness)):
+                out[items[j][0]] = r
+    return out
+
+
+def _conditional(rule, fs, all_findings, am, harness) -> list:
+    """Conditional findings ``fs`` (one condition, distinct nodes): run where the condition
+    holds, then just past each clause."""
+    from analyzer.fix.feeds import VerifyError
+
+    clauses = _condition(fs[0])
+    holds = {}
+    for c in clauses:
+        holds[c.get("symbol") or (c["input"], c["axis"])] = int(c["value"])
+    free: dict = {}
+    for f in fs:
+        for sym, v in _free_sizes(f, all_findings, holds).items():
+            free[sym] = max(free.get(sym, 0), v)
+    base = {k: v for k, v in harness.dims.items()}
+    where = ", ".join(_clause_text(c) for c in clauses)
+
+    def fail(status, message):
+        return [{"rule": rule.CODE, "node": f.node, "op_type": f.op_type, "status": status, "message": message,
+                 "condition": clauses} for f in fs]  # fmt: skip
+
+    def run_at(sizes, condition_holds):
+        dims = _shapes_at(harness.inputs, base, sizes)
+        if _elements(dims) > MAX_RUN_ELEMENTS:
+            return None, dims
+        h = harness.at(dims, condition_holds)
+        try:
+            return rule.verify_findings(fs, am, h), dims
+        finally:
+            harness.absorb(h)
+
+    try:
+        at_t, dims_t = run_at({**free, **holds}, True)
+        if at_t is None:
+            return fail("skipped", f"the condition ({where}) holds only at sizes too large to run here "
+                        f"(over {MAX_RUN_ELEMENTS} input elements)")
+        pasts = []
+        for c in clauses:
+            key = c.get("symbol") or (c["input"], c["axis"])
+            res, dims = run_at({**free, **holds, key: int(c["value"]) + 1}, False)
+            pasts.append((c, res, dims))
+    except VerifyError as e:
+        return fail("inconclusive", f"could not run the model at the condition's size ({where}): {e}")
+    results = []
+    for k, (f, r) in enumerate(zip(fs, at_t)):
+        r = dict(r)
+        shapes = "; ".join(f"{n}={'x'.join(map(str, s))}" for n, s in dims_t.items())
+        r.update(condition=clauses, inputs=dims_t, past=[])
+        head = f"where the condition holds ({where}; inputs {shapes}): {r.get('message') or r.get('reason', '')}"
+        if r["status"] != "confirmed":
+            r["message"] = head
+            results.append(r)
+            continue
+        status, notes = "confirmed", []
+        for c, res, dims in pasts:
+            one = _clause_text(dict(c, value=int(c["value"]) + 1))
+            if res is None:
+                status = "inconclusive" if status == "confirmed" else status
+                notes.append(f"past it ({one}) the sizes are too large to run")
+                continue
+            p = res[k]
+            r["past"].append({"clause": c, "inputs": dims, "status": p["status"], "message": p.get("message") or p.get("reason", "")})
+            if p["status"] == "refuted":
+                notes.append(f"past it ({one}) the claim fails, as the condition says: {p.get('message') or p.get('reason', '')}")
+            elif p["status"] == "confirmed":
+                status = "refuted"
+                notes.append(f"the condition is not exact: past it ({one}) the claim still holds, so the threshold is wrong "
+                             "(a bug in onnxlint, please report it)")
+            else:
+                status = "inconclusive" if status == "confirmed" else status
+                notes.append(f"past it ({one}): {p['status']}: {p.get('message') or p.get('reason', '')}")
+        r["status"], r["message"] = status, head + "; " + "; ".join(notes)
+        results.append(r)
+    return results
+
+
 def verify_findings(path, input_shapes=None) -> dict:
     """Confirm or refute every finding of ``path`` that a rule can check by execution."""
     from analyzer.fix.compare import TOLERANCES
@@ -119,7 +302,7 @@ def verify_findings(path, input_shapes=None) -> dict:
     results = []
     for rule, findings in found:
         if callable(getattr(rule, "verify_findings", None)):
-            results.extend(rule.verify_findings(findings, am, harness))
+            results.extend(_by_hook(rule, findings, am, harness))
         else:
             results.extend(_by_fix(path, rule, findings, input_shapes, harness))
     counts = {s: sum(1 for r in results if r["status"] == s) for s in STATUSES}

@@ -141,24 +141,55 @@ class Harness:
     ``probe(model, outputs)`` computes intermediate values on the model as it is (not
     counted); ``tolerance(model)`` is the precision to compare that model's outputs at (the
     report's precision is the loosest one asked for); ``compare(names, ref, got, precision)``
-    compares outputs; ``scale`` is the magnitude that perturbations use."""
+    compares outputs; ``scale`` is the magnitude that perturbations use.
+
+    ``condition_holds`` is False when ``onnxlint verify`` runs a conditional finding (one
+    with ``details.condition``) at a size just past its condition, where its claim is
+    expected to fail: the hook then words a failed claim as that expected outcome, not as a
+    bug (the status stays ``refuted``; the command reads it).  ``model_proto``: the model
+    already loaded (an :meth:`at` harness shares it, read-only, and copies it for
+    :meth:`model`)."""
 
     scale = SCALE
+    condition_holds = True
 
-    def __init__(self, path, input_shapes=None):
+    def __init__(self, path, input_shapes=None, model_proto=None):
         self.path = str(path)
         self._ort = import_ort()
-        self._model = onnx.load(self.path, load_external_data=True)
-        self.inputs = proto_inputs(self._model)
+        self._shared = model_proto
+        self._model = onnx.load(self.path, load_external_data=True) if model_proto is None else None
+        model_proto = model_proto if model_proto is not None else self._model
+        self.inputs = proto_inputs(model_proto)
         self.dims = input_dims(self.inputs, input_shapes)
         self.feeds = make_feeds(self.inputs, self.dims, 0)
         self.runs = 0
-        self._base_precision = model_precision(self._model)
+        self._base_precision = model_precision(model_proto)
         self._precisions: list = []
 
     def model(self) -> onnx.ModelProto:
         model, self._model = self._model, None  # the first caller gets the one already loaded
-        return model if model is not None else onnx.load(self.path, load_external_data=True)
+        if model is not None:
+            return model
+        if self._shared is not None:
+            copy = onnx.ModelProto()
+            copy.CopyFrom(self._shared)
+            return copy
+        return onnx.load(self.path, load_external_data=True)
+
+    def at(self, input_shapes, condition_holds=True) -> "Harness":
+        """A harness of the same file at other input sizes (``input_shapes``: every input's
+        dims), loading the model once for all of them; :meth:`absorb` its counts after."""
+        if self._shared is None:  # the unused loaded model becomes the shared one (model() then copies it)
+            self._shared, self._model = self._model or onnx.load(self.path, load_external_data=True), None
+        h = Harness(self.path, input_shapes, model_proto=self._shared)
+        h.condition_holds = condition_holds
+        return h
+
+    def absorb(self, other: "Harness") -> None:
+        """Count ``other``'s runs and precisions as this harness's (the report's totals)."""
+        self.runs += other.runs
+        self._precisions.extend(other._precisions)
+        other.runs, other._precisions = 0, []
 
     def session(self, model):
         return session(serialize(model), self._ort)
