@@ -90,6 +90,22 @@ def test_strict_mode_catches_a_broken_link(tmp_path):
     assert "missing.md" in proc.stderr and "nowhere" in proc.stderr
 
 
+def test_site_builds_without_a_network(tmp_path):
+    """Offline: the strict build in a network namespace with no interface but loopback
+    (``unshare -rn``, where the kernel allows unprivileged user namespaces)."""
+    require_mkdocs()
+    import shutil
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -rn is not available here: cannot cut the network for the build")
+    proc = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "out" / "rules" / "DT001" / "index.html").is_file()
+
+
 def test_site_loads_nothing_from_the_network(site):
     """Offline: no script, stylesheet, font or image from another host in any page."""
     external = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
