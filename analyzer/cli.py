@@ -17,10 +17,37 @@ from analyzer.linter.registry import RuleLoadError  # stdlib only at import time
 FORMATS = ["text", "json", "sarif", "github", "html"]
 
 
+def _int_at_least(lo: int):
+    """An argparse ``type=``: an integer >= ``lo`` (``--bench-runs 0``, ``--max-nodes -5``
+    are refused with one line and exit 2, not taken silently)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse ``type=``: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse exits 2 too; keep its one-line style
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_ERROR, f"onnxlint: error: {message}\n")
+    def error(self, message):  # one line (not argparse's usage block), exit 2 (EXIT_ERROR)
+        self.exit(EXIT_ERROR, f"onnxlint: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--isolated", action="store_true", help="ignore all configuration files")
     c.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not recorded in this baseline")
     c.add_argument("--write-baseline", metavar="FILE", help="record today's findings as the baseline (exit 0 unless a file fails)")
-    c.add_argument("--max-nodes", type=int, default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
+    c.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
 
     sh = sub.add_parser("shapes", help="print every value's inferred shape, dtype and where it came from")
     sh.add_argument("model", metavar="MODEL")
@@ -74,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fix", help="rewrite a model without what the rules find (every rule that has a fix)")
     f.add_argument("model", metavar="MODEL")
-    f.add_argument("--output", "-o", metavar="OUT", required=True)
+    f.add_argument("--output", "-o", metavar="OUT", help="write the fixed model here (atomically; OUT.data too when the input keeps external data); required unless --diff")
+    f.add_argument("--diff", "--dry-run", action="store_true", help="print what would change (node, rewrite, parameters and bytes saved) and write nothing; exit 1 when something would be fixed")
+
     f.add_argument("--select", metavar="CODES", help="which rules' findings to fix: codes or prefixes (default: every rule that has a fix)")
     f.add_argument("--verify", action="store_true", help="run original and fixed model in onnxruntime and compare outputs")
     f.add_argument("--bench", action="store_true", help="time original vs fixed model in onnxruntime")
-    f.add_argument("--bench-runs", type=int, default=20, metavar="N", help="timed runs per model for --bench (median; default 20)")
+    f.add_argument("--bench-runs", type=_int_at_least(1), default=20, metavar="N", help="timed runs per model for --bench (median; default 20)")
     f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
     f.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -89,12 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("scan", help="lint a model zoo: parallel isolated workers, JSON Lines stream, resumable, summary")
     sc.add_argument("paths", nargs="+", metavar="DIR|LIST_FILE", help="folders (searched for *.onnx), list files (one path a line; - for stdin) or models")
-    sc.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="worker processes (default: the number of usable cores)")
+    sc.add_argument("--jobs", "-j", type=_int_at_least(1), default=None, metavar="N", help="worker processes (default: the number of usable cores)")
     sc.add_argument("--format", choices=["jsonl", "json", "text", "csv"], default="jsonl", help="jsonl (default) streams one object per file; the others are written at the end")
     sc.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (jsonl: as results come; others: atomically at the end)")
     sc.add_argument("--resume", action="store_true", help="continue the scan recorded in --output (jsonl): skip files recorded there and unchanged")
     sc.add_argument("--retry-errors", action="store_true", help="with --resume: analyze again the files recorded with an error")
-    sc.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time limit per file (default: 120; 0: none)")
+    sc.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS", help="time limit per file (default: 120; 0: none)")
     sc.add_argument("--max-memory", default=None, metavar="SIZE", help="address-space limit per worker, e.g. 4G, 512M, none (default: 8G)")
     sc.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary on stderr")
     sc.add_argument("--dask", metavar="ADDRESS", help="run the files on this Dask scheduler (e.g. tcp://host:8786) instead of local workers")
@@ -105,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...", help="bind a graph input's dims (repeatable)")
     sc.add_argument("--config", metavar="FILE", help="read settings from this pyproject.toml / setup.cfg / onnxlint.toml")
     sc.add_argument("--isolated", action="store_true", help="ignore all configuration files")
-    sc.add_argument("--max-nodes", type=int, default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
+    sc.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
     return p
 
 
@@ -115,7 +144,18 @@ COMMANDS = {"check": "check", "shapes": "shapes", "rules": "rules", "suppress": 
 
 
 def main(argv=None) -> int:
+    from analyzer.commands.stdout import PipeSafe
+
+    stdout, sys.stdout = sys.stdout, PipeSafe(sys.stdout)  # `onnxlint rules | head -1`: quiet
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv=None) -> int:
     parser = build_parser()
+
     args = parser.parse_args(argv)
     try:
         module = COMMANDS.get(args.command)

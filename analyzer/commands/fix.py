@@ -17,6 +17,11 @@ runs the hooks, writes the result (:mod:`analyzer.fix.write`) and reports it:
   then the model); the input files are never written (an output that would overwrite them is
   refused).
 
+``--diff`` (alias ``--dry-run``) runs all of that but the writing: it prints what would
+change, finding by finding (node, what is rewritten or removed, parameters and bytes
+saved; refusals with their reason), and writes no file.  Its exit code: 0 when nothing would
+change, 1 when something would be fixed (so CI can ask "is anything fixable?"), 2 on error.
+
 onnxruntime is imported only for ``--verify`` / ``--bench`` (see :mod:`analyzer.fix.runtime`).
 """
 from __future__ import annotations
@@ -28,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.fix.rewrite import count_params, rewrite_model
-from analyzer.fix.write import FixError, write_model
+from analyzer.fix.write import FixError, check_rewritten, write_model
 from analyzer.io.load import LoadError, load
 
 __all__ = ["FixError", "FixReport", "fix_file", "fixable_rules", "parse_codes", "render", "run"]
 
-EXIT_OK, EXIT_ERROR = 0, 2
+EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
 
 def fixable_rules() -> list:
@@ -61,6 +66,7 @@ class FixReport:
     verification: dict | None = None
     bench: dict | None = None
     fixable: tuple = ()  # the codes of every rule that has a fix (the totals list each)
+    dry_run: bool = False  # --diff: nothing was written (``output`` is None)
 
     def count(self, rule=None, status=None) -> int:
         return sum(1 for c in self.changes if (rule is None or c.rule == rule) and (status is None or c.status == status))
@@ -73,6 +79,7 @@ class FixReport:
             "tool": {"name": "onnxlint", "version": __version__},
             "input": self.input,
             "output": self.output,
+            "dry_run": self.dry_run,
             "external_data": self.external_data,
             "changes": [c.to_dict() for c in self.changes],
             "totals": {
@@ -120,18 +127,19 @@ def _same_file(a, b) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def fix_file(path, out, codes=None) -> FixReport:
-    """Fix ``path`` into ``out`` for the rules ``codes`` (default: every rule that has a fix).
+def fix_file(path, out, codes=None, dry_run=False) -> FixReport:
+    """Fix ``path`` into ``out`` for the rules ``codes`` (default: every rule that has a fix);
+    ``dry_run``: check the rewrite but write nothing (``out`` may be None).
     Raises LoadError / GraphError / ShapeError / FixError."""
     from analyzer.model import analyze_loaded
 
     fixable = fixable_rules()
     rules = [r for r in fixable if codes is None or r.CODE in codes]
     loaded = load(path, lazy=False)  # the model is rewritten and saved: it needs every payload
-    out = Path(out)
-    data_path = out.with_name(out.name + ".data")
+    out = Path(out) if out is not None else None
+    data_path = out.with_name(out.name + ".data") if out is not None else None
     inputs = [Path(path)] + [ref.path for ref in loaded.external.values()]
-    for target in ([out, data_path] if loaded.external else [out]):
+    for target in ([] if dry_run else [out, data_path] if loaded.external else [out]):
         if any(_same_file(target, p) for p in inputs):
             raise FixError("overwrite", f"{target} is one of the input's own files; choose another output")
     am = analyze_loaded(loaded, path)
@@ -139,9 +147,13 @@ def fix_file(path, out, codes=None) -> FixReport:
     params_before, bytes_before = count_params(am.model)
     result = rewrite_model(am, findings, [(r.CODE, r.fix_findings) for r in rules])
     params_after, bytes_after = count_params(am.model)
-    write_model(am.model, loaded, out, result.externalize, original=path)
+    if dry_run:
+        check_rewritten(am.model, loaded, original=path)
+    else:
+        write_model(am.model, loaded, out, result.externalize, original=path)
     return FixReport(
-        input=str(path), output=str(out), external_data=str(data_path) if loaded.external else None,
+        input=str(path), output=None if dry_run else str(out),
+        external_data=str(data_path) if loaded.external and not dry_run else None, dry_run=dry_run,
         changes=result.changes, params_before=params_before, params_after=params_after,
         bytes_before=bytes_before, bytes_after=bytes_after, notes=list(am.notes) + notes,
         fixable=tuple(r.CODE for r in fixable),
@@ -176,9 +188,31 @@ def render_bench(b: dict) -> list:
              f"middle half x{lo:.3f}..x{hi:.3f})")]
 
 
+def render_diff(rep: FixReport) -> str:
+    """The text of ``fix --diff``: what would change, named by the input file."""
+    lines = []
+    where = _esc(rep.input)
+    for c in rep.changes:
+        status = "would fix" if c.status == "fixed" else c.status
+        lines.append(f"{where}:{_esc(c.node)}: {c.rule} {status}: {c.text(_esc)}")
+    for n in rep.notes:
+        lines.append(f"{where}: note: {_esc(n)}")
+    n = rep.count(status="fixed")
+    per_rule = ", ".join(f"{rep.count(r, 'fixed')} {r}" for r in rep.fixable if rep.count(r, "fixed"))
+    removed = rep.params_before - rep.params_after
+    lines.append(
+        f"{where}: would fix {n} finding(s)" + (f" ({per_rule})" if per_rule else "")
+        + f", refuse {rep.count(status='refused')}; parameters {rep.params_before} -> {rep.params_after} "
+        f"({removed} removed, {rep.bytes_before - rep.bytes_after} bytes); no file written"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def render(rep: FixReport, fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(rep.to_dict(), indent=2, sort_keys=False) + "\n"
+    if rep.dry_run:
+        return render_diff(rep)
     lines = []
     where = _esc(rep.output)
     for c in rep.changes:
@@ -224,6 +258,13 @@ def run(args) -> int:
     from analyzer.graph.build import GraphError
     from analyzer.shapes import ShapeError
 
+    dry_run = getattr(args, "diff", False)
+    if dry_run and args.output:
+        raise UsageError("fix: --diff writes no file; drop --output")
+    if dry_run and (args.verify or args.bench):
+        raise UsageError("fix: --verify and --bench run the written model; they cannot go with --diff")
+    if not dry_run and not args.output:
+        raise UsageError("fix: give --output OUT (or --diff to print what would change)")
     try:
         codes = parse_codes(args.select)
     except ValueError as e:
@@ -236,7 +277,7 @@ def run(args) -> int:
             print(ORT_MISSING, file=sys.stderr)
             return EXIT_ERROR
     try:
-        rep = fix_file(args.model, args.output, codes)
+        rep = fix_file(args.model, args.output, codes, dry_run=dry_run)
     except (LoadError, FixError, GraphError) as e:
         print(f"{_esc(args.model)}: {e.kind}: {_esc(e.message)}", file=sys.stderr)
         return EXIT_ERROR
@@ -246,4 +287,6 @@ def run(args) -> int:
     if args.verify or args.bench:
         return _execute(args, rep, input_shapes)
     sys.stdout.write(render(rep, args.format))
+    if dry_run:
+        return EXIT_CHANGES if rep.count(status="fixed") else EXIT_OK
     return EXIT_OK

@@ -34,16 +34,17 @@ MAX_WEIGHT_ELEMENTS = 1 << 34  # read weights of any realistic size
 
 
 def count_params(model: onnx.ModelProto) -> tuple[int, int]:
-    """(elements, bytes) of every initializer in every graph (from dims, data not read)."""
+    """(elements, bytes) of every initializer in every graph (from dims, data not read);
+    bytes in the stored dtype: an int8 weight is one byte an element, a packed int4 one
+    half (:func:`analyzer.io.tensors.expected_nbytes`)."""
+    from analyzer.io.tensors import expected_nbytes
+
     n = nbytes = 0
     for init in _iter_initializers(model):
         size = int(np.prod(init.dims, dtype=np.int64)) if len(init.dims) else 1
         n += size
-        try:
-            item = helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
-        except Exception:
-            item = 0
-        nbytes += size * item
+        b = expected_nbytes(init)
+        nbytes += b if b is not None and b > 0 else 0
     return n, nbytes
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto
 
-from analyzer.io.atomic import write_bytes_atomic
+from analyzer.io.atomic import user_path_error, write_bytes_atomic
 from analyzer.io.load import copy_external_bytes, external_key, iter_tensors
 
 __all__ = ["MAX_EXTERNAL_COPY", "FixError", "write_model"]
@@ -125,9 +125,24 @@ def _write_data(f, tmp_name, model, loaded, externalize) -> None:
     os.fsync(f.fileno())
 
 
+def check_rewritten(model, loaded, original=None) -> None:
+    """``fix --diff``: the check that :func:`write_model` runs before writing, without
+    writing (a model with external data is checked only when written: its tensors point at
+    files that do not exist yet).  Raises FixError."""
+    if not loaded.external:
+        _check(model, original)
+
+
 def write_model(model, loaded, out, externalize, original=None) -> None:
-    """Check and write ``model`` to ``out`` (and ``out.data`` when the input had external data)."""
-    out = Path(out)
+    """Check and write ``model`` to ``out`` (and ``out.data`` when the input had external data).
+    An OSError on our temporary files names ``out`` (see :func:`analyzer.io.atomic.user_path_error`)."""
+    try:
+        _write_model(model, loaded, Path(out), externalize, original)
+    except OSError as e:
+        raise user_path_error(e, out) from None
+
+
+def _write_model(model, loaded, out, externalize, original=None) -> None:
     if not loaded.external:
         _check(model, original)
         write_bytes_atomic(out, model.SerializeToString())
