@@ -144,3 +144,10 @@ def test_rounds_keep_nodes_apart():
     for b in batches:
         keys = [(f.graph, f.node_index) for _, f in b]
         assert len(keys) == len(set(keys))
+
+
+def test_text_summary_names_the_rules_with_findings(two_symbols, capsys):
+    rc = cli.main(["verify", two_symbols])
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert rc == 0 and ": 3 DT001 finding(s): 3 confirmed" in last and " 0 WS" not in last
+    assert "conditional findings at the sizes of their conditions" in last

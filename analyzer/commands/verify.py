@@ -325,8 +325,11 @@ def render_verify(v: dict, fmt: str = "text") -> str:
     for r in v["findings"]:
         lines.append(f"{where}:{escape(r['node'])}: {r['rule']} {r['status']}: {escape(r.get('message') or r.get('reason', ''))}")
     c = v["counts"]
-    per_rule = ", ".join(f"{sum(1 for r in v['findings'] if r['rule'] == code)} {code}" for code in v["rules"])
+    counts = {code: sum(1 for r in v["findings"] if r["rule"] == code) for code in v["rules"]}
+    per_rule = ", ".join(f"{n} {code}" for code, n in counts.items() if n) or "0"  # the rules with findings
     shapes = ", ".join(f"{escape(k)}={'x'.join(map(str, s)) or 'scalar'}" for k, s in v["inputs"].items())
+    if any("condition" in r for r in v["findings"]):
+        shapes += "; conditional findings at the sizes of their conditions"
     lines.append(f"{where}: {per_rule} finding(s): {c['confirmed']} confirmed, {c['refuted']} refuted, "
                  f"{c['inconclusive']} inconclusive, {c['skipped']} skipped ({v['runs']} onnxruntime runs; inputs {shapes})")
     return "\n".join(lines) + "\n"
