@@ -243,3 +243,16 @@ def test_fix_counts_bytes_in_stored_dtype(tmp_path):
     packed = helper.make_tensor("p", TensorProto.INT4, [4, 16, 3, 3], np.zeros(576, dtype=np.int8).tolist())
     m.graph.initializer.append(packed)
     assert count_params(m) == (578 + 576, 581 + 288)
+
+
+def test_fix_summary_names_only_rules_that_fixed(capsys, tmp_path):
+    rc, out, err = cli(capsys, "fix", SAMPLES / "drln_attention_dynamic_dynamo.onnx", "-o", tmp_path / "f.onnx")
+    last = out.splitlines()[-1]
+    assert rc == 0 and "fixed 4 DT001, 1 DT002; refused 0" in last and " 0 WS" not in last
+
+
+def test_huge_input_shape_is_refused_not_allocated(capsys):
+    pytest.importorskip("onnxruntime")
+    rc, out, err = cli(capsys, "verify", SAMPLES / "drln_attention_dynamic_dynamo.onnx", "--input-shape", "input=1,64,100000,100000")
+    assert rc == 2 and out == "" and len(err.splitlines()) == 1
+    assert "640000000000 elements" in err and "input=1x64x100000x100000" in err

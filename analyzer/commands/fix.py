@@ -219,7 +219,7 @@ def render(rep: FixReport, fmt: str = "text") -> str:
         lines.append(f"{where}:{_esc(c.node)}: {c.rule} {c.status}: {c.text(_esc)}")
     for n in rep.notes:
         lines.append(f"{where}: note: {_esc(n)}")
-    fixed = ", ".join(f"{rep.count(r, 'fixed')} {r}" for r in rep.fixable)
+    fixed = ", ".join(f"{rep.count(r, 'fixed')} {r}" for r in rep.fixable if rep.count(r, "fixed")) or "0"  # rules that fixed something
     removed = rep.params_before - rep.params_after
     data = f" + {_esc(rep.external_data)}" if rep.external_data else ""
     lines.append(

@@ -74,8 +74,23 @@ def input_dims(inputs, input_shapes=None) -> dict:
     return out
 
 
+MAX_FEED_ELEMENTS = 1 << 27  # all inputs of one run together: bigger is refused, not allocated
+
+
 def make_feeds(inputs, dims: dict, run: int = 0, skip=()) -> dict:
-    """Seeded random values: run 0 uniform [0, 1), run 1 standard normal (floats)."""
+    """Seeded random values: run 0 uniform [0, 1), run 1 standard normal (floats).  Raises
+    VerifyError when the inputs would hold more than MAX_FEED_ELEMENTS elements (a typo
+    such as ``--input-shape x=1,3,100000,100000`` must be one line, not an exhausted memory)."""
+    total = 0
+    for inp in inputs:
+        if inp.name not in skip:
+            n = 1
+            for d in dims[inp.name]:
+                n *= max(int(d), 0)
+            total += n
+    if total > MAX_FEED_ELEMENTS:
+        shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in dims.items())
+        raise VerifyError(f"the inputs would hold {total} elements ({shapes}); runs are limited to {MAX_FEED_ELEMENTS}")
     rng = np.random.default_rng(1234 + run)
     feeds = {}
     for inp in inputs:
