@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from onnx import ModelProto, TensorProto
 
 from analyzer.graph.build import MAIN, Graph, build_graph
 from analyzer.io.load import LoadedModel, from_proto, load
+from analyzer.io.proto import ModelProto, TensorProto
 from analyzer.shapes import Shapes, TensorInfo, infer_shapes
 
 __all__ = ["AnalyzedModel", "ValueShape", "analyze", "analyze_loaded", "load_any", "dtype_name"]

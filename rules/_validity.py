@@ -135,16 +135,16 @@ def known_max_version(domain: str) -> int | None:
 def _max_versions() -> dict:
     global _MAX
     if _MAX is None:
-        import onnx.defs
-        from onnx import helper
+        from analyzer.io import proto
 
         out: dict = {}
-        for s in onnx.defs.get_all_schemas_with_history():
+        for s in proto.schema_defs().get_all_schemas_with_history():
             d = normalize_domain(s.domain)
             out[d] = max(out.get(d, 0), int(s.since_version))
-        out[""] = max(out.get("", 0), int(onnx.defs.onnx_opset_version()))
-        row = helper.VERSION_TABLE[-1]  # (release, ir, ai.onnx, ai.onnx.ml, ai.onnx.training)
-        out["ai.onnx.ml"] = max(out.get("ai.onnx.ml", 0), int(row[3]))
+        out[""] = max(out.get("", 0), proto.opset_version(""))
+        # the registry's newest ai.onnx.ml opset: the ai.onnx.ml column of the last row of
+        # onnx.helper.VERSION_TABLE (tests/test_startup.py checks they agree)
+        out["ai.onnx.ml"] = max(out.get("ai.onnx.ml", 0), proto.opset_version("ai.onnx.ml"))
         out = {d: v for d, v in out.items() if d in ONNX_DOMAINS}
         _MAX = out
     return _MAX
@@ -159,10 +159,10 @@ def schema_at(op_type: str, domain: str, version: int):
     one with since_version <= version), or None.  Cached."""
     key = (op_type, domain, version)
     if key not in _SCHEMAS:
-        import onnx.defs
+        from analyzer.io.proto import get_schema
 
         try:
-            _SCHEMAS[key] = onnx.defs.get_schema(op_type, version, domain)
+            _SCHEMAS[key] = get_schema(op_type, version, domain)
         except Exception:
             _SCHEMAS[key] = None
         if len(_SCHEMAS) > 100_000:  # hostile models with endless op names: stay bounded
@@ -171,10 +171,10 @@ def schema_at(op_type: str, domain: str, version: int):
 
 
 def has_op(op_type: str, domain: str) -> bool:
-    import onnx.defs
+    from analyzer.io.proto import has_schema
 
     try:
-        return bool(onnx.defs.has(op_type, domain))
+        return bool(has_schema(op_type, domain))
     except Exception:
         return False
 

@@ -148,7 +148,7 @@ def input_ints(model, op, index):
 def ints_attr(op, name):
     """The INTS/INT attribute ``name`` as a list of ints, None when absent, or the string
     ``"bad"`` when it has another type (MV020 reports that)."""
-    from onnx import AttributeProto
+    from analyzer.io.proto import AttributeProto
 
     for a in op.proto.attribute:
         if a.name != name:
@@ -189,9 +189,8 @@ def located_tensors(model, sparse=False):
     included), function attribute defaults.  With ``sparse``, yields
     ``(SparseTensorProto, TensorLocation of its values)`` for sparse initializers and
     sparse attributes instead."""
-    from onnx import AttributeProto
-
     from analyzer.io.load import text
+    from analyzer.io.proto import AttributeProto
 
     g = model.graph
     lazy = getattr(model.loaded, "lazy", None) or {}

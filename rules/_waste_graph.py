@@ -83,13 +83,13 @@ def valid_dims(tensor) -> bool:
 
 def init_size(tensor) -> tuple[int, int]:
     """(elements, bytes in the stored dtype) of an initializer, from its dims (as count_params)."""
-    from onnx import helper
+    from analyzer.io.tensors import tensor_dtype_to_np_dtype
 
     n = 1
     for d in tensor.dims:  # absurd dims (negative, or a count past int64) are MV024's: capped here
         n = 0 if d < 0 else min(n * int(d), COUNT_CAP)
     try:
-        item = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        item = tensor_dtype_to_np_dtype(tensor.data_type).itemsize
     except (KeyError, TypeError, ValueError):
         item = 0
     return n, n * item
@@ -324,9 +324,8 @@ def duplicate_initializers(model, budget=DEFAULT_READ_BUDGET) -> dict:
 def _dups(model, budget):
     import hashlib
 
-    from onnx import TensorProto
-
     from analyzer.io.load import read_tensor
+    from analyzer.io.proto import TensorProto
 
     G, outputs, dead = model.graph.nx, _graph_outputs(model), _all_dead(model)
     by_shape: dict = {}
@@ -388,7 +387,7 @@ def duplicate_components(model, budget=DEFAULT_READ_BUDGET) -> dict:
 
 
 def _attr_signature(op):
-    from onnx import AttributeProto
+    from analyzer.io.proto import AttributeProto
 
     sig = []
     for a in op.proto.attribute:

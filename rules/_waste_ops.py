@@ -111,7 +111,7 @@ class _Index:
     them), producers and initializers of the main graph, built once per model."""
 
     def __init__(self, am):
-        from analyzer.fix.rewrite import readers
+        from analyzer.fix.walk import readers
 
         g = am.model.graph
         self.counts = readers(am.model)

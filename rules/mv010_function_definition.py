@@ -127,7 +127,7 @@ def check(model, options=None):
 
 def _called(fn, local, text):
     """The local functions ``fn``'s nodes call, in order, looking into nested bodies."""
-    from onnx import AttributeProto
+    from analyzer.io.proto import AttributeProto
 
     out, stack = [], [list(fn.node)]
     while stack:

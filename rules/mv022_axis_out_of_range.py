@@ -77,7 +77,7 @@ def check(model, options=None):
 
 
 def _attr_int(op, name):
-    from onnx import AttributeProto
+    from analyzer.io.proto import AttributeProto
 
     for a in op.proto.attribute:
         if a.name == name and not a.ref_attr_name and a.type == AttributeProto.INT:

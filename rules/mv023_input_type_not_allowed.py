@@ -48,7 +48,7 @@ SEVERITY = "error"
 
 def type_string(elem_type: int) -> str | None:
     """``tensor(float)`` for an element type (onnx's names), or None."""
-    from onnx import TensorProto
+    from analyzer.io.proto import TensorProto
 
     try:
         name = TensorProto.DataType.Name(int(elem_type))

@@ -66,7 +66,7 @@ _TYPED = ("float_data", "int32_data", "string_data", "int64_data", "double_data"
 
 def _field_for(data_type):
     """(field, values per element) for a data type's typed storage, None when unknown."""
-    from onnx import TensorProto as T
+    from analyzer.io.proto import TensorProto as T
 
     if data_type in (T.FLOAT,):
         return "float_data", 1
@@ -88,21 +88,20 @@ def _field_for(data_type):
 
 
 def _SUBBYTE_TYPES():
-    from onnx import TensorProto as T
+    from analyzer.io.proto import TensorProto as T
 
     return {getattr(T, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2") if hasattr(T, n)}
 
 
 def _known_types():
-    from onnx import TensorProto
+    from analyzer.io.proto import TensorProto
 
     return {int(v) for v in TensorProto.DataType.values()} - {0}
 
 
 def problems(loc):
     """``[(problem, message, details)]`` for one :class:`rules._validity_attrs.TensorLocation`."""
-    from onnx import TensorProto
-
+    from analyzer.io.proto import TensorProto
     from analyzer.io.tensors import expected_nbytes
 
     t = loc.tensor

@@ -62,8 +62,7 @@ def check(model, options=None):
 
 
 def _problems(sp):
-    from onnx import TensorProto
-
+    from analyzer.io.proto import TensorProto
     from rules.mv024_tensor_payload import problems as payload_problems
     from rules._validity_attrs import TensorLocation
 
@@ -92,9 +91,10 @@ def _problems(sp):
     if nnz == 0 or nnz * len(idims) > MAX_INDICES or payload_problems(TensorLocation(indices, "", "", "")):
         return
     import numpy as np
-    from onnx import numpy_helper
 
-    idx = numpy_helper.to_array(indices).astype(np.int64, copy=False)
+    from analyzer.io.tensors import to_array
+
+    idx = to_array(indices).astype(np.int64, copy=False)
     if len(idims) == 1:
         from analyzer.common import element_count
 

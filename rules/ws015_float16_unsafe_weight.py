@@ -64,10 +64,10 @@ MAX_ELEMENTS = 1 << 31
 
 def check(model, options=None):
     import numpy as np
-    from onnx import TensorProto
 
     from analyzer.findings import Finding
     from analyzer.io.load import read_tensor
+    from analyzer.io.proto import TensorProto
 
     min_abs = float((options or {}).get("min-abs", MIN_ABS))
     g = model.graph

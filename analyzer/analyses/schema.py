@@ -67,11 +67,11 @@ def op_schema(domain: str, op_type: str, opset: int | None) -> OpSchemaView | No
 
 def _build(domain, op_type, opset):
     try:
-        import onnx.defs
+        from analyzer.io.proto import get_schema, has_schema
 
-        if opset < 1 or not onnx.defs.has(op_type, domain):
+        if opset < 1 or not has_schema(op_type, domain):
             return None
-        s = onnx.defs.get_schema(op_type, opset, domain)
+        s = get_schema(op_type, opset, domain)
     except Exception:
         return None
     try:

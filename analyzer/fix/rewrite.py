@@ -23,6 +23,7 @@ from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 from analyzer.fix.convs import ConvState, write_conv
 from analyzer.fix.records import Change, Refused, RewriteResult
+from analyzer.fix.walk import iter_graphs, readers
 from analyzer.io.load import read_tensor
 
 __all__ = [
@@ -48,40 +49,9 @@ def count_params(model: onnx.ModelProto) -> tuple[int, int]:
     return n, nbytes
 
 
-def iter_graphs(model):
-    """The main graph and every subgraph (node attributes), depth first."""
-    stack = [model.graph]
-    while stack:
-        g = stack.pop()
-        yield g
-        for node in g.node:
-            for a in node.attribute:
-                if a.type == AttributeProto.GRAPH:
-                    stack.append(a.g)
-                elif a.type == AttributeProto.GRAPHS:
-                    stack.extend(a.graphs)
-
-
 def _iter_initializers(model):
     for g in iter_graphs(model):
         yield from g.initializer
-
-
-def readers(model) -> dict:
-    """How often each name is read: node inputs in every graph and function, main outputs."""
-    counts: dict = {}
-    for g in iter_graphs(model):
-        for node in g.node:
-            for name in node.input:
-                if name:
-                    counts[name] = counts.get(name, 0) + 1
-    for f in model.functions:
-        for node in f.node:
-            for name in node.input:
-                counts[name] = counts.get(name, 0) + 1
-    for o in model.graph.output:
-        counts[o.name] = counts.get(o.name, 0) + 1
-    return counts
 
 
 class Names:

@@ -15,10 +15,10 @@ from collections import deque
 from itertools import chain
 
 import networkx as nx
-from onnx import AttributeProto, ModelProto, SparseTensorProto
 
 from analyzer.graph.core import GRAPH_TYPES, MAIN, Graph, GraphError, OpNode, SubGraph, gc_paused
 from analyzer.io.load import shown, text
+from analyzer.io.proto import AttributeProto, ModelProto, SparseTensorProto
 
 __all__ = ["GraphError", "OpNode", "SubGraph", "Graph", "build_graph", "gc_paused", "MAIN"]
 

@@ -48,9 +48,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import networkx as nx
-from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, helper
 
 from analyzer.io.load import shown, text
+from analyzer.io.proto import AttributeProto, GraphProto, ModelProto, NodeProto, get_attribute_value
 
 __all__ = ["MAIN", "GraphError", "OpNode", "SubGraph", "Graph", "gc_paused", "GRAPH_TYPES"]
 
@@ -141,7 +141,7 @@ class OpNode:
                 v = a.s.decode("utf-8", "replace")
             else:
                 try:
-                    v = helper.get_attribute_value(a)
+                    v = get_attribute_value(a)
                 except Exception:
                     v = None
                 if isinstance(v, bytes):

@@ -14,9 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from onnx import TensorProto
-
 from analyzer.io.errors import LoadError, shown, text
+from analyzer.io.proto import TensorProto
 from analyzer.io.protoscan import pread_upto
 from analyzer.io.tensors import expected_nbytes
 

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import ModelProto, TensorProto
 
+from analyzer.io import proto
 from analyzer.io.errors import ERROR_KINDS, LoadError, one_line, shown, text
 from analyzer.io.external import O_FLAGS, ExternalRef, copy_external_bytes, external_key, read_external_bytes, read_ref, validate_external
 from analyzer.io.lazy import reduce_model
+from analyzer.io.proto import ModelProto, TensorProto
 from analyzer.io.protoscan import PROTOBUF_DEPTH_LIMIT, FileSource, ScanError, nesting_depth, scan_model_fields
-from analyzer.io.tensors import MAX_ITEMSIZE, iter_tensors, plain_array, tensor_numel
+from analyzer.io.tensors import MAX_ITEMSIZE, element_dtype, iter_tensors, plain_array, tensor_numel, to_array
 
 __all__ = [
     "ERROR_KINDS",
@@ -247,9 +247,9 @@ def _check_model(loaded: LoadedModel, path) -> None:
         raise LoadError(path, "not-onnx", "no graph in the file (not an ONNX model)")
     if model.ir_version <= 0:
         raise LoadError(path, "not-onnx", "ir_version is missing (not an ONNX model, or an older serialized message)")
-    if model.ir_version > onnx.IR_VERSION:
+    if model.ir_version > proto.IR_VERSION:
         raise LoadError(
-            path, "unsupported", f"IR version {model.ir_version} is newer than this onnx supports ({onnx.IR_VERSION})"
+            path, "unsupported", f"IR version {model.ir_version} is newer than this onnx supports ({proto.IR_VERSION})"
         )
     if not model.opset_import:
         raise LoadError(path, "not-onnx", "no opset_import (every ONNX model declares its opsets; a file cut short?)")
@@ -258,7 +258,7 @@ def _check_model(loaded: LoadedModel, path) -> None:
         if text(imp.domain) in ("", "ai.onnx"):
             default_opset = imp.version
     if default_opset is not None:
-        latest = onnx.defs.onnx_opset_version()
+        latest = proto.opset_version("")
         if default_opset > latest:
             loaded.notes.append(f"opset {default_opset} is newer than this onnx knows ({latest}); analysis uses the latest known operator definitions")
         elif default_opset < 1:
@@ -312,17 +312,17 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
             array = plain_array(tensor, tensor.raw_data)
             if array is not None:
                 return array
-        return onnx.numpy_helper.to_array(tensor)
+        return to_array(tensor)
     except Exception:
         return None
 
 
 def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray | None:
     """A payload left in the file by ``analyzer.io.lazy``: raw little-endian values."""
-    try:
-        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
-    except Exception:
+    found = element_dtype(tensor.data_type)
+    if found is None:
         return None
+    dtype = found.newbyteorder("<")
     n = tensor_numel(tensor)
     if dtype.itemsize == 0 or n * dtype.itemsize != payload.length or loaded.buffer is None:
         return None

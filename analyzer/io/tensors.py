@@ -6,10 +6,19 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import onnx
-from onnx import ModelProto, TensorProto
 
-__all__ = ["iter_tensors", "element_dtype", "expected_nbytes", "tensor_numel", "plain_array", "MAX_ITEMSIZE"]
+from analyzer.io.proto import ModelProto, TensorProto
+
+__all__ = [
+    "iter_tensors",
+    "element_dtype",
+    "tensor_dtype_to_np_dtype",
+    "to_array",
+    "expected_nbytes",
+    "tensor_numel",
+    "plain_array",
+    "MAX_ITEMSIZE",
+]
 
 
 def iter_tensors(model: ModelProto, node_count: list | None = None):
@@ -79,14 +88,42 @@ def iter_tensors(model: ModelProto, node_count: list | None = None):
 # the iterator types reversed() gives over node lists (attr_lists holds these and attribute lists)
 _NODE_ITERATORS = (type(reversed([])), type(reversed(ModelProto().graph.node)))
 
+# onnx's numpy dtype of each element type numpy has natively (what onnx.helper.
+# tensor_dtype_to_np_dtype gives, known here without importing onnx.helper, whose table
+# imports ml_dtypes); the other types (bfloat16, float8, int4, ...) ask onnx.
+_T = TensorProto
+_NATIVE_DTYPES = {
+    _T.FLOAT: np.dtype("float32"), _T.UINT8: np.dtype("uint8"), _T.INT8: np.dtype("int8"),
+    _T.UINT16: np.dtype("uint16"), _T.INT16: np.dtype("int16"), _T.INT32: np.dtype("int32"),
+    _T.INT64: np.dtype("int64"), _T.STRING: np.dtype(object), _T.BOOL: np.dtype("bool"),
+    _T.FLOAT16: np.dtype("float16"), _T.DOUBLE: np.dtype("float64"), _T.UINT32: np.dtype("uint32"),
+    _T.UINT64: np.dtype("uint64"), _T.COMPLEX64: np.dtype("complex64"), _T.COMPLEX128: np.dtype("complex128"),
+}  # fmt: skip
+# the element types onnx.proto defines (onnx's dtype table has no others)
+_DEFINED_TYPES = frozenset(v for v in _T.DataType.values() if v != _T.UNDEFINED)
+
+
+def tensor_dtype_to_np_dtype(data_type: int) -> np.dtype:
+    """``onnx.helper.tensor_dtype_to_np_dtype``: KeyError for a type onnx has no dtype for;
+    onnx is imported only for the types numpy lacks (ml_dtypes' bfloat16, float8, ...)."""
+    found = _NATIVE_DTYPES.get(data_type)
+    if found is not None:
+        return found
+    if data_type not in _DEFINED_TYPES:
+        raise KeyError(data_type)
+    from onnx import helper  # noqa: PLC0415 (imports ml_dtypes: only for these types)
+
+    return helper.tensor_dtype_to_np_dtype(data_type)
+
+
 def element_dtype(data_type: int):
     """onnx's numpy dtype of a TensorProto data type (cached), or None when onnx has none."""
     try:
         return _NP_DTYPES[data_type]
-    except KeyError:
+    except (KeyError, TypeError):
         pass
     try:
-        found = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
+        found = np.dtype(tensor_dtype_to_np_dtype(data_type))
     except Exception:
         found = None
     if len(_NP_DTYPES) < 1024:  # data types come from files: keep the cache bounded
@@ -149,3 +186,53 @@ def plain_array(tensor: TensorProto, raw: bytes) -> np.ndarray | None:
     if dtype is None:
         return None
     return np.frombuffer(raw, dtype=dtype).reshape(tuple(tensor.dims))
+
+
+def to_array(tensor: TensorProto) -> np.ndarray:
+    """``onnx.numpy_helper.to_array(tensor)``, computed here for the element types numpy
+    has natively, stored as raw bytes or in the typed fields (float_data, int32_data...);
+    onnx's own function (and its import) for the rest: external data, segments, big-endian
+    hosts, bfloat16/float8/int4 and the other ml_dtypes types.  Same values, same dtype,
+    same errors."""
+    data_type = tensor.data_type
+    if data_type in _NATIVE_DTYPES and _LITTLE_ENDIAN and not tensor.HasField("segment") and tensor.data_location != _T.EXTERNAL:
+        dims = tuple(tensor.dims)
+        if tensor.HasField("raw_data"):
+            if data_type != _T.STRING:
+                return np.frombuffer(tensor.raw_data, dtype=_NATIVE_DTYPES[data_type]).reshape(dims)
+        else:
+            decode = _FIELD_DECODERS.get(data_type)
+            if decode is not None:
+                return decode(tensor).reshape(dims)
+    from onnx import numpy_helper  # noqa: PLC0415 (imports ml_dtypes: only for these cases)
+
+    return numpy_helper.to_array(tensor)
+
+
+def _from_int32_bits(dtype):
+    """16- and 8-bit types whose values onnx keeps, bit pattern in the low bits, in int32_data."""
+    narrow = np.uint16 if dtype.itemsize == 2 else np.uint8
+    return lambda t: np.array(t.int32_data, dtype=np.int32).view(np.uint32).astype(narrow).view(dtype)
+
+
+def _from_field(field, storage):
+    return lambda t: np.asarray(getattr(t, field), dtype=storage).astype(_NATIVE_DTYPES[t.data_type])
+
+
+_FIELD_DECODERS = {
+    _T.FLOAT: _from_field("float_data", np.float32),
+    _T.UINT8: _from_field("int32_data", np.int32),
+    _T.INT8: _from_field("int32_data", np.int32),
+    _T.INT32: _from_field("int32_data", np.int32),
+    _T.INT64: _from_field("int64_data", np.int64),
+    _T.DOUBLE: _from_field("double_data", np.float64),
+    _T.UINT32: _from_field("uint64_data", np.uint64),
+    _T.UINT64: _from_field("uint64_data", np.uint64),
+    _T.FLOAT16: _from_int32_bits(np.dtype("float16")),
+    _T.INT16: _from_int32_bits(np.dtype("int16")),
+    _T.UINT16: _from_int32_bits(np.dtype("uint16")),
+    _T.BOOL: _from_int32_bits(np.dtype("bool")),
+    _T.COMPLEX64: lambda t: np.array(t.float_data, dtype=np.float32).view(np.complex64),
+    _T.COMPLEX128: lambda t: np.array(t.double_data, dtype=np.float64).view(np.complex128),
+    _T.STRING: lambda t: np.asarray([s.decode("utf-8") for s in t.string_data]).astype(object),
+}

@@ -12,7 +12,7 @@ DEFAULT_MAX_NODES = 2_000_000
 
 def count_nodes(model) -> int:
     """Nodes in the main graph, every subgraph and every local function (iterative)."""
-    from onnx import AttributeProto
+    from analyzer.io.proto import AttributeProto
 
     GRAPH, GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
     total = 0

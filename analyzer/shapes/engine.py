@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import onnx
-
 from analyzer.graph.build import MAIN, Graph, gc_paused
 from analyzer.io.load import LoadedModel, one_line, shown, text
+from analyzer.io.proto import get_attribute_value
 from analyzer.shapes.context import Ctx
 from analyzer.shapes.fallback import OnnxFallback
 from analyzer.shapes.fallback import fill_from_value_info as _fill_from_value_info
@@ -188,7 +187,7 @@ class _Engine(EngineState, OnnxFallback):
         bindings = {}
         for a in fn.attribute_proto:
             try:
-                bindings[text(a.name)] = onnx.helper.get_attribute_value(a)
+                bindings[text(a.name)] = get_attribute_value(a)
             except Exception:
                 bindings[text(a.name)] = None
         for name, value in ctx.op.attrs.items():

@@ -6,10 +6,9 @@ gets a note; and after propagation a dim still unknown takes the file's declarat
 """
 from __future__ import annotations
 
-import onnx
-
 from analyzer.graph.build import MAIN, Graph
 from analyzer.io.load import shown
+from analyzer.io.proto import has_schema
 from analyzer.shapes.registry import TensorInfo, type_to_shape
 
 __all__ = ["OnnxFallback", "fill_from_value_info", "unknown_dims_from"]
@@ -46,7 +45,7 @@ class OnnxFallback:
         known = False
         if op.domain in ("", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"):
             try:
-                known = onnx.defs.has(op.op_type, op.domain)
+                known = has_schema(op.op_type, op.domain)
             except Exception:
                 known = False
         self._unknown_ops[key] = [1, op, known]

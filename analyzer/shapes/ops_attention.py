@@ -4,8 +4,7 @@ and SwiGLU keep their input's shape (ops_elementwise); TensorScatter its cache's
 (ops_tensor)."""
 from __future__ import annotations
 
-from onnx import TensorProto
-
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
 from analyzer.shapes.registry import ShapeError, TensorInfo, register
 

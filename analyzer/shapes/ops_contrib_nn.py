@@ -8,9 +8,8 @@ get_all_operator_schema()``) and checked by running each op in onnxruntime's CPU
 (tests/test_contrib_ops.py)."""
 from __future__ import annotations
 
-from onnx import TensorProto
-
 from analyzer.geometry import resolve_conv_pads
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_floordiv, pool_out
 from analyzer.shapes.ops_common import norm_axis
 from analyzer.shapes.ops_elementwise import broadcast

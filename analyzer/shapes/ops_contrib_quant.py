@@ -9,8 +9,7 @@ point's (input ``y_zero_point``), uint8 when that is absent.
 """
 from __future__ import annotations
 
-from onnx import TensorProto
-
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_add
 from analyzer.shapes.ops_common import norm_axis
 from analyzer.shapes.ops_contrib_nn import matmul_shape, nhwc_conv_out, pool_shape

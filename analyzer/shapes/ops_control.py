@@ -9,8 +9,8 @@ changing become unknown).  So what the body's values show holds for every iterat
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
 
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import MAX_DIM
 from analyzer.shapes.ops_common import fresh, norm_axis
 from analyzer.shapes.registry import ShapeError, TensorInfo, register, type_to_shape

@@ -3,8 +3,9 @@ whose output follows one input (quantization, random, string ops, image decoding
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
 
+from analyzer.io.proto import TensorProto
+from analyzer.io.tensors import tensor_dtype_to_np_dtype
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
 from analyzer.shapes.ops_common import fresh, nonneg, plain_input, seq_state
 from analyzer.shapes.registry import ShapeError, register
@@ -226,7 +227,7 @@ def _cast_to(ctx, to):
     value = None
     if inf.value is not None and to is not None:
         try:
-            value = inf.value.astype(helper.tensor_dtype_to_np_dtype(to))
+            value = inf.value.astype(tensor_dtype_to_np_dtype(to))
         except Exception:
             value = None
     sym = inf.sym if to in (TensorProto.INT64, TensorProto.INT32) else None

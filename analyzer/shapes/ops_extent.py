@@ -7,8 +7,8 @@ TensorScatter.
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
 
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import MAX_DIM, MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_max, dim_mul, dim_sub, shape_numel
 from analyzer.shapes.ops_common import dim_product, fresh, nonneg, norm_axis, scalar
 from analyzer.shapes.ops_elementwise import broadcast

@@ -3,8 +3,7 @@
 layers (LSTM, GRU, RNN), MaxUnpool, GridSample, AffineGrid, the losses and Det."""
 from __future__ import annotations
 
-from onnx import TensorProto
-
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
 from analyzer.shapes.ops_common import fresh, norm_axis
 from analyzer.shapes.registry import ShapeError, register

@@ -2,8 +2,7 @@
 ai.onnx.preview.training optimizers."""
 from __future__ import annotations
 
-from onnx import TensorProto
-
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import shape_numel
 from analyzer.shapes.registry import ShapeError, register
 

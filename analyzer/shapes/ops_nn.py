@@ -3,9 +3,9 @@ layers are in ops_layers.py (importing this module registers them too)."""
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
 
 from analyzer.geometry import resolve_conv_pads, resolve_conv_transpose_pads
+from analyzer.io.proto import TensorProto
 from analyzer.shapes import ops_layers  # noqa: F401  (the rest of the family registers with this module)
 from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_mul, pool_out
 from analyzer.shapes.ops_common import norm_axis, plain_shape

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto
 
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_add, dim_ceildiv, dim_sub
 from analyzer.shapes.ops_common import norm_axis, seq_state
 from analyzer.shapes.registry import ShapeError, TensorInfo, register, type_to_shape

@@ -2,8 +2,7 @@
 MelWeightMatrix."""
 from __future__ import annotations
 
-from onnx import TensorProto
-
+from analyzer.io.proto import TensorProto
 from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
 from analyzer.shapes.ops_common import norm_axis, scalar
 from analyzer.shapes.registry import ShapeError, register

@@ -13,8 +13,9 @@ Pad, Resize, Range, NonZero, ...); importing this module registers them too.
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
+from analyzer.io.proto import TensorProto, get_attribute_value
+from analyzer.io.tensors import tensor_dtype_to_np_dtype, to_array
 from analyzer.shapes import dims as _dims
 from analyzer.shapes import ops_extent, ops_index  # noqa: F401  (the rest of the family registers with this module)
 from analyzer.shapes.dims import MAX_RANK, dim_add, dim_ceildiv, dim_floordiv, dim_mul, dim_sub, shape_numel
@@ -79,11 +80,11 @@ def constant(ctx):
         }
         if a.name in kinds:
             dtype, np_type, is_list = kinds[a.name]
-            v = np.array(helper.get_attribute_value(a), dtype=np_type)
+            v = np.array(get_attribute_value(a), dtype=np_type)
             ctx.set(0, v.shape, dtype, v)
             return
         if a.name in ("value_string", "value_strings"):
-            v = helper.get_attribute_value(a)
+            v = get_attribute_value(a)
             ctx.set(0, () if a.name == "value_string" else (len(v),), TensorProto.STRING)
             return
 
@@ -102,8 +103,8 @@ def constant_of_shape(ctx):
     value = None
     n = shape_numel(dims)
     if n is not None and ctx.can_fold(n):
-        fill = numpy_helper.to_array(t).reshape(-1)[0] if t is not None else np.float32(0)
-        value = np.full(dims, fill, dtype=helper.tensor_dtype_to_np_dtype(dtype))
+        fill = to_array(t).reshape(-1)[0] if t is not None else np.float32(0)
+        value = np.full(dims, fill, dtype=tensor_dtype_to_np_dtype(dtype))
     ctx.set(0, dims, dtype, value)
 
 

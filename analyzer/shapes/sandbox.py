@@ -15,11 +15,8 @@ import signal
 import sys
 import time
 
-import onnx
-import onnx.shape_inference
-from onnx import TensorProto
-
 from analyzer.io.load import iter_tensors, read_tensor
+from analyzer.io.proto import GraphProto, ModelProto, TensorProto
 from analyzer.shapes.dims import MAX_RANK
 from analyzer.shapes.registry import MAX_TRACKED_ELEMENTS
 
@@ -35,13 +32,18 @@ class InferenceFailed(Exception):
     """onnx's inference gave no result (crash, hang, error); the message says why."""
 
 
-def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_MEMORY) -> onnx.GraphProto:
+def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_MEMORY) -> GraphProto:
     """value_info and outputs of ``model`` as onnx's shape inference gives them.
 
     Native code on untrusted input: on Linux it runs in a forked child (which
     shares the model in memory), so a segfault or a hang there costs only the
     fallback shapes, never the process or the other files of a scan.  ``timeout`` (seconds)
-    and ``memory`` (bytes beyond the current address space) bound the child."""
+    and ``memory`` (bytes beyond the current address space) bound the child.
+
+    onnx (the package, about 0.7 s to import) is imported here, in the parent, before
+    the fork: only models that need the fallback pay for it, and only once."""
+    import onnx.shape_inference  # noqa: PLC0415
+
     if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
         return _types_only(inferred)
@@ -102,7 +104,7 @@ def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_
         raise InferenceFailed("it exited without a result")
     if data[:1] == b"\1":
         raise InferenceFailed(data[1:].decode("utf-8", "replace"))
-    graph = onnx.GraphProto()
+    graph = GraphProto()
     graph.ParseFromString(data[1:])
     return graph
 
@@ -121,8 +123,8 @@ def _limit_memory(extra: int) -> None:
         pass
 
 
-def _types_only(model) -> onnx.GraphProto:
-    g = onnx.GraphProto()
+def _types_only(model) -> GraphProto:
+    g = GraphProto()
     g.value_info.extend(model.graph.value_info)
     g.output.extend(model.graph.output)
     return g
@@ -132,7 +134,7 @@ def model_for_onnx(model, loaded):
     (onnx needs only their dims; small ones keep values for constant folding), and
     no tensor refers to external data any more: onnx must never open a file for us
     (small main-graph initializers we read ourselves are inlined)."""
-    m = onnx.ModelProto()
+    m = ModelProto()
     m.CopyFrom(model) if model.ByteSize() < (64 << 20) else _copy_shallow(model, m)
     for t in m.graph.initializer:
         if tensor_numel(t) > MAX_TRACKED_ELEMENTS:
@@ -143,7 +145,9 @@ def model_for_onnx(model, loaded):
                 _strip(t)
             else:
                 try:
-                    t.CopyFrom(onnx.numpy_helper.from_array(value, t.name))
+                    from onnx import numpy_helper  # noqa: PLC0415 (the caller runs onnx's inference next)
+
+                    t.CopyFrom(numpy_helper.from_array(value, t.name))
                 except Exception:
                     _strip(t)
     for t in iter_tensors(m):

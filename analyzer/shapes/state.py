@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from math import prod
 
-import onnx
-from onnx import TensorProto
-
 from analyzer.graph.build import MAIN
 from analyzer.io.load import one_line, read_tensor
+from analyzer.io.proto import TensorProto
+from analyzer.io.tensors import to_array
 from analyzer.shapes.dims import MAX_DIM, MAX_RANK, substitute
 from analyzer.shapes.registry import MAX_TRACKED_ELEMENTS, ShapeError, TensorInfo, type_to_shape
 from analyzer.shapes.sandbox import tensor_numel
@@ -97,7 +96,7 @@ def _read_inline(t):
     if any(d < 0 for d in t.dims) or tensor_numel(t) > MAX_TRACKED_ELEMENTS:
         return None
     try:
-        return onnx.numpy_helper.to_array(t)
+        return to_array(t)
     except Exception:
         return None
 

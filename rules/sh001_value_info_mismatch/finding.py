@@ -22,7 +22,7 @@ def _dtype_name(elem_type):
 
 
 def _proto_dtype_name(elem_type) -> str:
-    from onnx import TensorProto
+    from analyzer.io.proto import TensorProto
 
     try:
         return TensorProto.DataType.Name(int(elem_type))

@@ -1,0 +1,345 @@
+"""Start-up (issue 20, part 1): ``check`` runs without importing the onnx package.
+
+``analyzer.io.proto`` loads onnx's generated message classes and its C extension (the
+operator schemas) from the installed package's folder, without ``onnx/__init__.py`` (and
+so without ml_dtypes).  These tests check, in fresh interpreters, that
+
+* ``check`` on the sample models leaves neither ``onnx`` nor ``ml_dtypes`` imported;
+* the shim and a later (or earlier) ``import onnx`` share one set of classes: messages
+  built by either are instances of the other's classes, and the descriptor pool holds
+  onnx-ml.proto once;
+* if the layout is not the expected one, the shim falls back to ``import onnx``;
+* ``check`` reports the same, byte for byte, with the shim and with onnx imported first
+  (validity findings included, on models that break the validity rules);
+* the helpers re-implemented for the shim (dtype table, tensor decoding, attribute values,
+  opset versions) give what onnx's own give.
+
+No test times anything (bench/startup.py does).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+from analyzer.io import proto
+from analyzer.io.tensors import element_dtype, tensor_dtype_to_np_dtype, to_array
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = sorted(glob.glob(os.path.join(REPO, "sample_models", "*.onnx")))
+
+
+def run_py(code, *args, timeout=600):
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc
+
+
+# Runs `onnxlint check ARGS` in this interpreter, then prints which heavy modules it left imported.
+CHECK_THEN_MODULES = (
+    "import sys, json\n"
+    "{pre}\n"
+    "from analyzer.cli import main\n"
+    "code = 0\n"
+    "try:\n"
+    "    code = main(sys.argv[1:])\n"
+    "except SystemExit as e:\n"
+    "    code = e.code\n"
+    "sys.stdout.flush()\n"
+    "sys.stderr.write('\\nMODULES=' + json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'ml_dtypes'))) + '\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
+def check_modules(args, pre=""):
+    proc = run_py(CHECK_THEN_MODULES.format(pre=pre), "check", *args)
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES=")]
+    assert line, proc.stderr[-2000:]
+    return proc, set(json.loads(line[-1][len("MODULES="):]))
+
+
+def test_samples_exist():
+    assert len(SAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=os.path.basename)
+def test_check_does_not_import_onnx_package_or_ml_dtypes(path):
+    proc, modules = check_modules(["--format", "json", path])
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["files"][0]["status"] == "ok"
+    assert "onnx" not in modules, sorted(modules)  # the package __init__ never ran
+    assert "onnx.helper" not in modules and "onnx.defs" not in modules
+    assert not any(m.startswith("ml_dtypes") for m in modules), sorted(modules)
+    # what check does use: the generated classes, and the schema registry for validity rules
+    assert "onnx.onnx_ml_pb2" in modules
+    assert "onnx.onnx_cpp2py_export" in modules
+
+
+def test_check_output_same_with_onnx_imported_first(tmp_path):
+    """The whole report on every sample, with the shim and with onnx imported first."""
+    out_shim = tmp_path / "shim.json"
+    out_onnx = tmp_path / "onnx.json"
+    p1, m1 = check_modules(["--format", "json", "--output", str(out_shim), *SAMPLES])
+    p2, m2 = check_modules(["--format", "json", "--output", str(out_onnx), *SAMPLES], pre="import onnx")
+    assert "onnx" not in m1 and "onnx" in m2 and "ml_dtypes" in m2
+    assert p1.returncode == p2.returncode
+    assert out_shim.read_bytes() == out_onnx.read_bytes()
+    assert len(json.loads(out_shim.read_bytes())["files"]) == len(SAMPLES)
+
+
+def _validity_models(folder):
+    """Files breaking the validity rules (MV001-MV025), near-misses they must accept, and
+    tensors stored in typed fields rather than raw bytes."""
+    from tests.rules import _invalid_models as inv
+    from tests.rules import _invalid_models_attrs as attrs
+
+    paths = []
+
+    def save(name, m):
+        p = os.path.join(folder, name + ".onnx")
+        with open(p, "wb") as f:
+            f.write(m.SerializeToString())
+        paths.append(p)
+
+    for name, (build, _code, _truth) in inv.CASES.items():
+        save("case-" + name, build())
+    for name, build in inv.VALID.items():
+        save("valid-" + name, build())
+    T = TensorProto
+    save("softmax-axis", attrs.unary("Softmax", {"axis": 5}))
+    save("conv-attr-type", attrs.conv({"group": 1.5}))
+    save("conv-ok", attrs.conv({"pads": [1, 1, 1, 1]}))
+    save("relu-int-input", attrs.unary("Relu", dtype=T.STRING))
+    save("payload-short", attrs.with_initializer(attrs.raw_tensor(raw_data=b"\0" * 5)))
+    save("payload-typed", attrs.with_initializer(attrs.raw_tensor(float_data=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])))
+    save("payload-typed-int64", attrs.with_initializer(attrs.raw_tensor(dtype=T.INT64, int64_data=[1, 2, 3, 4, 5, 6]), T.INT64))
+    save("payload-typed-fp16", attrs.with_initializer(attrs.raw_tensor(dtype=T.FLOAT16, int32_data=[15360] * 6), T.FLOAT16))
+    save("constant-typed", attrs.with_constant(attrs.raw_tensor(dtype=T.INT32, int32_data=[1, 2, 3, 4, 5, 6]), T.INT32))
+    save("payload-bfloat16", attrs.with_initializer(attrs.raw_tensor(dtype=T.BFLOAT16, raw_data=b"\0\x3f" * 6), T.BFLOAT16))
+    return paths
+
+
+def test_validity_findings_same_with_and_without_shim(tmp_path):
+    paths = _validity_models(str(tmp_path))
+    out_shim = tmp_path / "shim.json"
+    out_onnx = tmp_path / "onnx.json"
+    p1, _ = check_modules(["--format", "json", "--output", str(out_shim), *paths])
+    p2, _ = check_modules(["--format", "json", "--output", str(out_onnx), *paths], pre="import onnx")
+    assert p1.returncode == p2.returncode == 1
+    assert out_shim.read_bytes() == out_onnx.read_bytes()
+    report = json.loads(out_shim.read_bytes())
+    codes = {f["rule"] for fr in report["files"] for f in fr.get("findings", [])}
+    # the schema-based rules did run (they need onnx's operator registry)
+    assert {"MV008", "MV020", "MV022", "MV023", "MV024"} <= codes, sorted(codes)
+
+
+def test_shim_first_then_import_onnx_shares_classes():
+    code = (
+        "import sys\n"
+        "from analyzer.io import proto\n"
+        "assert proto.SHIMMED and 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules\n"
+        "shim_model = proto.ModelProto(ir_version=8)\n"
+        "shim_model.opset_import.add(domain='', version=17)\n"
+        "node = shim_model.graph.node.add(op_type='Relu', input=['x'], output=['y'])\n"
+        "pb2 = sys.modules['onnx.onnx_ml_pb2']\n"
+        "assert 'onnx.onnx_cpp2py_export' not in sys.modules  # loaded on first schema use\n"
+        "assert proto.has_schema('Relu', '') and proto.opset_version('') >= 17\n"
+        "cpp = sys.modules['onnx.onnx_cpp2py_export']\n"
+        "assert 'onnx' not in sys.modules and 'ml_dtypes' not in sys.modules\n"
+        "import onnx, onnx.helper, onnx.defs, onnx.checker, onnx.shape_inference\n"
+        "assert onnx.ModelProto is proto.ModelProto and onnx.TensorProto is proto.TensorProto\n"
+        "assert onnx.AttributeProto is proto.AttributeProto and onnx.NodeProto is proto.NodeProto\n"
+        "assert sys.modules['onnx.onnx_ml_pb2'] is pb2 and sys.modules['onnx.onnx_cpp2py_export'] is cpp\n"
+        "assert isinstance(shim_model, onnx.ModelProto)\n"
+        "m = onnx.helper.make_model(onnx.helper.make_graph([], 'g', [], []))\n"
+        "assert isinstance(m, proto.ModelProto)\n"
+        "assert onnx.defs.get_schema('Conv', 17).since_version == proto.get_schema('Conv', 17, '').since_version\n"
+        "assert onnx.defs.onnx_opset_version() == proto.opset_version('')\n"
+        "assert onnx.IR_VERSION == proto.IR_VERSION\n"
+        "onnx.shape_inference.infer_shapes(shim_model)\n"
+        "again = onnx.ModelProto.FromString(shim_model.SerializeToString())\n"
+        "assert again == shim_model and type(again) is type(shim_model)\n"
+        "from google.protobuf import descriptor_pool\n"
+        "fd = descriptor_pool.Default().FindFileByName('onnx/onnx-ml.proto')\n"
+        "assert fd is proto.ModelProto.DESCRIPTOR.file and fd is onnx.ModelProto.DESCRIPTOR.file\n"
+        "print('ok')\n"
+    )
+    proc = run_py(code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_import_onnx_first_then_shim_uses_onnx_modules():
+    code = (
+        "import sys, onnx, onnx.defs\n"
+        "from analyzer.io import proto\n"
+        "assert not proto.SHIMMED\n"
+        "assert proto.ModelProto is onnx.ModelProto and proto.SparseTensorProto is onnx.SparseTensorProto\n"
+        "assert proto.schema_defs() is onnx.defs.C\n"
+        "assert proto.has_schema('Conv', '') and not proto.has_schema('NoSuchOp', '')\n"
+        "m = onnx.helper.make_model(onnx.helper.make_graph([], 'g', [], []))\n"
+        "assert isinstance(m, proto.ModelProto)\n"
+        "print('ok')\n"
+    )
+    proc = run_py(code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_unexpected_layout_falls_back_to_import_onnx():
+    """Another onnx release whose files differ: the shim imports onnx, same classes."""
+    code = (
+        "import sys, importlib.util\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'onnx' else real(name, *a)\n"
+        "from analyzer.io import proto\n"
+        "importlib.util.find_spec = real\n"
+        "import onnx\n"
+        "assert not proto.SHIMMED and 'ml_dtypes' in sys.modules\n"
+        "assert proto.ModelProto is onnx.ModelProto and proto.IR_VERSION == onnx.IR_VERSION\n"
+        "assert proto.get_schema('Relu', 14, '').since_version == 14\n"
+        "print('ok')\n"
+    )
+    proc = run_py(code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
+def test_the_check_in_this_process_used_the_same_classes():
+    # this test process imported onnx (above) and the shim: one set of classes either way
+    assert proto.ModelProto is onnx.ModelProto
+    assert proto.TensorProto is onnx.TensorProto
+    assert proto.ValueInfoProto is onnx.ValueInfoProto
+    assert proto.IR_VERSION == onnx.IR_VERSION
+
+
+# -- the helpers re-implemented for the shim, against onnx's own -----------------------
+
+ALL_TYPES = [v for v in TensorProto.DataType.values()]
+
+
+@pytest.mark.parametrize("data_type", ALL_TYPES + [99, -1, 1000])
+def test_dtype_table_matches_onnx(data_type):
+    try:
+        expected = helper.tensor_dtype_to_np_dtype(data_type)
+    except KeyError:
+        with pytest.raises(KeyError):
+            tensor_dtype_to_np_dtype(data_type)
+        assert element_dtype(data_type) is None
+        return
+    got = tensor_dtype_to_np_dtype(data_type)
+    assert np.dtype(got) == np.dtype(expected)
+    assert element_dtype(data_type) == np.dtype(expected)
+
+
+def _tensors():
+    """(label, TensorProto) in every storage onnx reads: raw bytes and each typed field."""
+    rng = np.random.default_rng(0)
+    T = TensorProto
+    arrays = {
+        T.FLOAT: rng.standard_normal((2, 3)).astype(np.float32),
+        T.DOUBLE: rng.standard_normal((3,)).astype(np.float64),
+        T.FLOAT16: rng.standard_normal((2, 2)).astype(np.float16),
+        T.INT8: np.array([-128, 0, 127], np.int8),
+        T.UINT8: np.array([0, 255, 7], np.uint8),
+        T.INT16: np.array([-32768, 5, 32767], np.int16),
+        T.UINT16: np.array([0, 65535, 9], np.uint16),
+        T.INT32: np.array([[-(2**31), 0], [1, 2**31 - 1]], np.int32),
+        T.INT64: np.array([-(2**63), 0, 2**63 - 1], np.int64),
+        T.UINT32: np.array([0, 2**32 - 1], np.uint32),
+        T.UINT64: np.array([0, 2**64 - 1], np.uint64),
+        T.BOOL: np.array([True, False, True], np.bool_),
+        T.COMPLEX64: np.array([1 + 2j, -3.5j], np.complex64),
+        T.COMPLEX128: np.array([1 + 2j, -3.5j], np.complex128),
+    }
+    out = []
+    for dt, arr in arrays.items():
+        name = T.DataType.Name(dt)
+        out.append((f"{name}-raw", numpy_helper.from_array(arr, "t")))
+        out.append((f"{name}-typed", helper.make_tensor("t", dt, arr.shape, arr.reshape(-1).tolist())))
+        out.append((f"{name}-scalar", numpy_helper.from_array(arr.reshape(-1)[:1].reshape(()), "t")))
+        out.append((f"{name}-empty", helper.make_tensor("t", dt, (0, 3), [])))
+    out.append(("STRING", helper.make_tensor("t", T.STRING, (2,), [b"ab", "\u00e9".encode()])))
+    out.append(("BFLOAT16-typed", helper.make_tensor("t", T.BFLOAT16, (2,), [1.0, -2.0])))
+    out.append(("FLOAT8-raw", helper.make_tensor("t", T.FLOAT8E4M3FN, (2,), b"\x38\x40", raw=True)))
+    out.append(("INT4-typed", helper.make_tensor("t", T.INT4, (3,), [1, -2, 7])))
+    bad = helper.make_tensor("t", T.FLOAT, (3,), [1.0, 2.0, 3.0])
+    bad.dims[0] = 4  # 3 values for 4 elements
+    out.append(("FLOAT-wrong-count", bad))
+    bad_raw = numpy_helper.from_array(np.zeros(3, np.int32), "t")
+    bad_raw.data_type, bad_raw.dims[0] = T.INT64, 2  # 12 bytes for 2 int64
+    out.append(("INT64-raw-wrong-size", bad_raw))
+    undefined = helper.make_tensor("t", T.FLOAT, (1,), [1.0])
+    undefined.data_type = T.UNDEFINED
+    out.append(("UNDEFINED", undefined))
+    seg = helper.make_tensor("t", T.FLOAT, (1,), [1.0])
+    seg.segment.begin = 0
+    out.append(("segment", seg))
+    # a typed field and raw bytes at once: raw wins, in onnx too
+    both = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "t")
+    both.float_data.extend([7.0, 8.0])
+    out.append(("raw-and-typed", both))
+    return out
+
+
+@pytest.mark.parametrize("label,tensor", _tensors(), ids=[lbl for lbl, _ in _tensors()])
+def test_to_array_matches_numpy_helper(label, tensor):
+    try:
+        expected = numpy_helper.to_array(tensor)
+    except Exception as e:  # noqa: BLE001 (the same kind of error, whatever onnx raises)
+        with pytest.raises(type(e)):
+            to_array(tensor)
+        return
+    got = to_array(tensor)
+    assert got.dtype == expected.dtype, label
+    assert got.shape == expected.shape, label
+    assert got.tobytes() == expected.tobytes() if got.dtype != object else got.tolist() == expected.tolist()
+
+
+def _attributes():
+    t = numpy_helper.from_array(np.array([1.0], np.float32), "v")
+    g = helper.make_graph([], "g", [], [])
+    sp = helper.make_sparse_tensor(t, numpy_helper.from_array(np.array([0], np.int64), "i"), [1])
+    tp = helper.make_tensor_type_proto(TensorProto.FLOAT, [1, 2])
+    values = [1.5, 3, "s", b"b", t, g, sp, tp, [1.0, 2.0], [1, 2], ["a", "b"], [t, t], [g], [sp], [tp], []]
+    out = [(repr(type(v).__name__) + str(i), helper.make_attribute("a", v) if v != [] else helper.make_attribute("a", [], attr_type=AttributeProto.INTS)) for i, v in enumerate(values)]
+    ref = AttributeProto(name="a", ref_attr_name="outer", type=AttributeProto.INT)
+    undefined = AttributeProto(name="a")
+    return out + [("ref", ref), ("undefined", undefined)]
+
+
+@pytest.mark.parametrize("label,attr", _attributes(), ids=[lbl for lbl, _ in _attributes()])
+def test_get_attribute_value_matches_helper(label, attr):
+    try:
+        expected = helper.get_attribute_value(attr)
+    except ValueError as e:
+        with pytest.raises(ValueError) as got:
+            proto.get_attribute_value(attr)
+        assert str(got.value) == str(e)
+        return
+    got = proto.get_attribute_value(attr)
+    assert type(got) is type(expected)
+    assert got == expected
+
+
+def test_opset_versions_match_onnx():
+    assert proto.opset_version("") == onnx.defs.onnx_opset_version()
+    assert proto.opset_version("ai.onnx.ml") == onnx.defs.onnx_ml_opset_version()
+    # rules/_validity.py took the ai.onnx.ml maximum from the last row of onnx.helper.VERSION_TABLE
+    assert proto.opset_version("ai.onnx.ml") == helper.VERSION_TABLE[-1][3]
+    assert proto.opset_version("") == helper.VERSION_TABLE[-1][2]
+    assert proto.IR_VERSION == onnx.IR_VERSION == helper.VERSION_TABLE[-1][1]
+
+
+def test_schema_functions_are_onnx_defs():
+    assert proto.has_schema("Conv", "") is onnx.defs.has("Conv", "")
+    assert proto.has_schema("TreeEnsembleRegressor", "ai.onnx.ml")
+    assert not proto.has_schema("Conv", "com.example")
+    s, r = proto.get_schema("Resize", 13, ""), onnx.defs.get_schema("Resize", 13, "")
+    assert (s.since_version, s.domain, sorted(s.attributes)) == (r.since_version, r.domain, sorted(r.attributes))
+    with pytest.raises(onnx.defs.SchemaError):
+        proto.get_schema("NoSuchOp", 17, "")
