@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the report here (atomically) instead of stdout")
-    c.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all)")
+    c.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all; replaces the configuration's select and ignore lists)")
+    c.add_argument("--extend-select", metavar="CODES", help="rule codes or prefixes to add to the selection")
     c.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to skip")
     c.add_argument("--fail-on", choices=["info", "warning", "error"], default=None, help="lowest severity that makes the exit code 1 (default: warning)")
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (errors still exit 2)")
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=D0,D1,...",
+    c.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
+    c.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
+    c.add_argument("--show-settings", action="store_true", help="print the configuration file used and the settings resolved for each PATH, then exit 0")
         help="bind a graph input's dims (repeatable); ? keeps the model's dim, e.g. input=1,3,?,512",
     )
 
@@ -127,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--max-memory", default=None, metavar="SIZE", help="address-space limit per worker, e.g. 4G, 512M, none (default: 8G)")
     sc.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary on stderr")
     sc.add_argument("--dask", metavar="ADDRESS", help="run the files on this Dask scheduler (e.g. tcp://host:8786) instead of local workers")
-    sc.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all)")
+    sc.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all; replaces the configuration's select and ignore lists)")
+    sc.add_argument("--extend-select", metavar="CODES", help="rule codes or prefixes to add to the selection")
     sc.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to skip")
     sc.add_argument("--fail-on", choices=["info", "warning", "error"], default=None, help="lowest severity that makes the exit code 1 (default: warning)")
     sc.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (failed files still exit 2)")
@@ -150,6 +155,8 @@ def main(argv=None) -> int:
     try:
         return _main(argv)
     finally:
+    sc.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
+    sc.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
         sys.stdout = stdout
 
 

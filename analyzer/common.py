@@ -37,10 +37,20 @@ class LintSettings:
     """Configuration file + command line, resolved (see ``analyzer.commands.settings``)."""
 
     cfg: object
+    # from the command line: must fit every model (an error otherwise); the
+    # configuration's shapes are per file, see ``config_shapes_for``
     input_shapes: dict = field(default_factory=dict)
     select: list | None = None
     ignore: list = field(default_factory=list)
     rules: list = field(default_factory=list)
+    exclude: object = None  # analyzer.linter.config.PathFilter: what folder walks skip
+    force_exclude: bool = False  # exclude files named on the command line too
+
+    def config_shapes_for(self, path) -> dict:
+        """The configured input shapes for ``path`` the command line does not override
+        (applied where they fit the model, skipped with a note elsewhere)."""
+        shapes = self.cfg.input_shapes_for(path) if self.cfg is not None else {}
+        return {k: v for k, v in shapes.items() if k not in self.input_shapes}
 
 
 def split_codes(s):

@@ -88,6 +88,8 @@ class FileResult:
 @dataclass
 class Report:
     files: list = field(default_factory=list)
+    # with --baseline: {"file", "matched", "new", "stale"} (see analyzer.linter.baseline)
+    baseline: dict | None = None
 
     @property
     def findings(self):
@@ -112,7 +114,10 @@ class Report:
     def to_dict(self) -> dict:
         from analyzer.common import VERSION as __version__
 
-        return {"tool": {"name": "onnxlint", "version": __version__}, "files": [r.to_dict() for r in self.files]}
+        d = {"tool": {"name": "onnxlint", "version": __version__}, "files": [r.to_dict() for r in self.files]}
+        if self.baseline is not None:
+            d["baseline"] = dict(self.baseline)
+        return d
 
 
 def _field(x, name, default=None):

@@ -231,8 +231,12 @@ def test_config_input_shape_and_fail_on(project, capsys):
     rc, out, _ = run(["check", "dyn.onnx"], capsys, cwd=project)
     assert rc == 0  # warnings only, fail-on error
     assert json.loads(out)["files"][0]["findings"]  # format from config
+    # a configured shape naming an input the model lacks is skipped with a note (issue 19);
+    # the same on the command line stays an error
     (project / "onnxlint.toml").write_text('[input-shape]\nwrong_name = [1, 64, 8, 8]\n')
     rc, out, err = run(["check", "dyn.onnx"], capsys, cwd=project)
+    assert rc == 1 and "wrong_name" in out and "not applied" in out
+    rc, out, err = run(["check", "dyn.onnx", "--input-shape", "wrong_name=1,64,8,8"], capsys, cwd=project)
     assert rc == 2 and "wrong_name" in out + err
 
 
@@ -281,9 +285,11 @@ def test_baseline_adoption(project, capsys, tmp_path):
     assert len(recorded["findings"]) == 10
     rc, out, _ = run(["check", "models", "--baseline", str(base), "--format", "json"], capsys, cwd=project)
     assert rc == 0 and findings(out) == []
-    # node order shuffled and file renamed: still known
+    # node order shuffled and file renamed (the move recorded in the baseline): still known
     shuffled_copy(str(project / "models" / "att.onnx"), str(project / "models" / "renamed.onnx"), seed=1)
     os.remove(project / "models" / "att.onnx")
+    recorded["moved"] = {"models/att.onnx": "models/renamed.onnx"}
+    base.write_text(json.dumps(recorded))
     rc, out, _ = run(["check", "models", "--baseline", str(base), "--format", "json"], capsys, cwd=project)
     assert rc == 0 and findings(out) == []
     # a new model with findings: only its findings are reported, and they fail the gate
@@ -303,7 +309,7 @@ def test_baseline_counts_duplicates(project, capsys):
 
 @pytest.mark.parametrize(
     "content,needle",
-    [(None, "no such file"), ("{not json", "not JSON"), ('{"findings": []}', "not an onnxlint baseline"), ('{"onnxlint_baseline": 1, "findings": [{}]}', "fingerprint")],
+    [(None, "no such file"), ("{not json", "not JSON"), ('{"findings": []}', "not an onnxlint baseline"), ('{"onnxlint_baseline": 2, "findings": [{"path": "m.onnx"}]}', "fingerprint"), ('{"onnxlint_baseline": 1, "findings": []}', "regenerate")],
 )
 def test_bad_baseline_exits_2(project, capsys, content, needle):
     base = project / "b.json"

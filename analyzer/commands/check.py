@@ -15,6 +15,10 @@ def run(args) -> int:
 
     settings = lint_settings(args)
     cfg, input_shapes, rules = settings.cfg, settings.input_shapes, settings.rules
+    if getattr(args, "show_settings", False):
+        from analyzer.commands.show_settings import show_settings
+
+        return show_settings(args, settings)
     fail_on = args.fail_on or cfg.fail_on or "warning"
     fmt = args.format or cfg.format or "text"
     max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
@@ -26,20 +30,24 @@ def run(args) -> int:
             baseline = read_baseline(args.baseline)
         except BaselineError as e:
             raise UsageError(str(e)) from None
-    files = discover(args.paths)
+    files = discover(args.paths, settings)
     report = Report()
     for path in files:
-        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes)
+        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes, config_shapes=settings.config_shapes_for(path))
         cfg.apply_per_path_ignores(fr)
         report.files.append(fr)
     if baseline is not None:
         from analyzer.linter.baseline import apply_baseline
 
-        apply_baseline(report, baseline)
+        report.baseline = b = apply_baseline(report, baseline)
+        if not getattr(args, "quiet", False):
+            print(f"onnxlint: baseline {safe(args.baseline)}: {b['matched']} matched, {b['new']} new, {b['stale']} stale (fixed) entries", file=sys.stderr)
     if args.write_baseline:
         from analyzer.linter.baseline import write_baseline
 
-        write_baseline(args.write_baseline, report)
+        n = write_baseline(args.write_baseline, report)
+        if not getattr(args, "quiet", False):
+            print(f"onnxlint: {n} finding{'s' if n != 1 else ''} written to {safe(args.write_baseline)}", file=sys.stderr)
     color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     text = render(report, fmt, color=color)
     write_output(args.output, text)
@@ -48,6 +56,9 @@ def run(args) -> int:
         for r in report.errors:
             print_file_error(r)
     if not files:
+        if settings.force_exclude and all(not os.path.isdir(p) and settings.exclude.match(p) for p in args.paths):
+            print("onnxlint: every file given matches exclude (--force-exclude): nothing to check", file=sys.stderr)
+            return EXIT_OK  # a pre-commit hook given only excluded files passes
         print("onnxlint: no .onnx files found in " + ", ".join(safe(p) for p in args.paths), file=sys.stderr)
         return EXIT_ERROR
     if report.errors:

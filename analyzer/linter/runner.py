@@ -80,10 +80,12 @@ def _error(shown, kind, message) -> FileResult:
     return FileResult(path=shown, status="error", error={"kind": kind, "message": message})
 
 
-def lint_file(path_or_model, rules, input_shapes=None, display_path=None, options=None, max_nodes=None, keep_model=False):
+def lint_file(path_or_model, rules, input_shapes=None, display_path=None, options=None, max_nodes=None, keep_model=False, config_shapes=None):
     """Analyze one model and run ``rules``; any failure becomes an error result.
 
     ``options`` maps a rule code to that rule's options (from configuration).
+    ``config_shapes`` (input -> dims, from configuration) are applied where they fit
+    the model and skipped with a note elsewhere; ``input_shapes`` must fit.
     Suppressions recorded in the model (metadata ``onnxlint:ignore``) are applied.
     With ``keep_model`` the result is ``(FileResult, AnalyzedModel or None)``: ``shapes``
     loads and classifies failures exactly as ``check`` does, then renders the model.
@@ -96,11 +98,11 @@ def lint_file(path_or_model, rules, input_shapes=None, display_path=None, option
     from analyzer.graph.build import gc_paused
 
     with gc_paused():
-        result, model = _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes)
+        result, model = _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes, config_shapes)
     return (result, model) if keep_model else result
 
 
-def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes):
+def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_nodes, config_shapes=None):
     from analyzer.graph.build import GraphError
     from analyzer.io.load import LoadError
     from analyzer.analyses.macs import model_macs
@@ -117,6 +119,13 @@ def _lint_file(path_or_model, rules, input_shapes, display_path, options, max_no
         if n > limit:
             return _error(shown, "too-large", f"{n} nodes, more than --max-nodes {limit}"), None
         result.stats = {"nodes": n, "weights": count_weights(loaded.model)}
+        if config_shapes:
+            from analyzer.linter.config import fit_input_shapes
+
+            fitted, skipped = fit_input_shapes(loaded.model, config_shapes)
+            input_shapes = {**fitted, **(input_shapes or {})}
+            result.notes.extend(skipped)
+            result.notices.extend(skipped)
         model = analyze_loaded(loaded, path_or_model, input_shapes=input_shapes)
         # multiply-accumulates per inference at the analyzed size (None: some size unknown)
         result.stats["macs"] = model_macs(model)

@@ -61,11 +61,12 @@ def _settings(args):
         input_shapes=input_shapes,
         rule_options=cfg.rule_options,
         max_nodes=args.max_nodes if args.max_nodes is not None else cfg.max_nodes,
-        config=cfg if cfg.per_path_ignores else None,
+        config=cfg if (cfg.per_path_ignores or cfg.input_shapes or cfg.per_path_input_shapes) else None,
         cwd=os.getcwd(),
         max_memory=parse_size(DEFAULT_MAX_MEMORY if args.max_memory is None else args.max_memory),
         analyze=scan_worker.DEFAULT_ANALYZE,
     )
+    settings.exclude, settings.force_exclude = resolved.exclude, resolved.force_exclude  # for discovery only
     return settings, [r.CODE for r in rules], args.fail_on or cfg.fail_on or "warning"
 
 
@@ -112,7 +113,7 @@ def run(args) -> int:
     settings, rule_codes, fail_on = _settings(args)
     timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
-        found = discover(args.paths)
+        found = discover(args.paths, exclude=settings.exclude, force_exclude=settings.force_exclude)
     except OSError as e:
         raise UsageError(f"{e.filename or ''}: {e.strerror or e}") from None
     summary = Summary()

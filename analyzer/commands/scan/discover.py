@@ -50,14 +50,18 @@ def _error(display, kind, message) -> dict:
 
 
 class _Walker:
-    def __init__(self):
+    def __init__(self, exclude=None, force_exclude=False):
         self.candidates = []
         self.skipped = []
         self.seen = set()
+        self.excluded = exclude.match if exclude is not None else (lambda _p: None)
+        self.force_exclude = force_exclude
 
     def add_file(self, display, lst=None):
         """A path that should be a model: regular files become candidates."""
         if display in self.seen:
+            return
+        if self.force_exclude and self.excluded(display):  # walks check before calling
             return
         self.seen.add(display)
         abs_path = os.path.abspath(display)
@@ -101,6 +105,8 @@ class _Walker:
                     is_dir = entry.is_dir(follow_symlinks=False)
                 except OSError:
                     is_link, is_dir = False, False
+                if self.excluded(path):  # exclude / extend-exclude: not entered, not listed
+                    continue
                 if is_link:
                     self._link(path, entry.name)
                 elif is_dir:
@@ -141,9 +147,11 @@ def read_list(path) -> list:
     return out
 
 
-def discover(args) -> Discovery:
-    """Expand the command line's DIR / LIST_FILE / model arguments."""
-    w = _Walker()
+def discover(args, exclude=None, force_exclude=False) -> Discovery:
+    """Expand the command line's DIR / LIST_FILE / model arguments.  Folder walks skip
+    what ``exclude`` (a PathFilter) matches; files named (on the command line or in a
+    list file) are analyzed anyway unless ``force_exclude`` (ruff's rule)."""
+    w = _Walker(exclude, force_exclude)
     for arg in args:
         if arg == "-":
             entries = read_list(arg)

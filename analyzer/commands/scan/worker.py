@@ -51,6 +51,9 @@ class Settings:
     cwd: str = ""
     max_memory: int | None = None  # bytes of address space; None: no limit
     analyze: str = DEFAULT_ANALYZE
+    # discovery (in the parent only): analyzer.linter.config.PathFilter, --force-exclude
+    exclude: object = field(default=None, compare=False)
+    force_exclude: bool = field(default=False, compare=False)
 
 
 def error_record(path, kind, message) -> dict:
@@ -79,7 +82,8 @@ def make_analyzer(settings: Settings):
         # Open the path as the user gave it when we stand where they stood (same
         # results as `check`), else the absolute one (a Dask worker elsewhere).
         here = os.getcwd() == settings.cwd
-        fr = lint_file(display if here else abs_path, rules, settings.input_shapes, display_path=display, options=settings.rule_options, max_nodes=settings.max_nodes)
+        shapes = {k: v for k, v in cfg.input_shapes_for(abs_path).items() if k not in settings.input_shapes} if cfg is not None else None
+        fr = lint_file(display if here else abs_path, rules, settings.input_shapes, display_path=display, options=settings.rule_options, max_nodes=settings.max_nodes, config_shapes=shapes)
         if cfg is not None:
             fr.path = abs_path  # per-path ignores resolve the path against the cwd
             cfg.apply_per_path_ignores(fr)
