@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("check", help="lint model files and folders (recursively for *.onnx)")
-    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="model files, and folders searched recursively for *.onnx")
     c.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the report here (atomically) instead of stdout")
     c.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all; replaces the configuration's select and ignore lists)")
@@ -71,15 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=D0,D1,...",
         help="bind a graph input's dims (repeatable), e.g. input=1,3,224,224; binds its symbols everywhere",
     )
-    c.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    c.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour rule codes in text output (auto: on a terminal, unless NO_COLOR is set)")
     c.add_argument("--config", metavar="FILE", help="read settings from this pyproject.toml / setup.cfg / onnxlint.toml")
     c.add_argument("--isolated", action="store_true", help="ignore all configuration files")
     c.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not recorded in this baseline")
     c.add_argument("--write-baseline", metavar="FILE", help="record today's findings as the baseline (exit 0 unless a file fails)")
     c.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
+    c.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
+    c.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
+    c.add_argument("--show-settings", action="store_true", help="print the configuration file used and the settings resolved for each PATH, then exit 0")
 
     sh = sub.add_parser("shapes", help="print every value's inferred shape, dtype and where it came from")
-    sh.add_argument("model", metavar="MODEL")
+    sh.add_argument("model", metavar="MODEL", help="the .onnx model file")
     sh.add_argument("--format", choices=["text", "json"], default="text", help="text (default): one aligned line per value; json")
     sh.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
     sh.add_argument(
@@ -87,38 +90,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=D0,D1,...",
-    c.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
-    c.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
-    c.add_argument("--show-settings", action="store_true", help="print the configuration file used and the settings resolved for each PATH, then exit 0")
         help="bind a graph input's dims (repeatable); ? keeps the model's dim, e.g. input=1,3,?,512",
     )
 
     r = sub.add_parser("rules", help="list the rules, or print one rule's documentation")
-    r.add_argument("code", nargs="?")
-    r.add_argument("--format", choices=["text", "json"], default="text")
+    r.add_argument("code", nargs="?", metavar="CODE", help="print this rule's documentation (default: list every rule)")
+    r.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
 
     s = sub.add_parser("suppress", help="record a suppression (onnxlint:ignore) in a model's metadata")
-    s.add_argument("model", metavar="MODEL")
-    s.add_argument("codes", nargs="+", metavar="CODE[@NODE]")
+    s.add_argument("model", metavar="MODEL", help="the .onnx model file")
+    s.add_argument("codes", nargs="+", metavar="CODE[@NODE]", help="a rule code or prefix, for the whole model or (@NODE) one node as check names it")
     s.add_argument("--output", "-o", metavar="OUT", help="write the model with the suppression here")
     s.add_argument("--in-place", action="store_true", help="rewrite MODEL itself (atomically)")
 
     f = sub.add_parser("fix", help="rewrite a model without what the rules find (every rule that has a fix)")
-    f.add_argument("model", metavar="MODEL")
+    f.add_argument("model", metavar="MODEL", help="the .onnx model file (never written)")
     f.add_argument("--output", "-o", metavar="OUT", help="write the fixed model here (atomically; OUT.data too when the input keeps external data); required unless --diff")
     f.add_argument("--diff", "--dry-run", action="store_true", help="print what would change (node, rewrite, parameters and bytes saved) and write nothing; exit 1 when something would be fixed")
-
     f.add_argument("--select", metavar="CODES", help="which rules' findings to fix: codes or prefixes (default: every rule that has a fix)")
     f.add_argument("--verify", action="store_true", help="run original and fixed model in onnxruntime and compare outputs")
     f.add_argument("--bench", action="store_true", help="time original vs fixed model in onnxruntime")
     f.add_argument("--bench-runs", type=_int_at_least(1), default=20, metavar="N", help="timed runs per model for --bench (median; default 20)")
-    f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
-    f.add_argument("--format", choices=["text", "json"], default="text")
+    f.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...", help="input dims for --verify / --bench runs (repeatable); the fix itself holds for every size")
+    f.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
 
     v = sub.add_parser("verify", help="confirm findings by execution in onnxruntime (every rule that has an execution check)")
-    v.add_argument("model", metavar="MODEL")
-    v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...")
-    v.add_argument("--format", choices=["text", "json"], default="text")
+    v.add_argument("model", metavar="MODEL", help="the .onnx model file")
+    v.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...", help="bind a graph input's dims for the analysis and the runs (repeatable); other dims: batch 1, else 16")
+    v.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
 
     sc = sub.add_parser("scan", help="lint a model zoo: parallel isolated workers, JSON Lines stream, resumable, summary")
     sc.add_argument("paths", nargs="+", metavar="DIR|LIST_FILE", help="folders (searched for *.onnx), list files (one path a line; - for stdin) or models")
@@ -140,12 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--config", metavar="FILE", help="read settings from this pyproject.toml / setup.cfg / onnxlint.toml")
     sc.add_argument("--isolated", action="store_true", help="ignore all configuration files")
     sc.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N", help="refuse models with more than N nodes in all graphs (default: 2000000)")
+    sc.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
+    sc.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
+    co = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    co.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell to complete in")
+    co.set_defaults(build_parser=build_parser)  # the command generates from this very parser
+    _add_epilogs(p, sub)
     return p
+
+
+def _add_epilogs(p, sub) -> None:
+    """Examples and exit codes under each ``--help`` (:mod:`analyzer.commands.helptext`)."""
+    from analyzer.commands.helptext import EPILOGS, TOP
+
+    p.epilog, p.formatter_class = TOP, argparse.RawDescriptionHelpFormatter
+    for name, parser in sub.choices.items():
+        if name in EPILOGS:
+            parser.epilog, parser.formatter_class = EPILOGS[name], argparse.RawDescriptionHelpFormatter
 
 
 # command name -> module under analyzer.commands with ``run(args) -> exit code``; imported
 # only when that command runs, so ``--version`` and ``rules`` stay light.
-COMMANDS = {"check": "check", "shapes": "shapes", "rules": "rules", "suppress": "suppress", "fix": "fix", "verify": "verify", "scan": "scan.command"}
+COMMANDS = {"check": "check", "shapes": "shapes", "rules": "rules", "suppress": "suppress", "fix": "fix", "verify": "verify", "scan": "scan.command", "completion": "completion"}
 
 
 def main(argv=None) -> int:
@@ -155,14 +170,11 @@ def main(argv=None) -> int:
     try:
         return _main(argv)
     finally:
-    sc.add_argument("--extend-exclude", metavar="GLOBS", help="comma-separated globs that folder walks skip, added to the configuration's exclude")
-    sc.add_argument("--force-exclude", action="store_true", help="skip excluded files even when named on the command line (for pre-commit)")
         sys.stdout = stdout
 
 
 def _main(argv=None) -> int:
     parser = build_parser()
-
     args = parser.parse_args(argv)
     try:
         module = COMMANDS.get(args.command)

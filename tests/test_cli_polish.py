@@ -134,6 +134,8 @@ def test_write_to_a_folder_names_it(capsys, tmp_path):
         (["shapes", str(SAMPLES / "drln_narrow_dynamo.onnx")], 0),
         (["fix", str(SAMPLES / "drln_narrow_dynamo.onnx"), "--diff", "--format", "json"], 1),
         (["check", "--help"], 0),
+        (["scan", str(SAMPLES), "-j", "1", "-q"], 1),
+        (["verify", str(ASPP), "--format", "json"], 0),
     ],
 )
 def test_closed_pipe_is_quiet(args, code):
