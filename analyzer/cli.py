@@ -14,7 +14,9 @@ import sys
 from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, VERSION as __version__, UsageError, parse_input_shapes  # noqa: F401  (re-exported)
 from analyzer.linter.registry import RuleLoadError  # stdlib only at import time: --version stays light
 
-FORMATS = ["text", "json", "sarif", "github", "html"]
+from analyzer.findings import REPORT_FORMATS  # noqa: E402  (stdlib only at import time)
+
+FORMATS = list(REPORT_FORMATS)
 
 
 def _int_at_least(lo: int):
@@ -57,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="lint model files and folders (recursively for *.onnx)")
     c.add_argument("paths", nargs="+", metavar="PATH", help="model files, and folders searched recursively for *.onnx")
-    c.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
+    c.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: text, findings grouped by rule and message with the first few nodes; "
+        "full: one line per finding; junit, gitlab: for CI test and code-quality reports)",
+    )
+    c.add_argument("--statistics", action="store_true", help="a count per rule and severity with the waste they total, instead of the findings (text, full, json)")
+    c.add_argument("--quiet", "-q", action="store_true", help="only per-file totals, failed files and the summary line (text, full)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the report here (atomically) instead of stdout")
     c.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes (default: all; replaces the configuration's select and ignore lists)")
     c.add_argument("--extend-select", metavar="CODES", help="rule codes or prefixes to add to the selection")
@@ -122,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scan", help="lint a model zoo: parallel isolated workers, JSON Lines stream, resumable, summary")
     sc.add_argument("paths", nargs="+", metavar="DIR|LIST_FILE", help="folders (searched for *.onnx), list files (one path a line; - for stdin) or models")
     sc.add_argument("--jobs", "-j", type=_int_at_least(1), default=None, metavar="N", help="worker processes (default: the number of usable cores)")
-    sc.add_argument("--format", choices=["jsonl", "json", "text", "csv"], default="jsonl", help="jsonl (default) streams one object per file; the others are written at the end")
+    sc.add_argument(
+        "--format",
+        choices=["jsonl", "json", "text", "full", "csv", "junit", "gitlab"],
+        default="jsonl",
+        help="jsonl (default) streams one object per file; the others are written at the end "
+        "(text: findings grouped as check prints them, full: one line per finding)",
+    )
     sc.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout (jsonl: as results come; others: atomically at the end)")
     sc.add_argument("--resume", action="store_true", help="continue the scan recorded in --output (jsonl): skip files recorded there and unchanged")
     sc.add_argument("--retry-errors", action="store_true", help="with --resume: analyze again the files recorded with an error")

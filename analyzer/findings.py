@@ -6,11 +6,16 @@ from dataclasses import asdict, dataclass, field
 from analyzer.graph.coverage import Unchecked
 
 __all__ = [
-    "SEVERITIES", "WASTE_KINDS", "UNCHECKED_DETAIL", "Finding", "FileResult", "Report", "Unchecked",
+    "SEVERITIES", "REPORT_FORMATS", "WASTE_KINDS", "UNCHECKED_DETAIL", "Finding", "FileResult", "Report", "Unchecked",
     "severity_rank", "unreported_unchecked",
 ]  # fmt: skip
 
 SEVERITIES = ("info", "warning", "error")
+
+# The formats a report renders to (``check --format``, the configuration's ``format``):
+# text and full are for people (grouped by message shape / one line per finding), the
+# others for machines; see analyzer.report.
+REPORT_FORMATS = ("text", "full", "json", "sarif", "github", "html", "junit", "gitlab")
 
 
 def severity_rank(sev: str) -> int:

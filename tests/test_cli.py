@@ -141,7 +141,7 @@ def test_negative_samples_exit_0(capsys, name):
 
 @pytest.mark.parametrize("name", POSITIVES)
 def test_positive_samples_exit_1(capsys, name):
-    rc, out, err = cli(capsys, "check", SAMPLES / name)
+    rc, out, err = cli(capsys, "check", "--format", "full", SAMPLES / name)
     assert rc == 1, out + err
     assert any(FINDING_LINE.match(line) and " DT001 " in line for line in out.splitlines())
 
@@ -149,7 +149,7 @@ def test_positive_samples_exit_1(capsys, name):
 def test_subprocess_exit_codes():
     rc, out, err = run_cli("check", "sample_models/rcan_attention_legacy.onnx")
     assert rc == 0, err
-    rc, out, err = run_cli("check", "sample_models/drln_attention_legacy.onnx", "sample_models/eca_attention_dynamo.onnx")
+    rc, out, err = run_cli("check", "--format", "full", "sample_models/drln_attention_legacy.onnx", "sample_models/eca_attention_dynamo.onnx")
     assert rc == 1, err
     assert out.count("DT001 [warning]") == 4 and out.count("DT002 [warning]") == 1
     no_traceback(out, err)
@@ -255,7 +255,7 @@ def test_multi_file_run_with_one_bad_file(capsys, bad_files):
     bad, _ = bad_files["truncated"]
     good = SAMPLES / "drln_attention_legacy.onnx"
     clean = SAMPLES / "rcan_attention_legacy.onnx"
-    rc, out, err = cli(capsys, "check", good, bad, clean)
+    rc, out, err = cli(capsys, "check", "--format", "full", good, bad, clean)
     assert rc == 2
     no_traceback(out, err)
     lines = out.splitlines()
@@ -396,15 +396,15 @@ def _rules_in(out):
 
 def test_select_and_ignore(capsys):
     path = SAMPLES / "drln_attention_legacy.onnx"
-    rc, out, _ = cli(capsys, "check", path)
+    rc, out, _ = cli(capsys, "check", "--format", "full", path)
     assert rc == 1 and _rules_in(out) == {"DT001", "DT002"}
-    rc, out, _ = cli(capsys, "check", "--select", "DT002", path)
+    rc, out, _ = cli(capsys, "check", "--format", "full", "--select", "DT002", path)
     assert rc == 1 and _rules_in(out) == {"DT002"}
-    rc, out, _ = cli(capsys, "check", "--ignore", "DT001", path)
+    rc, out, _ = cli(capsys, "check", "--format", "full", "--ignore", "DT001", path)
     assert rc == 1 and _rules_in(out) == {"DT002"}
-    rc, out, _ = cli(capsys, "check", "--select", "dt001", path)
+    rc, out, _ = cli(capsys, "check", "--format", "full", "--select", "dt001", path)
     assert rc == 1 and _rules_in(out) == {"DT001"}
-    rc, out, _ = cli(capsys, "check", "--select", "DT", "--ignore", "DT001,DT002", path)
+    rc, out, _ = cli(capsys, "check", "--format", "full", "--select", "DT", "--ignore", "DT001,DT002", path)
     assert rc == 0 and _rules_in(out) == set()
 
 
@@ -502,7 +502,7 @@ def test_rules_doc_lowercase(capsys):
 
 def test_text_output_format(capsys):
     path = SAMPLES / "drln_attention_legacy.onnx"
-    rc, out, err = cli(capsys, "check", "--color", "never", path)
+    rc, out, err = cli(capsys, "check", "--format", "full", "--color", "never", path)
     lines = out.splitlines()
     assert len(lines) == 6
     for line in lines[:-1]:

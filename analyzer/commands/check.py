@@ -21,6 +21,12 @@ def run(args) -> int:
         return show_settings(args, settings)
     fail_on = args.fail_on or cfg.fail_on or "warning"
     fmt = args.format or cfg.format or "text"
+    statistics, quiet = getattr(args, "statistics", False), getattr(args, "quiet", False)
+    from analyzer.report import check_view_options
+
+    problem = check_view_options(fmt, statistics, quiet)
+    if problem:
+        raise UsageError(problem)
     max_nodes = args.max_nodes if args.max_nodes is not None else cfg.max_nodes
     baseline = None
     if args.baseline:
@@ -49,9 +55,9 @@ def run(args) -> int:
         if not getattr(args, "quiet", False):
             print(f"onnxlint: {n} finding{'s' if n != 1 else ''} written to {safe(args.write_baseline)}", file=sys.stderr)
     color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    text = render(report, fmt, color=color)
+    text = render(report, fmt, color=color, statistics=statistics, quiet=quiet)
     write_output(args.output, text)
-    if args.output or fmt != "text":
+    if args.output or fmt not in ("text", "full"):
         # The report went to a file or is machine-readable: still tell the person.
         for r in report.errors:
             print_file_error(r)

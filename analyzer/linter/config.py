@@ -49,7 +49,7 @@ KEYS = {
     "max-nodes", "per-path-ignores", "input-shape", "per-path-input-shape", "rules",
 }  # fmt: skip
 SEVERITIES = ("info", "warning", "error")
-FORMATS = ("text", "json", "sarif", "github", "html")
+from analyzer.findings import REPORT_FORMATS as FORMATS  # noqa: E402  (one list for the CLI and the file)
 # Folders no one keeps their models in but that hold other projects' .onnx files
 # (site-packages of onnx ships hundreds of test models).
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__", "site-packages")

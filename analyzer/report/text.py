@@ -1,48 +1,49 @@
-"""Text output, like a compiler's: ``path:node: CODE message``, then a summary."""
+"""Text output, like a compiler's: ``path:node: CODE message`` (grouped by message
+shape by default, see ``analyzer.report.views``), then a summary line."""
 from __future__ import annotations
 
 # escape(): a string from a model made safe for one line (no control characters)
 from analyzer.render.markup import escape_controls as escape
 
-__all__ = ["escape", "render_text", "coverage_text", "coverage_lines", "count_unchecked"]
-
-_COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
-_RESET = "\x1b[0m"
+__all__ = ["escape", "render_text", "summary", "coverage_text", "coverage_lines", "count_unchecked"]
 
 
-def render_text(report, color: bool = False) -> str:
+def render_text(report, color: bool = False, view: str = "grouped", statistics: bool = False, quiet: bool = False) -> str:
+    """The report for people (see ``analyzer.report.views``): per file, its findings
+    (``view``: grouped or full), what was not checked and the linter's notices; or
+    with ``statistics`` a table per rule and severity; or with ``quiet`` only per-file
+    totals.  Files that failed and the summary line are in every view."""
+    from analyzer.report import views
+
     lines = []
+    if statistics:
+        lines.extend(views.statistics_lines(views.statistics(report.findings), color=color))
     for fr in report.files:
         path = escape(fr.path)
         if fr.status == "error":
             lines.append(f"{path}: error: {fr.error['kind']}: {escape(fr.error['message'])}")
             continue
-        for f in fr.findings:
-            where = f.node if f.graph == "main" else f"{f.graph}/{f.node}"
-            code = f"{_COLORS[f.severity]}{f.rule}{_RESET}" if color else f.rule
-            lines.append(f"{path}:{escape(where)}: {code} [{f.severity}] {escape(f.message)}")
+        if quiet or statistics:
+            if statistics:  # the table has the findings; what it cannot show, per file
+                lines.extend(coverage_lines(path, fr.unchecked, fr.findings, fr.notices))
+            continue
+        if view == "full":
+            lines.extend(views.full_lines(path, fr.findings, color))
+        else:
+            lines.extend(views.grouped_lines(path, fr.findings, color))
         lines.extend(coverage_lines(path, fr.unchecked, fr.findings, fr.notices))
-    n_files = len(report.files)
-    n_err = len(report.errors)
-    findings = report.findings
-    by_rule = {}
-    for f in findings:
-        by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
-    rules = ", ".join(f"{k}: {v}" for k, v in sorted(by_rule.items()))
-    summary = f"{n_files} file{'s' if n_files != 1 else ''} checked, {len(findings)} finding{'s' if len(findings) != 1 else ''}"
-    if rules:
-        summary += f" ({rules})"
-    summary += f", {report.waste('weights')} dead weights" + _waste_shares(report)
-    conditional = sum(1 for f in findings if f.details.get("condition"))
-    if conditional:
-        summary += f" ({conditional} more finding{'s' if conditional != 1 else ''} only at some input sizes)"
-    n_unchecked = report.unchecked_count()
-    if n_unchecked:
-        summary += f", {n_unchecked} not checked"
-    if n_err:
-        summary += f", {n_err} file{'s' if n_err != 1 else ''} could not be analyzed"
-    lines.append(summary)
+    if quiet:
+        lines.extend(views.quiet_lines((escape(fr.path), fr.status, fr.findings, count_unchecked(fr.unchecked)) for fr in report.files))
+    lines.append(summary(report))
     return "\n".join(lines) + "\n"
+
+
+def summary(report) -> str:
+    """``1 file checked, 100 findings (XY001: 80, XY002: 20), 7680 dead weights (...)``."""
+    from analyzer.report.views import summary_line
+
+    waste = f" {report.waste('weights')} dead weights" + _waste_shares(report)
+    return summary_line(((fr.status, fr.findings, count_unchecked(fr.unchecked)) for fr in report.files), waste)
 
 
 # --------------------------------------------------------------------------- coverage

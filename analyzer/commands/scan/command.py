@@ -22,7 +22,7 @@ __all__ = ["run", "parse_size", "DEFAULT_TIMEOUT", "DEFAULT_MAX_MEMORY"]
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_MEMORY = "8G"
-FORMATS = ("jsonl", "json", "text", "csv")
+FORMATS = ("jsonl", "json", "text", "full", "csv", "junit", "gitlab")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 
 
@@ -104,7 +104,7 @@ def _say(args, text):
 def run(args) -> int:
     from analyzer.io.atomic import write_text_atomic
     from analyzer.commands.scan.discover import discover
-    from analyzer.commands.scan.output import JsonlWriter, read_jsonl, render_csv, render_json, render_text
+    from analyzer.commands.scan.output import JsonlWriter, read_jsonl, render_csv, render_json, render_report
     from analyzer.commands.scan.pool import PoolError
     from analyzer.commands.scan.progress import Progress
     from analyzer.commands.scan.summary import Summary
@@ -194,13 +194,13 @@ def run(args) -> int:
         elif args.format == "csv":
             text = render_csv(collected, rule_codes)
         else:
-            text = render_text(collected, table)
+            text = render_report(args.format, collected, table)
         if args.output:
             write_text_atomic(args.output, text)
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    if not (args.format == "text" and not args.output) and not args.quiet:
+    if not (args.format in ("text", "full") and not args.output) and not args.quiet:
         sys.stderr.write(table)
     if not found.candidates:
         print("onnxlint: no .onnx files found in " + ", ".join(_safe(p) for p in args.paths), file=sys.stderr)

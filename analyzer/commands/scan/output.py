@@ -1,5 +1,6 @@
 """Output of ``onnxlint scan``: the JSON Lines stream (and reading it back to
-resume), and the whole-scan formats written at the end (json, csv, text).
+resume), and the whole-scan formats written at the end (json, csv, text, full, junit,
+gitlab).
 
 A JSONL line is the per-file object of ``onnxlint check --format json`` plus,
 when the file could be stat'ed, ``"file": {"size": ..., "mtime_ns": ...}``:
@@ -14,7 +15,7 @@ import io
 import json
 import os
 
-__all__ = ["JsonlWriter", "read_jsonl", "dump_line", "render_json", "render_csv", "render_text"]
+__all__ = ["JsonlWriter", "read_jsonl", "dump_line", "render_json", "render_csv", "render_text", "render_report"]
 
 
 def dump_line(record: dict) -> str:
@@ -136,9 +137,11 @@ def render_csv(records, rule_codes) -> str:
     return out.getvalue()
 
 
-def render_text(records, table: str) -> str:
-    """Compiler-style lines as ``check`` prints them, then the summary table."""
+def render_text(records, table: str, view: str = "grouped") -> str:
+    """Lines as ``check`` prints them (``view``: grouped by message shape, or full: one
+    line per finding), then the summary table."""
     from analyzer.report.text import coverage_lines, escape
+    from analyzer.report.views import full_lines, grouped_lines
 
     lines = []
     for r in records:
@@ -146,13 +149,25 @@ def render_text(records, table: str) -> str:
         if r["status"] == "error":
             lines.append(f"{path}: error: {r['error']['kind']}: {escape(r['error']['message'])}")
             continue
-        for f in r.get("findings", []):
-            where = f["node"] if f["graph"] == "main" else f"{f['graph']}/{f['node']}"
-            lines.append(f"{path}:{escape(where)}: {f['rule']} [{f['severity']}] {escape(f['message'])}")
-        lines.extend(coverage_lines(path, _dicts(r.get("unchecked")), _dicts(r.get("findings")), _strs(r.get("notices"))))
+        findings = _dicts(r.get("findings"))
+        lines.extend((full_lines if view == "full" else grouped_lines)(path, findings))
+        lines.extend(coverage_lines(path, _dicts(r.get("unchecked")), findings, _strs(r.get("notices"))))
     if lines:
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "") + table
+
+
+def render_report(fmt: str, records, table: str) -> str:
+    """The whole-scan formats that ``check`` has too: text (grouped), full, junit, gitlab."""
+    if fmt == "junit":
+        from analyzer.report.junit import render_junit
+
+        return render_junit([_without_identity(r) for r in records])
+    if fmt == "gitlab":
+        from analyzer.report.gitlab import render_gitlab
+
+        return render_gitlab([_without_identity(r) for r in records])
+    return render_text(records, table, view="full" if fmt == "full" else "grouped")
 
 
 def _dicts(v) -> list:
