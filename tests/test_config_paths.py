@@ -183,11 +183,22 @@ def test_path_filter_patterns(tmp_path):
     assert f.match(tmp_path / "m" / "net.onnx") is None
 
 
-def test_scan_honours_exclude(repo, capsys):
-    (repo / "pyproject.toml").write_text('[tool.onnxlint]\nextend-exclude = ["models/old"]\n')
-    rc, out, _ = run(["scan", ".", "--format", "json", "--jobs", "1", "--quiet", "--extend-exclude", "b.onnx"], capsys, cwd=repo)
-    paths = {r["path"] for r in json.loads(out)["files"]}
-    assert paths == {"./models/dyn/a.onnx"}
+def test_scan_honours_exclude_and_configured_shapes(repo, capsys):
+    (repo / "pyproject.toml").write_text('[tool.onnxlint]\nextend-exclude = ["models/old"]\n[tool.onnxlint.input-shape]\ninput = [1, 64, 12, 12]\n')
+    rc, out, _ = run(["scan", ".", "--format", "json", "--jobs", "1", "--quiet", "--timeout", "0"], capsys, cwd=repo)
+    got = {r["path"]: r for r in json.loads(out)["files"]}
+    assert set(got) == {"./models/dyn/a.onnx", "./models/fixed/b.onnx"}
+    assert all(r["status"] == "ok" for r in got.values())
+    assert any("not applied: dim 2 is fixed to 28" in n for n in got["./models/fixed/b.onnx"]["notices"])
+    _, cli, _ = run(["check", "./models/dyn/a.onnx", "--format", "json"], capsys, cwd=repo)
+    assert comparable(got["./models/dyn/a.onnx"]) == comparable(files_of(cli)["./models/dyn/a.onnx"])
+    rc, out, _ = run(["scan", ".", "--format", "json", "--jobs", "1", "--quiet", "--timeout", "0", "--extend-exclude", "b.onnx"], capsys, cwd=repo)
+    assert {r["path"] for r in json.loads(out)["files"]} == {"./models/dyn/a.onnx"}
+    # named files: scanned unless --force-exclude; all excluded is not an error
+    rc, out, _ = run(["scan", "models/old/c.onnx", "--format", "json", "--jobs", "1", "--quiet", "--timeout", "0"], capsys, cwd=repo)
+    assert [r["path"] for r in json.loads(out)["files"]] == ["models/old/c.onnx"]
+    rc, out, err = run(["scan", "models/old/c.onnx", "--format", "json", "--jobs", "1", "--quiet", "--force-exclude"], capsys, cwd=repo)
+    assert rc == 0 and json.loads(out)["files"] == [] and "nothing to scan" in err
 
 
 # -- rule selection: extend-*, precedence ----------------------------------------
@@ -248,3 +259,17 @@ def test_show_settings(repo, capsys):
     assert "excluded         = yes, by 'models/old'" in c and "configured shape = none" in c
     rc, out, _ = run(["check", "--show-settings", "--isolated", "--fail-on", "info", "x.onnx"], capsys, cwd=repo)
     assert rc == 0 and "config file      = none (--isolated)" in out and "fail-on          = info  (command line)" in out
+
+
+def test_pre_commit_hook_keeps_the_configured_exclude(repo, capsys):
+    """pre-commit runs the hook's entry followed by the staged file names."""
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (hook,) = [h for h in yaml.safe_load(open(os.path.join(root, ".pre-commit-hooks.yaml"))) if h["id"] == "onnxlint"]
+    argv = hook["entry"].split()[1:]
+    (repo / "pyproject.toml").write_text('[tool.onnxlint]\nextend-exclude = ["models/old", "models/fixed"]\n')
+    rc, out, err = run(argv + ["models/old/c.onnx", "models/fixed/b.onnx"], capsys, cwd=repo)
+    assert rc == 0 and "nothing to check" in err
+    rc, out, err = run(argv + ["models/old/c.onnx", "models/dyn/a.onnx", "--format", "json"], capsys, cwd=repo)
+    assert rc == 1 and set(files_of(out)) == {"models/dyn/a.onnx"}

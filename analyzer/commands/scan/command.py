@@ -16,7 +16,7 @@ import re
 import sys
 
 from analyzer.commands.base import lint_settings
-from analyzer.common import EXIT_ERROR, UsageError
+from analyzer.common import EXIT_ERROR, EXIT_OK, UsageError
 
 __all__ = ["run", "parse_size", "DEFAULT_TIMEOUT", "DEFAULT_MAX_MEMORY"]
 
@@ -202,6 +202,9 @@ def run(args) -> int:
             sys.stdout.flush()
     if not (args.format in ("text", "full") and not args.output) and not args.quiet:
         sys.stderr.write(table)
+    if not found.candidates and found.excluded:
+        print("onnxlint: every file given matches exclude (--force-exclude): nothing to scan", file=sys.stderr)
+        return EXIT_OK  # as check: a pre-commit style run given only excluded files passes
     if not found.candidates:
         print("onnxlint: no .onnx files found in " + ", ".join(_safe(p) for p in args.paths), file=sys.stderr)
         return EXIT_ERROR

@@ -37,6 +37,7 @@ class Candidate:
 class Discovery:
     candidates: list
     skipped: list  # [{"path":..., "reason":...}]
+    excluded: int = 0  # files named but skipped by --force-exclude
 
 
 def _identity(st) -> dict:
@@ -56,12 +57,14 @@ class _Walker:
         self.seen = set()
         self.excluded = exclude.match if exclude is not None else (lambda _p: None)
         self.force_exclude = force_exclude
+        self.force_excluded = 0
 
     def add_file(self, display, lst=None):
         """A path that should be a model: regular files become candidates."""
         if display in self.seen:
             return
         if self.force_exclude and self.excluded(display):  # walks check before calling
+            self.force_excluded += 1
             return
         self.seen.add(display)
         abs_path = os.path.abspath(display)
@@ -168,4 +171,4 @@ def discover(args, exclude=None, force_exclude=False) -> Discovery:
                 w.walk(p)
             else:
                 w.add_file(p)
-    return Discovery(w.candidates, w.skipped)
+    return Discovery(w.candidates, w.skipped, w.force_excluded)
