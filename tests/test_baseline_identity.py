@@ -120,3 +120,11 @@ def test_bad_moved_table_is_one_line(repo, capsys, moved):
     (repo / "b.json").write_text('{"onnxlint_baseline": 2, "moved": %s, "findings": []}' % moved)
     rc, _, err = run(["check", "models/drln.onnx", "--baseline", "b.json"], capsys, cwd=repo)
     assert rc == 2 and '"moved"' in err and len(err.strip().splitlines()) == 1
+
+
+def test_write_baseline_with_baseline_records_every_finding(repo, capsys):
+    run(["check", "models/drln.onnx", "--write-baseline", "b.json"], capsys, cwd=repo)
+    rc, out, err = run(["check", "models", "--baseline", "b.json", "--write-baseline", "b.json"], capsys, cwd=repo)
+    assert rc == 0 and "7 findings written to b.json" in err and "5 matched, 2 new, 0 stale" in err
+    doc = json.loads((repo / "b.json").read_text())
+    assert sorted({e["path"] for e in doc["findings"]}) == ["models/aspp.onnx", "models/drln.onnx"] and len(doc["findings"]) == 7

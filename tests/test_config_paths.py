@@ -273,3 +273,37 @@ def test_pre_commit_hook_keeps_the_configured_exclude(repo, capsys):
     assert rc == 0 and "nothing to check" in err
     rc, out, err = run(argv + ["models/old/c.onnx", "models/dyn/a.onnx", "--format", "json"], capsys, cwd=repo)
     assert rc == 1 and set(files_of(out)) == {"models/dyn/a.onnx"}
+
+
+def _two_inputs(path, dim):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [dim, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [dim, 4])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Add", ["x", "y"], ["z"], name="add")], "g", [x, y], [z])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(m, str(path))
+    return m
+
+
+def test_configured_shapes_binding_one_symbol_two_ways(tmp_path, capsys):
+    _two_inputs(tmp_path / "m.onnx", "N")
+    (tmp_path / "onnxlint.toml").write_text('format = "json"\n[input-shape]\nx = [2, 4]\ny = [3, 4]\n')
+    rc, out, err = run(["check", "m.onnx"], capsys, cwd=tmp_path)
+    fr = files_of(out)["m.onnx"]
+    assert rc == 0 and fr["status"] == "ok"
+    assert fr["notices"] == ["configured input shape y=3,4 not applied: symbol N is 2 in another configured input, 3 here"]
+    rc, out, err = run(["check", "m.onnx", "--isolated", "--input-shape", "x=2,4", "--input-shape", "y=3,4"], capsys, cwd=tmp_path)
+    assert rc == 2 and "bad-input-shape" in out + err
+
+
+def test_fit_input_shapes_unnamed_dims_are_each_their_own(tmp_path):
+    from analyzer.linter.config import fit_input_shapes
+
+    m = _two_inputs(tmp_path / "m.onnx", None)  # [?, 4]: unnamed, not one shared symbol
+    assert fit_input_shapes(m, {"x": [2, 4], "y": [3, 4]}) == ({"x": [2, 4], "y": [3, 4]}, [])
+    m = _two_inputs(tmp_path / "m.onnx", "N")
+    fitted, notes = fit_input_shapes(m, {"x": [2, 4], "y": [2, None], "nope": [1]})
+    assert fitted == {"x": [2, 4], "y": [2, None]} and notes == ["configured input shape nope=1 not applied: the model has no input 'nope' (inputs: x, y)"]

@@ -42,18 +42,18 @@ def run(args) -> int:
         fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes, config_shapes=settings.config_shapes_for(path))
         cfg.apply_per_path_ignores(fr)
         report.files.append(fr)
+    if args.write_baseline:  # every finding of today, also with --baseline (which refreshes it)
+        from analyzer.linter.baseline import write_baseline
+
+        n = write_baseline(args.write_baseline, report)
+        if not getattr(args, "quiet", False):
+            print(f"onnxlint: {n} finding{'s' if n != 1 else ''} written to {safe(args.write_baseline)}", file=sys.stderr)
     if baseline is not None:
         from analyzer.linter.baseline import apply_baseline
 
         report.baseline = b = apply_baseline(report, baseline)
         if not getattr(args, "quiet", False):
             print(f"onnxlint: baseline {safe(args.baseline)}: {b['matched']} matched, {b['new']} new, {b['stale']} stale (fixed) entries", file=sys.stderr)
-    if args.write_baseline:
-        from analyzer.linter.baseline import write_baseline
-
-        n = write_baseline(args.write_baseline, report)
-        if not getattr(args, "quiet", False):
-            print(f"onnxlint: {n} finding{'s' if n != 1 else ''} written to {safe(args.write_baseline)}", file=sys.stderr)
     color = args.color == "always" or (args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     text = render(report, fmt, color=color, statistics=statistics, quiet=quiet)
     write_output(args.output, text)

@@ -150,28 +150,30 @@ def _declared_dims(value_info):
     if t.WhichOneof("value") != "tensor_type" or not t.tensor_type.HasField("shape"):
         return None
     out = []
-    for d in t.tensor_type.shape.dim:
+    for i, d in enumerate(t.tensor_type.shape.dim):
         which = d.WhichOneof("value")
-        out.append(int(d.dim_value) if which == "dim_value" else (d.dim_param or "?"))
+        out.append(int(d.dim_value) if which == "dim_value" else (d.dim_param or f"?{i}@{value_info.name}"))  # unnamed: its own
     return out
 
 
 def fit_input_shapes(model, shapes) -> tuple:
     """The configured ``shapes`` that apply to ``model`` (a ModelProto), and a note per
     one that does not: an input the model does not have, a different rank, a dim the
-    model fixes to another value, or ``?`` on an input without a declared shape."""
+    model fixes to another value, a symbol another configured input binds to another
+    value, or ``?`` on an input without a declared shape."""
     if not shapes:
         return {}, []
     inits = {t.name for t in model.graph.initializer}
     inputs = {vi.name: vi for vi in model.graph.input if vi.name not in inits}
     fitted, notes = {}, []
+    symbols: dict = {}  # symbol -> value bound by a configured shape applied so far
     for name, dims in shapes.items():
         why = None
         vi = inputs.get(name)
+        declared = _declared_dims(vi) if vi is not None else None
         if vi is None:
             why = f"the model has no input {name!r} (inputs: {', '.join(inputs) or 'none'})"
         else:
-            declared = _declared_dims(vi)
             if declared is None:
                 if any(d is None for d in dims):
                     why = "'?' keeps the model's dim, but the model declares no shape for it"
@@ -179,11 +181,17 @@ def fit_input_shapes(model, shapes) -> tuple:
                 why = f"{len(dims)} dims configured, the input has {len(declared)}"
             else:
                 fixed = [(i, d, b) for i, (d, b) in enumerate(zip(declared, dims)) if b is not None and isinstance(d, int) and d != b]
+                clash = [(d, b) for d, b in zip(declared, dims) if b is not None and isinstance(d, str) and symbols.get(d, b) != b]
                 if fixed:
                     i, d, b = fixed[0]
                     why = f"dim {i} is fixed to {d} in the model, {b} configured"
+                elif clash:
+                    d, b = clash[0]
+                    why = f"symbol {d} is {symbols[d]} in another configured input, {b} here"
         if why is None:
             fitted[name] = dims
+            if declared is not None:
+                symbols.update((d, b) for d, b in zip(declared, dims) if b is not None and isinstance(d, str))
         else:
             notes.append(f"configured input shape {name}={_dims_text(dims)} not applied: {why}")
     return fitted, notes
