@@ -355,8 +355,8 @@ def test_text_and_csv_formats(zoo, capsys, tmp_path):
     # grouped as check prints them: the 4 DT001 findings of one shape on one line
     assert f"{zoo / POSITIVE}: DT001 [warning] 4 findings: " in out
     assert out.index("DT001 [warning]") < out.index("scan summary") and "scan summary" not in err
-    rc, out, err = cli(capsys, "scan", zoo, "--format", "full", "--timeout", "1")
-    assert rc == 2 and f"{zoo / POSITIVE}:/branches.0/branches.0.0/Conv: DT001 [warning]" in out
+    rc, out, err = cli(capsys, "scan", zoo / POSITIVE, "--format", "full")  # no 1 s limit: no flake on a busy machine
+    assert rc == 1 and f"{zoo / POSITIVE}:/branches.0/branches.0.0/Conv: DT001 [warning]" in out
     assert out.count(f"{zoo / POSITIVE}:") == 5 and "scan summary" not in err
     rc, out, err = cli(capsys, "scan", zoo, "--format", "csv", "--timeout", "1", "-o", tmp_path / "r.csv")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
