@@ -66,9 +66,9 @@ def test_grouped_is_the_default_and_scales(capsys):
     rc, out, err = run(capsys, NARROW)
     _, doc = json_report(capsys, NARROW)
     findings = doc["files"][0]["findings"]
-    assert rc == 1 and len(findings) == 100
+    assert rc == 1 and len(findings) >= 100
     lines = out.splitlines()
-    assert len(lines) <= 5 and max(len(line) for line in lines) < 400  # was 101 lines
+    assert len(lines) <= 5 and len(lines) < len(findings) / 20 and max(len(line) for line in lines) < 400  # was 101 lines
     assert SUMMARY.match(lines[-1])
     counted = {}
     for line in lines[:-1]:
@@ -79,7 +79,7 @@ def test_grouped_is_the_default_and_scales(capsys):
     by_rule = {}
     for f in findings:
         by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
-    assert counted == by_rule == {"DT001": 80, "DT002": 20}  # counts sum to the JSON's
+    assert counted == by_rule and by_rule["DT001"] == 80  # counts sum to the JSON's
     assert sum(counted.values()) == len(findings)
 
 
@@ -87,12 +87,17 @@ def test_grouped_names_the_first_nodes_of_each_group(capsys):
     _, out, _ = run(capsys, NARROW)
     _, doc = json_report(capsys, NARROW)
     findings = doc["files"][0]["findings"]
+    seen = set()
     for line in out.splitlines()[:-1]:
         m = GROUP_LINE.match(line)
-        assert m, line
+        assert m or FULL_LINE.match(line), line
+        if not m or m.group("rule") not in ("DT001", "DT002"):  # one group each on this model
+            continue
+        seen.add(m.group("rule"))
         nodes = [f["node"] for f in findings if f["rule"] == m.group("rule")]
         assert m.group("nodes") == f"{', '.join(nodes[:3])}, +{len(nodes) - 3} more"
         assert str(NARROW) == m.group("path")
+    assert seen == {"DT001", "DT002"}
 
 
 def test_grouped_message_keeps_what_all_share_and_ranges_what_differs(capsys):
@@ -249,7 +254,8 @@ def test_quiet_on_several_files_prints_per_file_totals(capsys, tmp_path):
             assert len(mine) == 1 and mine[0].startswith(f"{fr['path']}: {len(fr['findings'])} findings (")
         elif fr["status"] == "ok":
             assert mine == []  # a clean file is counted in the summary, not listed
-    assert lines[-1].startswith("4 files checked, 102 findings") and "1 file could not be analyzed" in lines[-1]
+    total = sum(len(fr["findings"]) for fr in doc["files"])
+    assert lines[-1].startswith(f"4 files checked, {total} findings") and "1 file could not be analyzed" in lines[-1]
 
 
 # --- what every view must still say --------------------------------------------------------------
