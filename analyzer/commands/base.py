@@ -46,6 +46,8 @@ def lint_settings(args):
         cfg = load_config(args.config, isolated=args.isolated)
     except ConfigError as e:
         raise UsageError(str(e)) from None
+    if args.select is not None and not split_codes(args.select):  # `--select ,` would silently run no rule
+        raise UsageError(f"--select {args.select!r}: no rule code or prefix given (ALL selects every rule)")
     input_shapes = parse_input_shapes(args.input_shape, keep=True)  # the config's: per file
     # ruff's precedence: a --select on the command line replaces the configuration's
     # select, extend-select, ignore and extend-ignore; --extend-select / --ignore add to them
