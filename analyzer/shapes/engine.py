@@ -63,11 +63,18 @@ class Shapes:
     notes: list = field(default_factory=list)
     used_onnx_fallback: bool = False
     unchecked: list = field(default_factory=list)  # coverage records (analyzer.graph.coverage.Unchecked)
+    # onnx's inference runs (0 or 1), and the nodes our own shape function found invalid,
+    # whose outputs were therefore not handed to it (fallback.py)
+    onnx_runs: int = 0
+    withheld_from_onnx: list = field(default_factory=list)
 
     def info(self, value_key) -> TensorInfo:
+        """What is proven of a value: a size only the file declares is not in it (the
+        declaration-filled info, labelled ``value_info``, is for display; fallback.py)."""
         if value_key is None:
             return TensorInfo()
-        return self.graph.nx.nodes[value_key].get("info") or TensorInfo()
+        attrs = self.graph.nx.nodes[value_key]
+        return attrs.get("proven") or attrs.get("info") or TensorInfo()
 
     def shape(self, value_key):
         return self.info(value_key).shape
@@ -94,6 +101,7 @@ class _Engine(EngineState, OnnxFallback):
         self._active_functions: set = set()
         self._said: set = set()  # one-time notes already given
         self._unknown_ops: dict = {}  # (domain, op_type) -> [count, first node]
+        self._withheld: set = set()  # main-graph node indices onnx's fallback must not see
 
     # -- walking ---------------------------------------------------------
     def run(self, path=MAIN, attr_bindings=None):
@@ -117,6 +125,8 @@ class _Engine(EngineState, OnnxFallback):
         except ShapeError as e:
             self.note(f"{op.graph}:{op.id} ({op.op_type}): {e}")
             self.record_unchecked("shape-error", f"{op.op_type} {shown(op.id)}: outputs not analyzed ({e})", op, reason=str(e))
+            self.withhold_from_onnx(op)  # known invalid: onnx's fallback is not asked (fallback.py)
+            return
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
             msg = str(e).splitlines()[0][:200] if str(e) else ""
             self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
@@ -227,7 +237,8 @@ class _Engine(EngineState, OnnxFallback):
         if self._onnx_types is None:
             self._onnx_types = {}
             try:
-                model = model_for_onnx(self.graph.model, self.loaded)
+                model = self.without_declarations(model_for_onnx(self.graph.model, self.loaded))
+                self.result.onnx_runs += 1
                 graph = onnx_inference(model, ONNX_INFERENCE_TIMEOUT, ONNX_INFERENCE_MEMORY)
                 for vi in list(graph.value_info) + list(graph.output):
                     self._onnx_types[text(vi.name)] = vi

@@ -3,12 +3,29 @@ function of ours takes the shape onnx's own inference gives for that output (the
 ``onnx_types``, run in the sandbox, once and only if needed); an op unknown to onnx too
 gets a note; and after propagation a dim still unknown takes the file's declaration
 (value_info, graph output), marked as such.  Never a guess.
+
+A declaration is never inference:
+
+* onnx's inference runs on a copy without the file's declarations (``value_info`` and
+  the graph outputs' shapes, in every body; :meth:`OnnxFallback.without_declarations`):
+  given them, it repeats them.  The copy keeps the graph inputs' shapes and gets what we
+  have proven so far (concrete dims and the inputs' own symbols) as ``value_info``.
+  onnx's made-up ``unk__N`` dims are not taken (a placeholder, not a size).  A value is
+  labelled ``onnx`` only where onnx actually gave it a dim or a rank we did not have.
+* A node whose own shape function found it invalid (``ShapeError``) is not handed to
+  onnx: its outputs are not filled, and the node is left out of the copy (onnx's
+  inference may take its whole time limit on it, e.g. an Einsum term with two ellipses).
+* A dim filled from a declaration after propagation is labelled ``value_info`` and is
+  for display only: ``Shapes.info`` (what rules and analyses read) gives the proven info
+  kept under the value's ``proven`` attribute, without the declared sizes.
 """
 from __future__ import annotations
 
+import re
+
 from analyzer.graph.build import MAIN, Graph
 from analyzer.io.load import shown
-from analyzer.io.proto import has_schema
+from analyzer.io.proto import ValueInfoProto, has_schema
 from analyzer.shapes.registry import TensorInfo, type_to_shape
 
 __all__ = ["OnnxFallback", "fill_from_value_info", "unknown_dims_from"]
@@ -19,7 +36,7 @@ class OnnxFallback:
     ``onnx_types``, ``note``, ``record_unchecked``, ``store``, ``result``, ``opsets`` and ``_unknown_ops``)."""
 
     def fill_from_onnx(self, op, vkey, inf: TensorInfo):
-        if op.graph != MAIN:
+        if op.graph != MAIN or op.index in self._withheld:
             return
         types = self.onnx_types()
         tp = types.get(vkey[2])
@@ -31,9 +48,48 @@ class OnnxFallback:
         if inf.shape is not None and len(inf.shape) != len(shape):
             self.note(f"{op.graph}:{op.id}: rank {len(inf.shape)} here, onnx infers {len(shape)}")
             return
-        shape = unknown_dims_from(inf.shape, shape)
-        self.store(vkey, TensorInfo(shape, inf.dtype if inf.dtype is not None else dtype, inf.value, inf.sym, "onnx"))
+        kept = getattr(self, "_input_symbols", ())
+        shape = tuple(None if isinstance(d, str) and d not in kept and _PLACEHOLDER.match(d) else d for d in shape)
+        filled = unknown_dims_from(inf.shape, shape)
+        new_dtype = inf.dtype if inf.dtype is not None else dtype
+        if filled == inf.shape and new_dtype == inf.dtype:
+            return  # onnx knows no more: the value keeps its own label
+        # Only a dim (or a rank) onnx gave makes the value onnx's; a dtype alone does not.
+        source = "onnx" if filled != inf.shape else inf.source
+        self.store(vkey, TensorInfo(filled, new_dtype, inf.value, inf.sym, source))
         self.result.used_onnx_fallback = True
+
+    def withhold_from_onnx(self, op):
+        """``op`` is invalid by our own shape function: onnx's fallback is not asked
+        about its outputs, and (main graph) leaves the node out of its copy."""
+        if op.graph == MAIN:
+            self._withheld.add(op.index)
+        self.result.withheld_from_onnx.append(f"{op.graph}:{op.id}")
+
+    def without_declarations(self, m):
+        """``m`` (a copy of the model, changed in place and returned) without the file's
+        declarations of computed values, without the nodes we found invalid, and with
+        what we have proven so far as ``value_info``."""
+        names = set()
+        _strip_declarations(m.graph, names, top=True)
+        if self._withheld:
+            kept = [n for i, n in enumerate(m.graph.node) if i not in self._withheld]
+            del m.graph.node[:]
+            m.graph.node.extend(kept)
+        produced = set()
+        for n in m.graph.node:
+            produced.update(n.output)
+        nodes = self._nodes
+        for name in produced:
+            attrs = nodes.get(("value", MAIN, name))
+            inf = attrs.get("info") if attrs is not None else None
+            if inf is None or inf.source != "inferred" or inf.shape is None:
+                continue
+            vi = _proven_value_info(name, inf)
+            if vi is not None:
+                m.graph.value_info.append(vi)
+        self._input_symbols = frozenset(names)  # an input's own unk__N is a real symbol
+        return m
 
     def unknown_op(self, op):
         """An op we have no shape function for: onnx may know it (fallback); an op of a
@@ -69,6 +125,59 @@ class OnnxFallback:
             )  # fmt: skip
 
 
+# onnx names every dim it cannot infer unk__N: a placeholder, not a size
+_PLACEHOLDER = re.compile(r"unk__\d+\Z")
+# symbols written into the copy for onnx: plain names (an expression would be an opaque
+# dim_param to onnx, and come back as a symbol that only looks like ours)
+_PLAIN_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_.:]*\Z")
+
+
+def _strip_declarations(g, input_symbols, top):
+    """Delete ``value_info`` and the outputs' shapes of ``g`` and of every body in it;
+    collect the main graph inputs' dim_params into ``input_symbols``."""
+    stack = [(g, top)]
+    while stack:
+        g, top = stack.pop()
+        del g.value_info[:]
+        for o in g.output:
+            if o.type.HasField("tensor_type"):
+                o.type.tensor_type.ClearField("shape")
+        if top:
+            for vi in g.input:
+                if vi.type.HasField("tensor_type"):
+                    input_symbols.update(d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param)
+        for n in g.node:
+            for a in n.attribute:
+                if a.HasField("g"):
+                    stack.append((a.g, False))
+                stack.extend((sg, False) for sg in a.graphs)
+
+
+def _proven_value_info(name, inf):
+    """A ValueInfoProto stating what we proved of a value (unknown and expression dims
+    left unset), or None when nothing is worth saying."""
+    if inf.dtype is None:
+        return None
+    vi = ValueInfoProto()
+    vi.name = name
+    tt = vi.type.tensor_type
+    tt.elem_type = int(inf.dtype)
+    shape = tt.shape
+    useful = False
+    for d in inf.shape:
+        dim = shape.dim.add()
+        if d is None:
+            continue
+        if isinstance(d, str):
+            if _PLAIN_SYMBOL.match(d):
+                dim.dim_param = d
+                useful = True
+        else:
+            dim.dim_value = int(d)
+            useful = True
+    return vi if useful or not inf.shape else None
+
+
 def unknown_dims_from(ours, theirs):
     """``ours`` with its unknown dims (or, if its rank is unknown, all of it) taken from
     ``theirs``, a shape of the same rank."""
@@ -81,7 +190,8 @@ def fill_from_value_info(graph: Graph) -> None:
     """Where propagation (ours, then onnx's) left a dim or a whole shape unknown and the
     file declares one (value_info, graph output), take the declaration, marked with
     source "value_info": the file's claim, not a proof (the shape-declaration rule compares
-    only proofs)."""
+    only proofs).  The info without the declared sizes stays under ``proven``, which is
+    what ``Shapes.info`` gives rules and analyses."""
     nodes = graph.nx._node
     for attrs in nodes.values():
         vi = attrs.get("value_info")
@@ -102,5 +212,8 @@ def fill_from_value_info(graph: Graph) -> None:
             new_shape = unknown_dims_from(inf.shape, shape)
         filled = new_shape != inf.shape
         new_dtype = inf.dtype if inf.dtype is not None else dtype
+        if filled:
+            # the declared sizes are for display; rules read what is proven (Shapes.info)
+            attrs["proven"] = TensorInfo(inf.shape, new_dtype, inf.value, inf.sym, inf.source)
         if filled or new_dtype != inf.dtype:
             attrs["info"] = TensorInfo(new_shape, new_dtype, inf.value, inf.sym, "value_info" if filled else inf.source)
