@@ -32,6 +32,7 @@ from analyzer.graph.build import MAIN, Graph, gc_paused
 from analyzer.io.load import LoadedModel, one_line, shown, text
 from analyzer.io.proto import get_attribute_value
 from analyzer.shapes.context import Ctx
+from analyzer.shapes.consteval import after_op as _consteval
 from analyzer.shapes.fallback import OnnxFallback
 from analyzer.shapes.fallback import fill_from_value_info as _fill_from_value_info
 from analyzer.shapes.registry import MAX_TRACKED_ELEMENTS, SHAPE_FUNCTIONS, ShapeError, TensorInfo, register
@@ -132,6 +133,8 @@ class _Engine(EngineState, OnnxFallback):
             self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
             why = f"shape function failed ({type(e).__name__}: {msg})"
             self.record_unchecked("shape-function-failed", f"{op.op_type} {shown(op.id)}: outputs not analyzed: {why}", op, reason=why)
+        if op.domain == "" or op.domain == "ai.onnx":
+            _consteval(self, ctx)  # all inputs constant: evaluated; sizes through float (consteval.py)
         # measured hot (every op): the infos read from the node dicts, a loop for "a dim unknown"
         nodes = self._nodes
         for vkey in op.outputs:
