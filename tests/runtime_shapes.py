@@ -12,14 +12,17 @@ Definitions (used by ``bench/runtime_coverage.py`` and ``tests/test_runtime_shap
   file declares it (ours: no ``--input-shape``).  A model with dynamic input dims is run at
   every binding of its symbols given (random inputs by default), and ours is bound to the
   same sizes (``input_shapes``, as ``onnxlint shapes --input-shape`` does); ours is also
-  taken unbound, and every symbolic size of ours is evaluated at the binding;
+  taken unbound, and every symbolic size of ours is evaluated at the binding
+  (``symbolic_exact``: pairs where that gives the runtime shape exactly);
 * ``runtime_static``: (value, run) pairs compared (every shape is static at run time);
   ``exact``: those where ours has every dim concrete and equal to the runtime's;
   runtime coverage = exact / runtime_static;
-* ``data_dependent``: pairs not exact whose size the input *values* set (a Reshape
-  target, an Expand shape or a OneHot depth fed as an input, NonZero's count): ours gives
-  them exactly once the fed inputs are made constants.  Coverage of the sizes the input
-  sizes determine = exact / (runtime_static - data_dependent);
+* ``data_dependent``: pairs not exact whose size the input *values* set: ours gives
+  them exactly once the fed inputs are made constants (a Reshape target, an Expand shape
+  or a OneHot depth fed as an input: kind ``input data``), or ours gives a fresh symbol
+  for a data-dependent size (NonZero's, Unique's, NonMaxSuppression's count: kind
+  ``data-dependent op``).  Coverage of the sizes the input sizes determine =
+  exact / (runtime_static - data_dependent); a miss of kind ``not computed`` is a gap;
 * a *disagreement*: ours gives a definite size (a number; or, unbound, a symbolic
   expression of the input sizes) that the runtime does not produce, or a rank it does
   not have.  Sizes labelled ``value_info`` (a claim of the file, not ours) are not ours:
@@ -75,6 +78,7 @@ class ModelResult:
     exact: int = 0
     disagreements: list = field(default_factory=list)
     misses: list = field(default_factory=list)  # (value, ours, runtime, source label, kind) not exact
+    symbolic_exact: int = 0  # dynamic models: pairs where ours *unbound*, evaluated at the binding, is exact
     data_dependent: int = 0  # misses whose size the input *values* set (exact once they are constants)
     wrong_declarations: list = field(default_factory=list)
     declared_only: list = field(default_factory=list)
@@ -311,6 +315,17 @@ def _ours_with_constant_inputs(model, feeds):
         return None
 
 
+def _data_dependent(shape) -> bool:
+    """Whether every dim of ours that is not a number is a fresh symbol the engine made for
+    a data-dependent size (``unique_count(y)``, ``nonzero_count(idx)``...)."""
+    from analyzer.shapes.dims import free_symbols
+
+    if shape is None:
+        return False
+    rest = [d for d in shape if not isinstance(d, int)]
+    return bool(rest) and all(isinstance(d, str) and free_symbols(d) and all("(" in f for f in free_symbols(d)) for d in rest)
+
+
 def _declared(model) -> dict:
     out = {}
     for vi in list(model.graph.value_info) + list(model.graph.output):
@@ -443,14 +458,21 @@ def run_case(case: Case, check_declarations=True, rng_seed=0) -> ModelResult:
                 run_misses.append((v, shape, r, label))
             if unbound is not None:
                 ushape, ulabel = unbound.get(v, (None, "unknown"))
-                if ulabel != "value_info" and compare_one(ushape, r, env=binding) == "disagree":
+                uverdict = compare_one(ushape, r, env=binding) if ulabel != "value_info" else "partial"
+                if uverdict == "disagree":
                     res.disagreements.append(Disagreement(case.name, v, ushape, r, (at + " (unbound)").strip()))
+                res.symbolic_exact += uverdict == "exact"
         if run_misses:
             with_values = _ours_with_constant_inputs(model, feeds)
             for v, shape, r, label in run_misses:
-                data = with_values is not None and compare_one(with_values.get(v, (None,))[0], r) == "exact"
-                res.data_dependent += data
-                res.misses.append((v, shape, r, label, "input data" if data else "not computed"))
+                if with_values is not None and compare_one(with_values.get(v, (None,))[0], r) == "exact":
+                    kind = "input data"
+                elif _data_dependent(shape):
+                    kind = "data-dependent op"
+                else:
+                    kind = "not computed"
+                res.data_dependent += kind != "not computed"
+                res.misses.append((v, shape, r, label, kind))
     if check_declarations:
         res.declared_only = declared_only(model, case.name)
     res.seconds = time.monotonic() - start
@@ -587,7 +609,8 @@ def summarize(results) -> dict:
         s = out.setdefault(r.source, {"models": 0, "run": 0, "static_models": 0, "dynamic_models": 0, "runtime_static": 0, "exact": 0,
                                       "static_runtime_static": 0, "static_exact": 0, "disagreements": [], "wrong_declarations": [],
                                       "declared_only": [], "skipped": {}, "subgraph_values": 0, "not_tensor": 0, "misses": [],
-                                      "data_dependent": 0, "static_data_dependent": 0})  # fmt: skip
+                                      "data_dependent": 0, "static_data_dependent": 0, "dynamic_runtime_static": 0,
+                                      "symbolic_exact": 0})  # fmt: skip
         s["models"] += 1
         if r.skipped:
             s["skipped"][r.skipped] = s["skipped"].get(r.skipped, 0) + 1
@@ -597,6 +620,9 @@ def summarize(results) -> dict:
         s["runtime_static"] += r.runtime_static
         s["exact"] += r.exact
         s["data_dependent"] += r.data_dependent
+        if r.dynamic:
+            s["dynamic_runtime_static"] += r.runtime_static
+            s["symbolic_exact"] += r.symbolic_exact
         if not r.dynamic:
             s["static_runtime_static"] += r.runtime_static
             s["static_exact"] += r.exact
