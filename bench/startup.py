@@ -1,30 +1,36 @@
-"""Start-up cost of the command line (issue 8, part 2).
+"""Start-up cost of the command line (issue 8 part 2, issue 20 part 1).
 
-Each command runs in a fresh interpreter, alternating with the references, median
-of --repeat runs; wall time is printed with two references measured in the same
-run: the bare interpreter (``python -c pass``) and ``python -c "import onnx"``
-(the floor of any command that reads a model with onnx's protobuf classes).
+Every command runs in a fresh interpreter, the cases alternating, --repeat times (after
+one warm-up round: page cache, .pyc files).  For each case: the median and min-max of
+whole-process wall time and of peak RSS (``os.wait4``: ru_maxrss of the one child just
+waited for, what ``/usr/bin/time -f %M`` reports).  Then the issue's two ratios, in this one run, against their targets:
 
-  --version, rules       should cost about the bare interpreter (they import no
-                         onnx, numpy or networkx)
-  check SMALL_MODEL      onnx + numpy + networkx + the analyzer and the selected
-                         rules; never torch or onnxruntime
+  check SMALL / python -c "import onnx"                   target <= 0.5
+  check DRLN  / python -c "import onnx; onnx.load(DRLN)"  target <= 0.5
 
-Then which heavy packages each command loaded and, for ``check``, the heaviest
-imports from one ``python -X importtime`` run (outermost by cumulative time, and
-any module by its own time).
+(time and peak RSS each).  DRLN is the full DRLN x2 from the legacy exporter, its
+138 MB of weights inside the file; it is exported once into --workdir by a child
+process (torch) and reused.
 
-    python bench/startup.py [--repeat 15] [--model sample_models/drln_attention_legacy.onnx]
+Then which heavy packages each command left imported (``onnx`` is the package's
+``__init__``; ``check`` should load only onnx's generated classes and its C extension:
+analyzer/io/proto.py), and the heaviest imports of ``check`` from one
+``python -X importtime`` run.
+
+    python bench/startup.py [--repeat 5] [--model sample_models/drln_attention_legacy.onnx]
+                            [--workdir /tmp/onnxlint-startup-bench] [--skip-drln]
 """
+from __future__ import annotations
+
 import argparse
 import os
+import statistics
 import subprocess
 import sys
-
-from lint_vs_load import median_times  # bench/ is on sys.path when this script runs
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEAVY = ("onnx", "numpy", "networkx", "torch", "onnxruntime", "onnxscript")
+HEAVY = ("onnx", "ml_dtypes", "numpy", "networkx", "google.protobuf", "torch", "onnxruntime", "onnxscript")
 # Run the command, then report which heavy packages it left imported (stderr, last line).
 PROBE = (
     "import sys, analyzer.cli\n"
@@ -34,6 +40,30 @@ PROBE = (
     "    pass\n"
     "sys.stderr.write('\\nHEAVY=' + ','.join(m for m in %r if m in sys.modules) + '\\n')\n" % (HEAVY,)
 )
+
+
+def run_once(cmd):
+    """(wall seconds, peak RSS in KiB) of one child process (wait4: that child's own
+    rusage; RUSAGE_CHILDREN would give the maximum over all children so far)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss
+
+
+def measure(cases, repeat):
+    """{label: ([wall...], [rss...])}, the cases run alternately after one warm-up round."""
+    for _, cmd in cases:
+        run_once(cmd)
+    out = {label: ([], []) for label, _ in cases}
+    for _ in range(repeat):
+        for label, cmd in cases:
+            wall, rss = run_once(cmd)
+            out[label][0].append(wall)
+            out[label][1].append(rss)
+    return out
 
 
 def heavy_imports(args):
@@ -56,34 +86,76 @@ def importtime_rows(args):
     return rows
 
 
+def export_drln(path):
+    """The full DRLN x2, legacy exporter, weights inside the file (a child process: torch)."""
+    cmd = [sys.executable, "-m", "sample_models.export", "--model", "drln", "--exporter", "legacy",
+           "--scale", "2", "--height", "32", "--width", "32", "--out", path, "--no-external-data"]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def fmt_wall(xs):
+    return f"{statistics.median(xs) * 1e3:7.0f} ms ({min(xs) * 1e3:.0f}-{max(xs) * 1e3:.0f})"
+
+
+def fmt_rss(xs):
+    return f"{statistics.median(xs) / 1024:6.0f} MB ({min(xs) / 1024:.0f}-{max(xs) / 1024:.0f})"
+
+
+def ratio_line(name, res, num, den, target):
+    tw = statistics.median(res[num][0]) / statistics.median(res[den][0])
+    tr = statistics.median(res[num][1]) / statistics.median(res[den][1])
+    # the noise: the ratio's range over the runs, run i of one against run i of the other
+    pairs_w = [a / b for a, b in zip(res[num][0], res[den][0])]
+    ok = "met" if tw <= target and tr <= target else "NOT met"
+    return (f"{name:<44} time {tw:5.2f} (per-run {min(pairs_w):.2f}-{max(pairs_w):.2f})   "
+            f"peak RSS {tr:5.2f}   target <= {target}: {ok}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--model", default=os.path.join("sample_models", "drln_attention_legacy.onnx"))
+    ap.add_argument("--workdir", default=os.path.join("/tmp", "onnxlint-startup-bench"))
+    ap.add_argument("--skip-drln", action="store_true")
     args = ap.parse_args()
     py = sys.executable
     cases = [
-        ("python -c pass", [py, "-c", "pass"], None),
-        ("python -c 'import onnx'", [py, "-c", "import onnx"], None),
-        ("onnxlint --version", [py, "-m", "analyzer", "--version"], ["--version"]),
-        ("onnxlint rules", [py, "-m", "analyzer", "rules"], ["rules"]),
-        ("onnxlint check MODEL", [py, "-m", "analyzer", "check", "--format", "json", args.model],
-         ["check", "--format", "json", args.model]),
+        ("python -c pass", [py, "-c", "pass"]),
+        ("python -c 'import onnx'", [py, "-c", "import onnx"]),
+        ("onnxlint --version", [py, "-m", "analyzer", "--version"]),
+        ("onnxlint check SMALL", [py, "-m", "analyzer", "check", "--format", "json", args.model]),
     ]
-    # warm-up (page cache, .pyc files), then the cases alternately
-    med = median_times([lambda cmd=cmd: subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                                       stderr=subprocess.DEVNULL, check=False)
-                        for _, cmd, _ in cases], args.repeat)
-    bare, onnx_only = med[0], med[1]
-    print(f"median of {args.repeat} alternating runs, fresh interpreter each; model: {args.model}")
-    print(f"{'command':<28} {'wall':>9} {'/ bare python':>14} {'/ import onnx':>14}  heavy packages imported")
-    for (label, _, probe), m in zip(cases, med):
-        heavy = heavy_imports(probe) if probe is not None else "-"
-        print(f"{label:<28} {m * 1e3:7.1f} ms {m / bare:13.2f}x {m / onnx_only:13.2f}x  {heavy or 'none'}")
-    print(f"\nimport cost of check over the bare interpreter: {(med[4] - bare) * 1e3:.0f} ms "
-          f"(of which `import onnx`: {(onnx_only - bare) * 1e3:.0f} ms)")
-    rows = importtime_rows(cases[4][2])
-    print("\nslowest imports of `check`, one -X importtime run; outermost, cumulative:")
+    drln = None
+    if not args.skip_drln:
+        os.makedirs(args.workdir, exist_ok=True)
+        drln = os.path.join(args.workdir, "drln_x2_legacy.onnx")
+        if not os.path.exists(drln):
+            print(f"exporting DRLN x2 (legacy) to {drln} ...", flush=True)
+            export_drln(drln)
+        cases += [
+            ("python -c 'import onnx; onnx.load(DRLN)'", [py, "-c", "import onnx, sys; onnx.load(sys.argv[1])", drln]),
+            ("onnxlint check DRLN", [py, "-m", "analyzer", "check", "--format", "json", drln]),
+        ]
+    res = measure(cases, args.repeat)
+    print(f"{args.repeat} alternating runs per command, fresh interpreter each, after one warm-up round;")
+    print(f"median (min-max).  SMALL = {args.model}" + (f" ({os.path.getsize(os.path.join(ROOT, args.model)) // 1024} KB)" if os.path.exists(os.path.join(ROOT, args.model)) else ""))
+    if drln:
+        print(f"DRLN = {drln} ({os.path.getsize(drln) / 1e6:.0f} MB)")
+    print(f"\n{'command':<44} {'wall':>24} {'peak RSS':>22}")
+    for label, _ in cases:
+        walls, rsss = res[label]
+        print(f"{label:<44} {fmt_wall(walls):>24} {fmt_rss(rsss):>22}")
+    print()
+    print(ratio_line("check SMALL / import onnx", res, "onnxlint check SMALL", "python -c 'import onnx'", 0.5))
+    if drln:
+        print(ratio_line("check DRLN / import onnx + onnx.load(DRLN)", res, "onnxlint check DRLN",
+                         "python -c 'import onnx; onnx.load(DRLN)'", 0.5))
+    print("\nheavy packages left imported:")
+    for label, probe in (("onnxlint --version", ["--version"]), ("onnxlint rules", ["rules"]),
+                         ("onnxlint check SMALL", ["check", "--format", "json", args.model])):
+        print(f"  {label:<24} {heavy_imports(probe) or 'none'}")
+    rows = importtime_rows(["check", "--format", "json", args.model])
+    print("\nslowest imports of `check SMALL`, one -X importtime run; outermost, cumulative:")
     for _, cum, _, name in sorted((r for r in rows if r[2] == 0), key=lambda r: -r[1])[:8]:
         print(f"  {cum / 1e3:8.1f} ms  {name}")
     print("any module, its own time (without what it imports):")

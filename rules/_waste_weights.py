@@ -53,14 +53,27 @@ def stored_bytes(n, elem_type):
 
 
 class Weight:
-    """A weight's values (float64, as the model computes them) and how it is stored."""
+    """A weight's values (float64, as the model computes them) and how it is stored.
+
+    ``values`` is converted to float64 on first use: ``stored`` (the values as read, any
+    real dtype) answers what the conversion does not change (shape, which entries are
+    zero) without the copy, which for a large weight costs more than reading it."""
 
     def __init__(self, values, stored_key, stored_type, quantized, plain):
-        self.values = values
+        self.stored = values
+        self._values = None
         self.stored_key = stored_key  # the initializer / Constant output holding the data
         self.stored_type = stored_type  # its onnx element type
         self.quantized = quantized  # computed by a DequantizeLinear
         self.plain = plain  # the key itself is a plain initializer (not a graph input)
+
+    @property
+    def values(self):
+        if self._values is None:
+            import numpy as np
+
+            self._values = np.asarray(self.stored, dtype=np.float64)
+        return self._values
 
 
 def is_plain_initializer(model, key) -> bool:
@@ -111,8 +124,6 @@ def _read_stored(model, key, budget):
 def read_weight(model, key, budget=WEIGHT_BUDGET):
     """The :class:`Weight` of value ``key``, or None when it is not a known constant
     (raises :class:`TooLarge` above ``budget`` elements)."""
-    import numpy as np
-
     plain = is_plain_initializer(model, key)
     for _ in range(MAX_STEPS):
         if key is None:
@@ -122,7 +133,7 @@ def read_weight(model, key, budget=WEIGHT_BUDGET):
             v, t = got
             if v.dtype.kind not in "fiub":
                 return None
-            return Weight(np.asarray(v, dtype=np.float64), key, t, False, plain)
+            return Weight(v, key, t, False, plain)
         prod = model.graph.producer(key)
         if prod is None or prod.domain != "" or not prod.inputs:
             return None
@@ -186,7 +197,25 @@ class ZeroChannels:
 
 def zero_channels(model, op, budget=WEIGHT_BUDGET):
     """:class:`ZeroChannels` of a Conv / ConvTranspose / Gemm / MatMul (constant B), None
-    when not applicable or unknown; raises TooLarge."""
+    when not applicable or unknown; raises TooLarge.
+
+    WS010 and WS011 both ask, for every conv: a None or an answer without zero channels
+    (the common case) is remembered per model, without the weight, so that the weight is
+    read once; an answer with zero channels is computed again (it keeps its weight, which
+    the model must not hold for every conv)."""
+    memo = model.graph.memo.setdefault("waste:zero_channels", {})
+    mkey = (op.key, budget)
+    if mkey in memo:
+        return memo[mkey]
+    found = _zero_channels(model, op, budget)
+    if found is None:
+        memo[mkey] = None
+    elif not found.channels:
+        memo[mkey] = ZeroChannels(op, None, [], found.total, found.per_channel, found.layout)
+    return found
+
+
+def _zero_channels(model, op, budget):
     import numpy as np
 
     t = op.op_type
@@ -195,7 +224,9 @@ def zero_channels(model, op, budget=WEIGHT_BUDGET):
     w = read_weight(model, op.inputs[1], budget)
     if w is None:
         return None
-    W = w.values
+    # which entries are zero, in the stored dtype: converting to float64 keeps every zero a
+    # zero and every nonzero (NaN included) nonzero
+    W = w.stored
     if t == "Conv":
         if W.ndim < 3 or W.shape[0] == 0:
             return None

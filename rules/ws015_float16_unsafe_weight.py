@@ -77,11 +77,12 @@ def check(model, options=None):
         arr = read_tensor(model.loaded, t, max_elements=MAX_ELEMENTS)
         if arr is None or arr.size == 0:
             continue
-        flat = np.abs(np.asarray(arr).reshape(-1))  # fast path in the stored dtype: most tensors are fine
-        hi = flat.max()
-        if np.isfinite(hi) and hi < 65504 and not np.any((flat < min_abs) & (flat > 0)):
+        flat = np.asarray(arr).reshape(-1)
+        if _fits_float16(np, flat, min_abs):  # fast path in the stored dtype: most tensors are fine
             continue
-        a = flat.astype(np.float64)
+        if _float16_counts(np, flat, min_abs) == (0, 0):  # the counts below, without float64 copies
+            continue
+        a = np.abs(flat).astype(np.float64)
         finite = np.isfinite(a)
         with np.errstate(over="ignore"):
             overflow = int(np.count_nonzero(finite & np.isinf(a.astype(np.float16))))
@@ -122,3 +123,60 @@ def check(model, options=None):
             node_index=first.index if first else -1, graph="main", op_type=first.op_type if first else "Initializer",
             message=message, details=details, waste={},
         )  # fmt: skip
+
+
+def _fits_float16(np, flat, min_abs, step=1 << 18):
+    """No |x| of ``flat`` is non-finite, >= 65504 or in (0, min_abs): the test of the whole
+    tensor, made block by block (blocks that stay in cache, a fixed scratch buffer) and
+    stopped at the first block that fails."""
+    n = min(step, flat.size)
+    scratch, below, above = np.empty(n, flat.dtype), np.empty(n, bool), np.empty(n, bool)
+    for i in range(0, flat.size, step):
+        block = flat[i : i + step]
+        k = block.size
+        b, lo, hi = scratch[:k], below[:k], above[:k]
+        np.abs(block, out=b)
+        top = b.max()
+        if not (np.isfinite(top) and top < 65504):
+            return False
+        np.less(b, min_abs, out=lo)
+        np.greater(b, 0, out=hi)
+        np.logical_and(lo, hi, out=lo)
+        if lo.any():
+            return False
+    return True
+
+
+def _float16_counts(np, flat, min_abs, step=1 << 18):
+    """``(overflow, underflow)`` exactly as :func:`check` counts them on the float64 copy,
+    computed block by block in the stored dtype (float32 to float64 is exact, and so is
+    each comparison below once the few candidates are in float64): only values that can
+    overflow (|x| >= 65504) or be tiny (0 < |x| < min_abs) are kept, in float64."""
+    f64 = np.float64
+    n = min(step, flat.size)
+    scratch = np.empty(n, flat.dtype)
+    # every stored value below min_abs is below this (float32(min_abs) may round down)
+    below = np.nextafter(flat.dtype.type(min_abs), flat.dtype.type(np.inf))
+    tiny, big = [], []
+    max_abs = None
+    for i in range(0, flat.size, step):
+        block = flat[i : i + step]
+        b = scratch[: block.size]
+        np.abs(block, out=b)
+        top = b.max()
+        if not np.isfinite(top):
+            finite = b[np.isfinite(b)]
+            top = finite.max() if finite.size else None
+        if top is not None:
+            max_abs = top if max_abs is None else max(max_abs, top)
+        tiny.append(b[(b < below) & (b > 0)].astype(f64))
+        big.append(b[~(b < 65504)].astype(f64))  # NaN and inf too: sorted out below
+    max_abs = 0.0 if max_abs is None else float(max_abs)
+    t = np.concatenate(tiny) if tiny else np.empty(0)
+    t = t[t < min_abs]
+    negligible = int(np.count_nonzero(t < max_abs * RELATIVE))
+    g = np.concatenate(big) if big else np.empty(0)
+    g = g[np.isfinite(g)]
+    with np.errstate(over="ignore"):
+        overflow = int(np.count_nonzero(np.isinf(g.astype(np.float16))))
+    return overflow, int(t.size) - negligible

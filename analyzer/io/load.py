@@ -326,5 +326,13 @@ def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray 
     n = tensor_numel(tensor)
     if dtype.itemsize == 0 or n * dtype.itemsize != payload.length or loaded.buffer is None:
         return None
-    raw = loaded.buffer[payload.offset : payload.offset + payload.length]  # bytes or FileSource
-    return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(d) for d in tensor.dims)).astype(dtype.newbyteorder("="))
+    dims = tuple(int(d) for d in tensor.dims)
+    buffer = loaded.buffer
+    if isinstance(buffer, FileSource) and dtype.isnative and dtype.kind != "O":
+        # read straight into the array (np.empty: no zero-filling): a 100 MB weight is
+        # read once, not read into bytes and then copied
+        out = np.empty(payload.length, dtype=np.uint8)
+        buffer.read_into(payload.offset, out)
+        return out.view(dtype).reshape(dims)
+    raw = buffer[payload.offset : payload.offset + payload.length]  # bytes or FileSource
+    return np.frombuffer(raw, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))

@@ -91,6 +91,30 @@ class FileSource:
             return self._buf[j : stop - self._base]
         return self._pread(stop - start, start)
 
+    def read_into(self, start: int, out) -> None:
+        """Fill ``out`` (a writable buffer, e.g. a numpy array) with the bytes from ``start``
+        on, read straight into it (``os.preadv``: no intermediate bytes object, no copy)."""
+        view = memoryview(out).cast("B")
+        n = len(view)
+        if self.fd < 0:
+            raise ScanError("unreadable", "file already closed")
+        if start < 0 or start + n > self.size:
+            raise ScanError("unreadable", "read past the end of the file")
+        try:
+            if not hasattr(os, "preadv"):
+                view[:] = self._pread(n, start)
+                return
+            done = 0
+            while done < n:
+                got = os.preadv(self.fd, [view[done : done + (1 << 30)]], start + done)
+                if got <= 0:
+                    raise ScanError("unreadable", "the file became shorter while it was read")
+                done += got
+        except OSError as e:
+            raise ScanError("unreadable", f"read failed ({e.strerror or e})") from None
+        finally:
+            view.release()
+
     def window(self, pos: int, need: int = 32):
         """``(buf, base)``: buf holds the file's bytes from ``base`` (<= pos) on, with
         at least ``need`` of them from ``pos`` on (fewer only where the file ends).
