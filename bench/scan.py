@@ -2,9 +2,10 @@
 cost of the worker pool against analyzing the same files in one process
 (``onnxlint check``, which lints them one after the other in a single process).
 
-The corpus: the committed sample models plus the model graphs bundled in the onnx
-wheel (``onnx/backend/test/data/{light,real,simple,pytorch-converted,pytorch-operator}``),
-copied ``--repeat`` times so that a run lasts long enough to time.  Each command
+The corpus (deterministic): the committed sample models, the model graphs bundled in the
+onnx wheel (``onnx/backend/test/data/{light,real,simple,pytorch-converted,pytorch-operator}``)
+and six graph-heavy chains and DAGs of 1k-20k nodes (``bench/models.py``), copied
+``--repeat`` times so that a run lasts long enough to time.  Each command
 runs as a fresh process (interpreter start and imports included, as a user sees
 it); each configuration runs ``--runs`` times, interleaved, and the median counts.
 
@@ -26,8 +27,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONNX_GROUPS = ["light", "real", "simple", "pytorch-converted", "pytorch-operator"]
 
 
+# Graph-heavy files beside the small ones, so that sizes are mixed as in a real model zoo
+# (the largest take seconds: how they are spread over the workers shows in the speed-up).
+HEAVY = [("chain", 20_000), ("dag", 10_000), ("chain", 5_000), ("dag", 3_000), ("chain", 2_000), ("dag", 1_000)]
+
+
 def build_corpus(dest, repeat) -> int:
     import onnx
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import models
 
     data = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
     sources = [(os.path.join(ROOT, "sample_models"), "samples")] + [(os.path.join(data, g), g) for g in ONNX_GROUPS]
@@ -38,11 +47,18 @@ def build_corpus(dest, repeat) -> int:
                 if n.endswith(".onnx"):
                     rel = os.path.relpath(os.path.join(dirpath, n), folder).replace(os.sep, "__")
                     files.append((os.path.join(dirpath, n), f"{group}__{rel}"))
+    heavy_dir = os.path.join(dest, "_heavy")
+    os.makedirs(heavy_dir)
+    for kind, n in HEAVY:
+        path = os.path.join(heavy_dir, f"{kind}{n}.onnx")
+        onnx.save_model(models.chain(n) if kind == "chain" else models.branching_dag(n), path)
+        files.append((path, f"heavy__{kind}{n}.onnx"))
     for copy in range(repeat):
         target = os.path.join(dest, f"copy{copy}")
         os.makedirs(target)
         for src, name in files:
             shutil.copyfile(src, os.path.join(target, name))
+    shutil.rmtree(heavy_dir)
     return len(files) * repeat
 
 
@@ -82,13 +98,16 @@ def main(argv=None) -> int:
         ok = sum(r["status"] == "ok" for r in records)
         med = {k: statistics.median(v) for k, v in times.items()}
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        print(f"corpus: {n} files ({n // args.repeat} distinct x {args.repeat}), {ok} analyzed ok; {cores} cores; median of {args.runs} runs")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"corpus: {n} files ({n // args.repeat} distinct x {args.repeat}), {ok} analyzed ok; {cores} cores "
+              f"(load average {load:.2f} at the end); median of {args.runs} runs")
         for k, t in med.items():
             rate = f"{(n if configs[k][1] == 'corpus' else 1) / t:7.1f} files/s"
             print(f"  {k:<18} {t:7.2f} s  {rate}   runs: {', '.join(f'{x:.2f}' for x in times[k])}")
         base, one, two = med["check (1 process)"], med["scan --jobs 1"], med["scan --jobs 2"]
         fixed = med["scan -j1, 1 file"] - med["check, 1 file"]
-        print(f"speed-up, 2 workers vs 1:             {one / two:.2f}x")
+        pairs = [a / b for a, b in zip(times["scan --jobs 1"], times["scan --jobs 2"])]
+        print(f"speed-up, 2 workers vs 1:             {one / two:.2f}x (medians; per run: {min(pairs):.2f}-{max(pairs):.2f}x; target >= 1.8)")
         print(f"scan --jobs 1 vs check (pool cost):   {one / base:.2f}x the time")
         print(f"  of which fixed (starting the pool): {fixed:+.2f} s")
         print(f"  and per file (IPC, bookkeeping):    {1000 * ((one - base) - fixed) / (n - 1):+.2f} ms")

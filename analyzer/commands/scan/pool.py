@@ -25,7 +25,7 @@ from multiprocessing.connection import wait
 
 from analyzer.commands.scan.worker import PRELOAD, error_record
 
-__all__ = ["PoolError", "WorkerPool", "ProcessWorker", "SubprocessWorker", "run_one"]
+__all__ = ["PoolError", "WorkerPool", "ProcessWorker", "SubprocessWorker", "run_one", "largest_first"]
 
 # A fresh worker must report ready within this long (it imports nothing heavy
 # under the forkserver; a spawned one imports onnx).
@@ -229,6 +229,21 @@ def run_one(worker, settings, display, abs_path, timeout):
     return _timeout_record(display, timeout), None
 
 
+def _task_size(task) -> int:
+    ident = getattr(task, "identity", None)
+    if isinstance(ident, dict) and isinstance(ident.get("size"), int):
+        return ident["size"]
+    try:
+        return os.path.getsize(task.abs_path)
+    except (OSError, TypeError, ValueError):
+        return 0
+
+
+def largest_first(tasks) -> list:
+    """``tasks`` by file size, largest first (stable among equal sizes)."""
+    return sorted(tasks, key=_task_size, reverse=True)
+
+
 class WorkerPool:
     """``jobs`` workers, one file in flight each, a deadline per file.
 
@@ -255,7 +270,9 @@ class WorkerPool:
         self.workers.remove(w)
 
     def imap(self, tasks):
-        pending = deque(tasks)
+        # Several workers: the largest files first, so that no big file starts last
+        # while the other workers sit idle (results come in completion order anyway).
+        pending = deque(largest_first(tasks) if self.jobs > 1 else tasks)
         try:
             for _ in range(min(self.jobs, len(pending))):
                 self._new_worker()
