@@ -150,7 +150,11 @@ class AnalyzedModel:
     def value(self, name: str, graph: str = MAIN) -> ValueShape:
         """One tensor of one graph.  Raises ``KeyError`` when ``graph`` has no such value
         (a value an inner graph reads from an enclosing one belongs to the enclosing one)."""
-        got = self._values_map(graph).get(name)
+        memo = self._memo.get("values")
+        if memo is not None and graph in memo:
+            got = memo[graph].get(name)
+        else:
+            got = self._one_value(name, graph)
         if got is None:
             raise KeyError(f"no value {name!r} in graph {graph!r}")
         return got
@@ -167,6 +171,21 @@ class AnalyzedModel:
                 raise KeyError(f"no graph {graph!r} in this model (graphs: {', '.join(self.graph_paths())})")
             memo[graph] = {k[2]: self._value_shape(k) for k in self._ordered_value_keys(graph)}
         return memo[graph]
+
+    def _one_value(self, name, graph):
+        """``value(name, graph)`` without building the graph's whole map (rules ask for a
+        few graph inputs by name; the map of a million-node graph costs seconds)."""
+        if not isinstance(graph, str) or graph not in self.graph.subgraphs:
+            self._values_map(graph)  # raises the KeyError naming the graphs
+        key = ("value", graph, name)
+        attrs = self.graph.nx._node.get(key) if isinstance(name, str) else None
+        if attrs is None or attrs.get("kind") != "value":
+            return None
+        singles = self._memo.setdefault("value_singles", {})
+        got = singles.get(key)
+        if got is None:
+            got = singles[key] = self._value_shape(key)
+        return got
 
     def _value_keys_by_graph(self) -> dict:
         by_graph = self._memo.get("value_keys")

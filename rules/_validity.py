@@ -170,13 +170,24 @@ def schema_at(op_type: str, domain: str, version: int):
     return _SCHEMAS[key]
 
 
-def has_op(op_type: str, domain: str) -> bool:
-    from analyzer.io.proto import has_schema
+_HAS: dict = {}
 
-    try:
-        return bool(has_schema(op_type, domain))
-    except Exception:
-        return False
+
+def has_op(op_type: str, domain: str) -> bool:
+    """Whether onnx knows ``op_type`` in ``domain`` at any version.  Cached."""
+    key = (op_type, domain)
+    got = _HAS.get(key)
+    if got is None:
+        from analyzer.io.proto import has_schema
+
+        try:
+            got = bool(has_schema(op_type, domain))
+        except Exception:
+            got = False
+        if len(_HAS) > 100_000:  # hostile models with endless op names: stay bounded
+            _HAS.clear()
+        _HAS[key] = got
+    return got
 
 
 def local_functions(model) -> set:
@@ -219,13 +230,18 @@ def undefined_elem_type(tp, limit=64) -> bool:
 def ops_with_schema(model):
     """``(op, opset version, schema)`` for every node of an ONNX domain whose schema at the
     opset the node binds to (a function body: the function's own imports) is known."""
+    # (graph, domain, op_type) -> (version, schema) or None: one lookup per kind of node
+    memo = model.graph.memo.setdefault("validity:ops_with_schema", {})
     for op in model.graph.all_ops():
         if op.domain not in ONNX_DOMAINS:
             continue
-        version = opsets_for_path(model, op.graph).get(op.domain)
-        if version is None or version < 1:
-            continue
-        schema = schema_at(op.op_type, op.domain, version)
-        if schema is not None:
-            yield op, version, schema
+        key = (op.graph, op.domain, op.op_type)
+        if key in memo:
+            got = memo[key]
+        else:
+            version = opsets_for_path(model, op.graph).get(op.domain)
+            schema = None if version is None or version < 1 else schema_at(op.op_type, op.domain, version)
+            got = memo[key] = None if schema is None else (version, schema)
+        if got is not None:
+            yield op, got[0], got[1]
 

@@ -102,9 +102,15 @@ def nodes_with_schema(model):
     If/Loop/Scan bodies at any depth, model-local functions)."""
     from analyzer.analyses.schema import node_opset, op_schema
 
+    # (graph, domain, op_type) -> (schema, opset): four rules walk every node through here
+    memo = model.graph.memo.setdefault("validity:nodes_with_schema", {})
     for op in model.graph.all_ops():
-        opset = node_opset(model, op)
-        yield op, op_schema(op.domain, op.op_type, opset), opset
+        key = (op.graph, op.domain, op.op_type)
+        got = memo.get(key)
+        if got is None:
+            opset = node_opset(model, op)
+            got = memo[key] = (op_schema(op.domain, op.op_type, opset), opset)
+        yield op, got[0], got[1]
 
 
 def trusted(info) -> bool:

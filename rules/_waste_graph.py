@@ -464,14 +464,28 @@ def _cse(model, budget):
             order = graph.topological_order(path)
         except GraphError:  # a cycle (reported by the validity rules): no numbering there
             continue
-        seen: dict = {}
+        # Ops are grouped by what is cheap to read first (type, canonical inputs, output
+        # count); attributes are serialized only where two ops share that: on a graph
+        # without duplicates (most of them) no attribute is ever copied.
+        groups: dict = {}  # cheap key -> {full signature: first op} or, while alone, its op
         for op in order:
             if op.key in dead or not _eligible(model, op):
                 continue
+            cheap = (op.domain, op.op_type, tuple(canon.get(v, v) for v in op.inputs), len(op.outputs))
+            seen = groups.get(cheap)
+            if seen is None:
+                groups[cheap] = op  # alone so far: its signature waits
+                continue
+            if seen.__class__ is not dict:
+                first, seen = seen, {}
+                first_attrs = _attr_signature(first)
+                if first_attrs is not None:
+                    seen[(first.overload, first_attrs)] = first
+                groups[cheap] = seen
             attrs = _attr_signature(op)
             if attrs is None:
                 continue
-            sig = (op.domain, op.op_type, op.overload, attrs, tuple(canon.get(v, v) for v in op.inputs), len(op.outputs))
+            sig = (op.overload, attrs)
             rep = seen.get(sig)
             if rep is None:
                 seen[sig] = op

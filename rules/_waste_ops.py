@@ -284,11 +284,13 @@ def constant_components(am) -> list:
         if op.op_type == "Constant" and op.domain == "":
             const_names.update(k[2] for k in op.outputs if k is not None)
             continue
-        if not _foldable_op(op):
-            continue
         ins = [k for k in op.inputs if k is not None]
         ok = bool(ins) and all(k[1] == MAIN and k[2] in const_names for k in ins)
-        if not ok and op.op_type in ("Shape", "Size") and ins and not bound:
+        if not ok and not (op.op_type in ("Shape", "Size") and ins and not bound):
+            continue  # the inputs decide first: cheaper than reading the node's attributes
+        if not _foldable_op(op):
+            continue
+        if not ok:
             src = am.info(ins[0]).source
             ok = src in TRUSTED and am.constant(op.outputs[0]) is not None
         if ok and all(k is not None and am.info(k).dtype for k in op.outputs):

@@ -76,42 +76,63 @@ def check(model, options=None):
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
+    # What decides a node's findings: its schema and the dtype known for each input.
+    # Nodes alike in both that gave no finding are not checked again (a million-node
+    # graph holds a handful of such signatures).
+    clean: set = set()
+    input_info = va.input_info
     for op, schema, opset in va.nodes_with_schema(model):
         if schema is None or va.in_function(op):
             continue
-        bound: dict = {}  # type variable -> (dtype string, input index, tensor name)
+        sig = [id(schema)]
         for i, key in enumerate(op.inputs):
-            if key is None:
-                continue
-            p = _param_for(schema.inputs, i)
-            if p is None or (p.option == "variadic" and not p.homogeneous):
-                continue
-            info = va.input_info(model, op, i)
-            if info is None or not info.dtype:
-                continue
-            ts = type_string(info.dtype)
-            if ts is None:
-                continue
-            allowed = schema.type_constraints.get(p.type_str)
-            if allowed is None:
-                allowed = frozenset([p.type_str])  # a concrete type: "tensor(int64)"
-            if not allowed or any(not a.startswith("tensor(") for a in allowed):
-                continue  # sequences, maps, optionals: our dtype does not say which
-            if ts not in allowed:
+            info = None if key is None else input_info(model, op, i)
+            sig.append(None if info is None else info.dtype)
+        sig = tuple(sig)
+        if sig in clean:
+            continue
+        found = False
+        for f in _check_op(rule, model, op, schema, opset, va, shown):
+            found = True
+            yield f
+        if not found:
+            clean.add(sig)
+
+
+def _check_op(rule, model, op, schema, opset, va, shown):
+    bound: dict = {}  # type variable -> (dtype string, input index, tensor name)
+    for i, key in enumerate(op.inputs):
+        if key is None:
+            continue
+        p = _param_for(schema.inputs, i)
+        if p is None or (p.option == "variadic" and not p.homogeneous):
+            continue
+        info = va.input_info(model, op, i)
+        if info is None or not info.dtype:
+            continue
+        ts = type_string(info.dtype)
+        if ts is None:
+            continue
+        allowed = schema.type_constraints.get(p.type_str)
+        if allowed is None:
+            allowed = frozenset([p.type_str])  # a concrete type: "tensor(int64)"
+        if not allowed or any(not a.startswith("tensor(") for a in allowed):
+            continue  # sequences, maps, optionals: our dtype does not say which
+        if ts not in allowed:
+            yield va.node_finding(
+                rule, op,
+                f"input {i} {shown(key[2])} is {ts}, which {op.op_type}-{schema.since_version}'s {p.name} ({p.type_str}) does not allow; allowed: {', '.join(sorted(allowed))}",
+                {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts, "allowed": sorted(allowed), "problem": "not-allowed", "opset": opset},
+            )
+            continue
+        if p.type_str in schema.type_constraints:
+            prev = bound.get(p.type_str)
+            if prev is None:
+                bound[p.type_str] = (ts, i, key[2])
+            elif prev[0] != ts:
                 yield va.node_finding(
                     rule, op,
-                    f"input {i} {shown(key[2])} is {ts}, which {op.op_type}-{schema.since_version}'s {p.name} ({p.type_str}) does not allow; allowed: {', '.join(sorted(allowed))}",
-                    {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts, "allowed": sorted(allowed), "problem": "not-allowed", "opset": opset},
+                    f"type variable {p.type_str} is bound to {prev[0]} by input {prev[1]} {shown(prev[2])} and to {ts} by input {i} {shown(key[2])}; one node binds it to one type",
+                    {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts,
+                     "other_input": prev[2], "other_dtype": prev[0], "allowed": sorted(allowed), "problem": "bound-twice", "opset": opset},
                 )
-                continue
-            if p.type_str in schema.type_constraints:
-                prev = bound.get(p.type_str)
-                if prev is None:
-                    bound[p.type_str] = (ts, i, key[2])
-                elif prev[0] != ts:
-                    yield va.node_finding(
-                        rule, op,
-                        f"type variable {p.type_str} is bound to {prev[0]} by input {prev[1]} {shown(prev[2])} and to {ts} by input {i} {shown(key[2])}; one node binds it to one type",
-                        {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts,
-                         "other_input": prev[2], "other_dtype": prev[0], "allowed": sorted(allowed), "problem": "bound-twice", "opset": opset},
-                    )

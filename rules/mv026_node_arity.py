@@ -39,18 +39,19 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from analyzer.io.load import text
-
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
     for op, schema, opset in va.nodes_with_schema(model):
         if schema is None:
             continue
-        proto = op.proto
+        ins, outs = op.inputs, op.outputs  # as written, None where the name is empty
+        if (schema.min_input <= len(ins) <= schema.max_input and schema.min_output <= len(outs) <= schema.max_output
+                and None not in ins and None not in outs):
+            continue  # the common case, without reading the proto
         for kind, names, lo, hi, params in (
-            ("input", proto.input, schema.min_input, schema.max_input, schema.inputs),
-            ("output", proto.output, schema.min_output, schema.max_output, schema.outputs),
+            ("input", ins, schema.min_input, schema.max_input, schema.inputs),
+            ("output", outs, schema.min_output, schema.max_output, schema.outputs),
         ):
             n = len(names)
             if not lo <= n <= hi:
@@ -61,7 +62,7 @@ def check(model, options=None):
                 )
                 continue
             for i, name in enumerate(names):
-                if text(name):
+                if name is not None:
                     continue
                 p = params[i] if i < len(params) else (params[-1] if params and params[-1].option == "variadic" else None)
                 if p is not None and p.option == "single":

@@ -105,9 +105,14 @@ def node_opset(model, op) -> int | None:
     from analyzer.io.load import text
 
     domain = op.domain
-    imports = None
     graph = model.graph
     path = op.graph
+    # one answer per (graph, domain): rules ask it for every node of the model
+    memo = graph.memo.setdefault("node_opset", {}) if path.__class__ is str else {}
+    key = (path, domain)
+    if key in memo:
+        return memo[key]
+    imports = None
     if path.startswith("function:"):
         sub = graph.subgraphs.get(path)
         while sub is not None and sub.function is None and sub.parent is not None:
@@ -117,6 +122,7 @@ def node_opset(model, op) -> int | None:
     found = _find_import(imports, domain, text) if imports else None
     if found is None:
         found = _find_import(model.model.opset_import, domain, text)
+    memo[key] = found
     return found
 
 

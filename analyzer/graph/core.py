@@ -6,6 +6,10 @@ Node keys:
 * ``("value", graph_path, name)``: a tensor (graph input, initializer, node output)
   defined in the scope of ``graph_path``.
 
+An op node's attributes are ``kind="op"`` and ``op_type``, one dict shared by every op
+of that type (its id, proto and the rest are on the :class:`OpNode`, ``graph.ops[key]``);
+a value node's are ``kind="value"``, ``role`` and ``name`` (the shape engine adds
+``info``).
 Edges go value -> op (``kind="input"``, ``positions``: a tuple of the input positions)
 and op -> value (``kind="output"``, ``position``).  Edge attribute dicts with the same
 data are one shared dict: the graph is read-only.  An op inside an If/Loop/Scan body
@@ -206,6 +210,7 @@ class Graph:
         self._producer: dict[tuple, tuple] = {}  # value key -> op key
         self._implicit: dict[tuple, list] = {}  # op key -> values captured by its subgraphs
         self._subgraph_of: dict[tuple, str] = {}  # (op key, attribute name, index) -> path
+        self._op_attrs: dict[str, dict] = {}  # op type -> the attribute dict its op nodes share
 
     # -- queries ---------------------------------------------------------
     def op(self, key) -> OpNode:
@@ -310,7 +315,14 @@ class Graph:
         return order
 
     def all_ops(self):
-        """Every op of every graph (main, subgraphs, functions), graph by graph."""
-        for path in self.subgraphs:
-            for key in self.subgraphs[path].op_keys:
-                yield self.ops[key]
+        """Every op of every graph (main, subgraphs, functions), graph by graph.
+
+        The list is made once (the graph is read-only once built): a dozen rules walk
+        every op, and a generator through three dict lookups per op cost each of them
+        more than its own check on a million-node chain."""
+        listed = self.memo.get("all_ops")
+        if listed is None:
+            ops = self.ops
+            listed = [ops[key] for sub in self.subgraphs.values() for key in sub.op_keys]
+            self.memo["all_ops"] = listed
+        return iter(listed)
