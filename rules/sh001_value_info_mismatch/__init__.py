@@ -15,10 +15,12 @@ tensor, and reports a declaration that disagrees:
   one input size only.
 
 Only proofs are compared: sizes our engine computed from the graph inputs, the
-initializers and the ops' semantics.  Never compared: sizes taken from onnx's shape
-inference (which reads the declarations it is being checked against), sizes filled
-from a declaration, and anything computed from such a size downstream (the whole
-chain is treated as unproven); values of a Loop/Scan body whose loop-carried shapes
+initializers and the ops' semantics, however many other dims stay unknown (an unnamed
+``?`` batch dim hides no contradicted declaration downstream).  Never compared: sizes
+taken from onnx's shape inference (the fallback for ops we have no shape function for;
+it runs on a copy without the declarations, but is not our proof), sizes filled from a
+declaration (labelled ``value_info``), and anything computed from such a size
+downstream (the whole chain is treated as unproven); values of a Loop/Scan body whose loop-carried shapes
 change between iterations; values inside model-local functions (their subgraphs
 run once per call, with each call's shapes).  A declared ``dim_param``, an
 undeclared dim or an undeclared shape contradicts nothing: a symbol may take any
