@@ -200,10 +200,6 @@ def _chain_model(nodes, inits, out):
     return m
 
 
-def _budget_records(am):
-    return [u for u in am.unchecked if u.kind == "constant-budget"]
-
-
 def test_huge_range_is_a_note_not_an_allocation():
     m = _chain_model(
         [helper.make_node("Range", ["a", "b", "c"], ["r"]), helper.make_node("ReduceSum", ["r"], ["y"])],
@@ -214,7 +210,7 @@ def test_huge_range_is_a_note_not_an_allocation():
     assert time.perf_counter() - t < 10
     assert am.value("r").shape == (2**40,) and am.value("r").constant is None
     assert am.value("y").constant is None
-    assert _budget_records(am) or any("2**40" in n or "elements" in n for n in am.notes), am.notes
+    assert any("not evaluated" in n or "constant propagation stopped" in n for n in am.notes), am.notes
 
 
 def test_constant_of_shape_2_pow_40_is_a_note():
@@ -242,8 +238,8 @@ def test_deep_tile_chain_stops_at_the_budget():
     assert am.value("x10").constant is not None and am.value("x10").constant.size == 4096
     np.testing.assert_array_equal(am.value("x10").constant, np.tile(np.arange(4), 1024))
     assert am.value("x11").constant is None
-    recs = _budget_records(am)
-    assert len(recs) == 1 and recs[0].op_type == "Tile" and "4096" in recs[0].message, recs
+    notes = [n for n in am.notes if "not evaluated" in n]
+    assert len(notes) == 1 and "Tile#10 (Tile)" in notes[0] and "4096" in notes[0], am.notes
     assert am.value("x20").shape == (4 * 2**20,)  # shapes go on where values stop
 
 

@@ -108,3 +108,83 @@ def test_dynamic_sizes_are_exact_expressions(name):
             assert shape is not None and None not in shape, (c, shape, am.notes)
             got = tuple(evaluate(d, dims) if isinstance(d, str) else d for d in shape)
             assert got == y.shape, (c, size, shape)
+
+
+# -- conditional thresholds through run-time padding -------------------------------------
+def _runtime_same_pad_model(kernel, dilation, stride, prefix_stride):
+    """x [1, 2, S, S] -> (a strided conv, when prefix_stride) -> TF-"same" pads computed in
+    float from the map's size (as the legacy exporter writes timm's pad_same) -> Pad ->
+    a dilated conv "target" with no pads of its own."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    f32 = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)  # noqa: E731
+    nodes, inits = [], [f32("s", [stride]), f32("one", [1]), f32("ext", [(kernel - 1) * dilation + 1]), f32("zero", [0]),
+                        f32("two", [2]), numpy_helper.from_array(np.array([0, 0], np.int64), "z2")]  # fmt: skip
+    src = "x"
+    if prefix_stride:
+        nodes.append(helper.make_node("Conv", ["x", "w0"], ["p"], kernel_shape=[3, 3], strides=[prefix_stride] * 2, pads=[1, 1, 1, 1]))
+        inits.append(numpy_helper.from_array(rng.standard_normal((2, 2, 3, 3)).astype(np.float32), "w0"))
+        src = "p"
+    nodes.append(helper.make_node("Shape", [src], ["shp"]))
+    for ax in (2, 3):
+        inits.append(numpy_helper.from_array(np.array([ax], np.int64), f"i{ax}"))
+        nodes += [
+            helper.make_node("Gather", ["shp", f"i{ax}"], [f"n{ax}"], axis=0),
+            helper.make_node("Cast", [f"n{ax}"], [f"nf{ax}"], to=TensorProto.FLOAT),
+            helper.make_node("Div", [f"nf{ax}", "s"], [f"q{ax}"]),
+            helper.make_node("Ceil", [f"q{ax}"], [f"c{ax}"]),
+            helper.make_node("Sub", [f"c{ax}", "one"], [f"c1{ax}"]),
+            helper.make_node("Mul", [f"c1{ax}", "s"], [f"c2{ax}"]),
+            helper.make_node("Add", [f"c2{ax}", "ext"], [f"c3{ax}"]),
+            helper.make_node("Sub", [f"c3{ax}", f"nf{ax}"], [f"c4{ax}"]),
+            helper.make_node("Max", [f"c4{ax}", "zero"], [f"pad{ax}"]),
+            helper.make_node("Div", [f"pad{ax}", "two"], [f"h{ax}"]),
+            helper.make_node("Floor", [f"h{ax}"], [f"b{ax}"]),
+            helper.make_node("Sub", [f"pad{ax}", f"b{ax}"], [f"e{ax}"]),
+        ]
+    nodes += [
+        helper.make_node("Concat", ["b2", "b3", "e2", "e3"], ["be"], axis=0),
+        helper.make_node("Cast", ["be"], ["bei"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["bei", "order"], ["sp"], axis=0),
+        helper.make_node("Concat", ["z2", "sp01", "z2", "sp23"], ["pads"], axis=0),
+        helper.make_node("Pad", [src, "pads"], ["padded"], mode="constant"),
+        helper.make_node("Conv", ["padded", "w"], ["y"], name="target", kernel_shape=[kernel] * 2, dilations=[dilation] * 2,
+                         strides=[stride] * 2),
+    ]  # fmt: skip
+    # pads = [0, 0, b2, b3, 0, 0, e2, e3]: gather [b2, b3] and [e2, e3] halves
+    nodes.insert(-3, helper.make_node("Slice", ["sp", "s0", "s2"], ["sp01"]))
+    nodes.insert(-3, helper.make_node("Slice", ["sp", "s2", "s4"], ["sp23"]))
+    inits += [numpy_helper.from_array(np.array([0, 1, 2, 3], np.int64), "order"),
+              numpy_helper.from_array(np.array([0], np.int64), "s0"), numpy_helper.from_array(np.array([2], np.int64), "s2"),
+              numpy_helper.from_array(np.array([4], np.int64), "s4"),
+              numpy_helper.from_array(rng.standard_normal((2, 2, kernel, kernel)).astype(np.float32), "w")]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "S", "S"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)  # fmt: skip
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def _dead_at(path, model, s):
+    found = oracle.dead_taps_by_execution(path, model=model, dims={"S": s}, nodes=["target"])
+    (ct,) = found.values()
+    return {tuple(t) for t in ct.dead_taps}
+
+
+@pytest.mark.parametrize("kernel,dilation,stride,prefix", [(3, 4, 1, 0), (3, 3, 2, 0), (3, 5, 1, 2), (5, 3, 1, 3)])
+def test_conditional_threshold_through_runtime_padding_is_exact(kernel, dilation, stride, prefix, tmp_path):
+    m = _runtime_same_pad_model(kernel, dilation, stride, prefix)
+    path = tmp_path / "m.onnx"
+    onnx.save_model(m, str(path))
+    (fr,) = analyzer.lint(str(path), select=["DT001"]).files
+    assert fr.status == "ok", fr.error
+    conditional = [f for f in fr.findings if f.node == "target" and f.details.get("condition")]
+    assert conditional, (fr.findings, fr.notes)
+    for f in conditional:
+        (clause,) = f.details["condition"]
+        assert clause["input"] == "x" and clause["symbol"] == "S"
+        t = clause["value"]
+        reported = {tuple(x) for x in f.details["dead_taps"]}
+        assert _dead_at(path, m, t) == reported, (t, reported)
+        assert _dead_at(path, m, t + 1) < reported, t + 1

@@ -22,13 +22,20 @@ itself (its tap count on that axis) are expected and not reported.  A tap dead o
 a map at least as large as the kernel -- dilation or large padding -- is waste
 at realistic sizes, and is reported.
 
+A zero Pad whose pads are size expressions (TF-"same" padding computed at run time
+from the map's size, ``ConvSetup.sym_fold``) is evaluated at every probed size
+(:func:`at_sizes`).  The bisection then also relies on liveness growing with the
+size: for "same" padding, ``begin = floor(pad/2)`` with ``pad = (ceil(n/s) - 1)*s +
+extent - n``, both ``n - 1 + begin`` and ``(ceil(n/s) - 1)*s - begin`` never decrease
+as ``n`` grows, so a tap live at ``n`` stays live.
+
 A *scenario* bounds some of the conv's symbols (``H <= 288``), the others free;
 its dead taps are the geometry at the thresholds for the bounded symbols and at
 sizes where every tap of the free ones is live.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 from analyzer.analyses.convs import ConvSetup, ConvTaps, NotChecked, _charge_taps, conv_setup, conv_taps_at, taps_at
@@ -110,6 +117,13 @@ def conditional_taps(model, op) -> ConditionalTaps:
         axis_symbol[ax] = next(iter(syms))
     if not axis_symbol:
         raise NotChecked("input size is static")
+    if st.sym_fold is not None:
+        # pads computed from the input size: each axis's pads may depend on that axis's
+        # symbol only (then the probes below evaluate them with the map's size)
+        for ax, (b, e) in enumerate(st.sym_fold):
+            extra = (free_symbols(b) | free_symbols(e)) - ({axis_symbol[ax]} if ax in axis_symbol else set())
+            if extra:
+                raise NotChecked(f"pads of axis {ax} depend on {sorted(extra)[0]}, not on the axis's own size")
     symbols = sorted(set(axis_symbol.values()))
     origins = symbol_origins(model)
     stray = [s for s in symbols if s not in origins]
@@ -137,7 +151,7 @@ def conditional_taps(model, op) -> ConditionalTaps:
         # bounded symbols at their threshold, free ones where all their taps live
         return {sym: bounds.get(sym, all_live[sym]) for sym in symbols}
 
-    always = conv_taps_at(st, probe.spatial(env_for({})))
+    always = conv_taps_at(at_sizes(st, env_for({})), probe.spatial(env_for({})))
     if not always.taps.has_dead:
         always = None
     levels = {sym: sorted({t for t in ts if t is not None and t < MAX_INPUT_DIM}) for sym, ts in thresholds.items()}
@@ -147,10 +161,27 @@ def conditional_taps(model, op) -> ConditionalTaps:
     for r in range(1, len(bounded_symbols) + 1):
         for chosen in combinations(bounded_symbols, r):
             bounds = {s: loosest[s] for s in chosen}
-            taps = conv_taps_at(st, probe.spatial(env_for(bounds)))
+            taps = conv_taps_at(at_sizes(st, env_for(bounds)), probe.spatial(env_for(bounds)))
             clauses = tuple(Clause(s, loosest[s], *origins[s]) for s in chosen)
             scenarios.append(Scenario(clauses, taps))
     return ConditionalTaps(st, always, scenarios, levels)
+
+
+def at_sizes(st: ConvSetup, env: dict) -> ConvSetup:
+    """``st`` with pads computed from the input size (``sym_fold``) evaluated at the
+    symbol values ``env``: a plain setup with a folded Pad.  GeometryError when a pad is
+    negative there (no runtime pads by a negative amount)."""
+    if st.sym_fold is None:
+        return st
+    fold = []
+    for b, e in st.sym_fold:
+        vb, ve = evaluate(b, env), evaluate(e, env)
+        if vb is None or ve is None:
+            raise NotChecked(f"pads {b}, {e} cannot be evaluated")
+        if vb < 0 or ve < 0:
+            raise GeometryError(f"negative pads {vb}, {ve}")
+        fold.append((vb, ve))
+    return replace(st, fold=fold, sym_fold=None)
 
 
 class _Probe:
@@ -180,7 +211,8 @@ class _Probe:
         key = (sym, value)
         if key not in self._live:
             try:
-                taps, _, _ = taps_at(self.st, self.spatial(self._env(sym, value)))
+                env = self._env(sym, value)
+                taps, _, _ = taps_at(at_sizes(self.st, env), self.spatial(env))
                 self._live[key] = tuple(a.live for a in taps.axes)
             except GeometryError:
                 self._live[key] = None

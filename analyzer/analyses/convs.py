@@ -213,6 +213,10 @@ class ConvSetup:
     pad_node: object
     fold: list | None  # per spatial axis (begin, end) of the folded Pad
     layout: str = "nchw"
+    # per spatial axis (begin, end) of a folded Pad whose pads are size expressions
+    # (computed at run time from the input size); then ``fold`` is None and the geometry
+    # is only evaluated at concrete sizes (analyses/conditional.py, ``at_sizes``)
+    sym_fold: list | None = None
 
 
 def conv_setup(model, op) -> ConvSetup:
@@ -274,7 +278,7 @@ def conv_setup(model, op) -> ConvSetup:
     if plain is None:
         output_padding = _int_list(attrs, "output_padding", sr, (0,) * sr)
         output_shape = _int_list(attrs, "output_shape", None, None)
-    pad_node, fold, input_key = None, None, x_key
+    pad_node, fold, input_key, sym_fold = None, None, x_key, None
     # Only a float Conv pads with 0: ConvInteger / QLinearConv pad with the input's
     # zero point, so a Pad node's zeros in front of them are real (non-zero) data.
     if (op.domain, op.op_type) in _ZERO_PADDED:
@@ -284,10 +288,17 @@ def conv_setup(model, op) -> ConvSetup:
             if inner is not None and None not in inner[2:]:
                 pad_node, input_key, fold = folded
                 spatial = tuple(inner[2:])
+        elif not _ints(spatial):
+            sym_folded = _symbolic_zero_pad(model, x_key, sr)
+            if sym_folded is not None:
+                inner = model.shape(sym_folded[1])
+                if inner is not None and None not in inner[2:] and not _ints(inner[2:]):
+                    pad_node, input_key, sym_fold = sym_folded
+                    spatial = tuple(inner[2:])
     if plain is None and not all(isinstance(k, int) and 1 <= k <= MAX_KERNEL_EXTENT for k in kernel):
         raise NotChecked(f"kernel {_fmt(kernel)} out of range")
     return ConvSetup(op, input_key, spatial, w_key, tuple(w_shape), tuple(kernel), strides, dilations, pads,
-                     auto_pad, group, transpose, output_padding, output_shape, pad_node, fold, layout)  # fmt: skip
+                     auto_pad, group, transpose, output_padding, output_shape, pad_node, fold, layout, sym_fold)  # fmt: skip
 
 
 def _plain_attrs(attrs, sr, w_kernel):
@@ -333,6 +344,8 @@ def _plain_at_least(v, n, low):
 def taps_at(st: ConvSetup, spatial) -> tuple:
     """``(TapAnalysis, pads_begin, pads_end)`` of the conv when the map its taps read
     has the concrete ``spatial`` size; GeometryError for a size no runtime accepts."""
+    if st.sym_fold is not None:
+        raise NotChecked("pads computed from the input size: evaluated at concrete sizes only")
     x_spatial = spatial if st.fold is None else tuple(n + b + e for n, (b, e) in zip(spatial, st.fold))
     if st.transpose:
         begins, ends, _ = resolve_conv_transpose_pads(
@@ -503,6 +516,32 @@ def _is_zero(value) -> bool:
     except (TypeError, ValueError):
         return False
     return len(flat) <= 1 and all(v == 0.0 for v in flat)
+
+
+def _symbolic_zero_pad(model, x_key, sr):
+    """Like :func:`_zero_pad_in_front` for a constant-mode zero Pad whose spatial pads are
+    size expressions (TF-"same" padding computed from the input size at run time):
+    ``(Pad op, its data input, per-spatial-axis (begin, end) dims)``, or None."""
+    pad = model.graph.producer(x_key)
+    if pad is None or pad.op_type != "Pad" or pad.domain not in ("", "ai.onnx") or len(pad.inputs) < 2 or pad.inputs[1] is None:
+        return None
+    if (pad.attr("mode", "constant") or "constant") != "constant":
+        return None
+    if len(pad.inputs) > 3 and pad.inputs[3] is not None:
+        return None  # axes: only the plain form
+    if len(pad.inputs) > 2 and pad.inputs[2] is not None:
+        value = model.constant(pad.inputs[2])
+        if value is None or not _is_zero(value):
+            return None
+    pads = model.info(pad.inputs[1]).sym
+    rank = sr + 2
+    if pads is None or len(pads) != 2 * rank or any(d is None for d in pads):
+        return None
+    if any(pads[a] != 0 or pads[a + rank] != 0 for a in (0, 1)):
+        return None
+    if any(isinstance(d, int) and d < 0 for d in pads):
+        return None
+    return pad, pad.inputs[0], [(pads[a], pads[a + rank]) for a in range(2, rank)]
 
 
 def shrink_cause(model, value_key, rank: int, layout: str = "nchw"):

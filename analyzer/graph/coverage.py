@@ -22,9 +22,6 @@ it checks, such as ``unchecked-conv``):
   shape function for, failed or was stopped (crash, time or memory limit).
 * ``skipped-subgraph``: a control-flow body or a function call not analyzed
   (nesting too deep, a recursive function, the expansion budget spent).
-* ``constant-budget``: a node whose inputs are all constants was not evaluated: an
-  output would exceed the per-value or per-model element budget of constant
-  evaluation (``analyzer.shapes.consteval``); its outputs keep their shapes, no values.
 * ``stale-suppression``: an ``onnxlint:ignore`` entry of a rule that ran which
   matched no finding.
 
@@ -44,7 +41,6 @@ KINDS = (
     "shape-function-failed",
     "onnx-fallback-failed",
     "skipped-subgraph",
-    "constant-budget",
     "stale-suppression",
 )
 

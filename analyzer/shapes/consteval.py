@@ -11,7 +11,7 @@ from the shape the shape function gave *before* anything is computed; an output 
 non-static shape or more than ``MAX_TRACKED_ELEMENTS`` (4096) elements, or beyond what
 is left of the model's value budget (``MAX_TOTAL_VALUE_ELEMENTS``, 2**24 elements shared
 with all constant propagation), is not computed: the node's outputs keep their shapes
-without values, with a note and a coverage record (kind ``constant-budget``).  Inputs are
+without values, with a note (the first such node of a run).  Inputs are
 values already held, so each at most 4096 elements; the work of an op is bounded by its
 inputs and output (MatMul by ``MAX_EVAL_WORK`` multiply-adds).
 
@@ -187,9 +187,10 @@ def _evaluate(engine, ctx, fn, values):
 def _over_budget(engine, op, largest, total):
     why = (f"an output of {largest} elements (more than {MAX_TRACKED_ELEMENTS})" if largest > MAX_TRACKED_ELEMENTS
            else f"{total} more elements exceed the model's constant budget")  # fmt: skip
-    msg = f"{op.op_type} {shown(op.id)}: constant inputs, not evaluated: {why}; its outputs have no known value"
-    engine.note(f"{op.graph}:{op.id} ({op.op_type}): constant inputs, not evaluated: {why}")
-    engine.record_unchecked("constant-budget", msg, op, reason=why)
+    # one note per run: models that build their weights with ConstantOfShape would
+    # otherwise get one per weight (not a coverage gap: the shapes are known)
+    engine.note_once("consteval-budget", f"{op.graph}:{op.id} ({op.op_type}): constant inputs, not evaluated: {why}"
+                                         " (later nodes over the budget are not noted)")
 
 
 def _onnx_type(npdtype):
