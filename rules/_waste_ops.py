@@ -275,9 +275,13 @@ def constant_components(am) -> list:
     memo = am._memo
     if "ws_components" in memo:
         return memo["ws_components"]
-    ix = index(am)
     order = am.graph.topological_order(MAIN)
-    const_names = {n for n in ix.inits if n not in ix.inputs}
+    # the main graph's dense initializers that are not graph inputs, from the graph (the
+    # readers index that index() builds over the protos is not needed here)
+    main = am.graph.subgraphs[MAIN]
+    nodes = am.graph.nx.nodes
+    inputs = {k[2] for k in main.input_keys}
+    const_names = {k[2] for k in main.initializer_keys if nodes[k].get("tensor") is not None and k[2] not in inputs}
     const_ops = []
     bound = sizes_bound(am)
     for op in order:

@@ -198,7 +198,7 @@ def check(model, options=None):
 
     am = model
     folded = folded_keys(am)
-    ix = index(am)
+    ix = None  # built at the first finding: a graph without one never needs it
     # the op types noop() knows; the others are passed over without a look at their inputs
     handled = {"Identity", "Dropout", "Cast", "CastLike", "Pad", "Split", "Transpose", "Slice", "Resize"}
     handled |= set(_ONE_INPUT) | set(_ARITH) | set(_SAME_SHAPE)
@@ -212,6 +212,8 @@ def check(model, options=None):
         x, y = op.inputs[d][2], op.outputs[0][2]
         if op.inputs[d][1] != MAIN or bypass_blocker(am, x, y) is not None:
             continue
+        if ix is None:
+            ix = index(am)
         dead, pruned = removal_waste(am, [op.index], transfer=(x, y))
         waste = waste_dict(am, [op], dead, pruned)
         pruned_ids = [am.graph.ops[("op", MAIN, i)].id for i in pruned]

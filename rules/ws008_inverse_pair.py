@@ -118,12 +118,14 @@ def check(model, options=None):
 
     am = model
     folded = folded_keys(am)
-    ix = index(am)
+    ix = None  # the readers index, built at the first candidate pair
     for a in am.graph.topological_order(MAIN):
-        if a.domain != "" or a.key in folded or not a.inputs or a.inputs[0] is None or not a.outputs or a.outputs[0] is None:
-            continue
         if a.op_type not in ("Transpose", "Cast") and a.op_type not in _RESHAPES:
             continue
+        if a.domain != "" or a.key in folded or not a.inputs or a.inputs[0] is None or not a.outputs or a.outputs[0] is None:
+            continue
+        if ix is None:
+            ix = index(am)
         mid = a.outputs[0]
         users = am.graph.consumers(mid)
         if len(users) != 1 or users[0][1] != 0 or ix.counts.get(mid[2], 0) != 1 or mid[2] in ix.outputs:

@@ -132,8 +132,9 @@ def check(model, options=None):
 
     am = model
     budget = int((options or {}).get("max-fold-elements", DEFAULT_MAX_FOLD))
-    ix = index(am)
-    for comp in reported_components(am):
+    comps = reported_components(am)
+    ix = index(am) if comps else None  # the readers index: only components need it
+    for comp in comps:
         last = comp[-1]
         details = _describe(am, comp, ix, budget)
         weights, nbytes = details.pop("_net")
