@@ -331,6 +331,20 @@ def _raw_bytes(np, arr):
         return arr.tobytes()
 
 
+def _blocks_crc(zlib, blocks):
+    """CRC-32 of a payload read a block at a time (the CRC of its bytes, as of
+    ``arr.tobytes()``), or None when it is not a payload in the file or its read fails."""
+    if blocks is None:
+        return None
+    crc = 0
+    try:
+        for block in blocks:
+            crc = zlib.crc32(memoryview(block.view("uint8")), crc)
+    except Exception:  # noqa: BLE001 - read_tensor decides, as before
+        return None
+    return crc
+
+
 def _sha256(hashlib, arr, data) -> str:
     h = hashlib.sha256()
     h.update(str(arr.dtype).encode() + b"|" + str(arr.shape).encode() + b"|")
@@ -344,7 +358,7 @@ def _dups(model, budget):
 
     import numpy as np
 
-    from analyzer.io.load import read_tensor
+    from analyzer.io.load import read_tensor, read_tensor_blocks
     from analyzer.io.proto import TensorProto
 
     G, outputs, dead = model.graph.nx, _graph_outputs(model), _all_dead(model)
@@ -374,18 +388,27 @@ def _dups(model, budget):
             skipped += 1
             skipped_bytes += nbytes
             continue
-        arr = read_tensor(model.loaded, t, max_elements=None)
-        if arr is None:
-            skipped += 1
-            skipped_bytes += nbytes
-            continue
+        crc = _blocks_crc(zlib, read_tensor_blocks(model.loaded, t, None))  # a payload in the file: no array of it
+        arr = data = None
+        if crc is None:
+            arr = read_tensor(model.loaded, t, max_elements=None)
+            if arr is None:
+                skipped += 1
+                skipped_bytes += nbytes
+                continue
+            data = _raw_bytes(np, arr)
+            crc = zlib.crc32(data)
         used += nbytes
-        data = _raw_bytes(np, arr)
-        crc_key = (t.data_type, tuple(t.dims), zlib.crc32(data))
+        crc_key = (t.data_type, tuple(t.dims), crc)
         first = by_crc.get(crc_key)
         if first is None:
             by_crc[crc_key] = k
             continue
+        if arr is None:
+            arr = read_tensor(model.loaded, t, max_elements=None)
+            if arr is None:  # read before, not now (the file changed): not a copy we can show
+                continue
+            data = _raw_bytes(np, arr)
         if first not in digests:  # read again: only payloads that may be copies come here twice
             again = read_tensor(model.loaded, G.nodes[first]["tensor"], max_elements=None)
             if again is not None:

@@ -343,3 +343,94 @@ def test_schema_functions_are_onnx_defs():
     assert (s.since_version, s.domain, sorted(s.attributes)) == (r.since_version, r.domain, sorted(r.attributes))
     with pytest.raises(onnx.defs.SchemaError):
         proto.get_schema("NoSuchOp", 17, "")
+
+
+# -- weights read a block at a time (analyzer.io.load.read_tensor_blocks) ----------------
+
+
+def _lazy_model(tmp_path):
+    """A file over LAZY_FILE_MIN whose initializers stay in the file (read on demand)."""
+    rng = np.random.default_rng(3)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((300, 1000)).astype(np.float32), "big"),  # 1.2 MB
+        numpy_helper.from_array(rng.standard_normal((7, 13)).astype(np.float64), "f64"),
+        numpy_helper.from_array(np.arange(5000, dtype=np.int64), "ints"),
+        numpy_helper.from_array(np.zeros((0, 4), np.float32), "empty"),
+        helper.make_tensor("typed", TensorProto.FLOAT, (3,), [1.0, 2.0, 3.0]),  # float_data: not a payload
+    ]
+    nodes = [helper.make_node("Identity", [t.name], [t.name + "_out"]) for t in inits]
+    outs = [helper.make_tensor_value_info(t.name + "_out", t.data_type, None) for t in inits]
+    m = helper.make_model(helper.make_graph(nodes, "g", [], outs, inits), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "lazy.onnx"
+    path.write_bytes(m.SerializeToString())
+    return path
+
+
+def test_read_tensor_blocks_gives_read_tensor_values(tmp_path):
+    from analyzer.io.load import load, read_tensor, read_tensor_blocks
+
+    loaded = load(_lazy_model(tmp_path))
+    assert loaded.lazy, "the big initializer must stay in the file"
+    seen_blocks = 0
+    for t in loaded.model.graph.initializer:
+        whole = read_tensor(loaded, t, max_elements=None)
+        blocks = read_tensor_blocks(loaded, t, None, block_bytes=4096)
+        if t.name not in loaded.lazy:
+            assert blocks is None, t.name
+            continue
+        assert blocks is not None, t.name
+        parts = [b.copy() for b in blocks]  # each block is valid until the next one
+        seen_blocks += len(parts)
+        joined = np.concatenate(parts) if parts else np.empty(0, whole.dtype)
+        assert joined.dtype == whole.dtype
+        assert joined.tobytes() == whole.reshape(-1).tobytes(), t.name
+        assert all(p.nbytes <= 4096 for p in parts)
+    assert seen_blocks > 1000 / 4096 * 300 * 4  # the big one came in many blocks
+    big = next(t for t in loaded.model.graph.initializer if t.name == "big")
+    assert read_tensor_blocks(loaded, big, max_elements=1000) is None  # over the cap, as read_tensor
+    assert read_tensor(loaded, big, max_elements=1000) is None
+    loaded.close()
+    with pytest.raises(Exception):  # a failed read surfaces while iterating (callers then use read_tensor)
+        _closed_read(tmp_path)
+
+
+def _closed_read(tmp_path):
+    from analyzer.io.load import load, read_tensor_blocks
+
+    loaded = load(_lazy_model(tmp_path))
+    big = next(t for t in loaded.model.graph.initializer if t.name == "big")
+    blocks = read_tensor_blocks(loaded, big, None)
+    loaded.close()
+    list(blocks)
+
+
+def test_weight_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatch):
+    """WS005 and WS015 on payloads in the file: the same findings when the block reader is
+    switched off (everything through read_tensor, as before it existed)."""
+    import analyzer
+    from analyzer.io import load as load_mod
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((256, 1024)).astype(np.float32)
+    w[0, :3] = [1e-30, 7e4, -2e-9]  # float16 underflow and overflow (WS015)
+    inits = [numpy_helper.from_array(w, "w1"), numpy_helper.from_array(w.copy(), "w2"),  # duplicates (WS005)
+             numpy_helper.from_array(w[::-1].copy(), "w3")]  # same shape, other bytes
+    nodes = [helper.make_node("Add", ["w1", "w2"], ["s"]), helper.make_node("Add", ["s", "w3"], ["y"])]
+    m = helper.make_model(helper.make_graph(nodes, "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "dups.onnx"
+    path.write_bytes(m.SerializeToString())
+
+    def findings():
+        fr = analyzer.lint(str(path), select=["WS005", "WS015"]).files[0]
+        assert fr.status == "ok", fr.error
+        return sorted((f.rule, f.node, f.message, json.dumps(f.details, sort_keys=True, default=str)) for f in fr.findings)
+
+    from analyzer.io.load import load as load_file
+
+    assert set(load_file(path).lazy) == {"w1", "w2", "w3"}  # the block reader applies to all three
+    with_blocks = findings()
+    monkeypatch.setattr(load_mod, "read_tensor_blocks", lambda *a, **k: None)
+    without = findings()
+    assert with_blocks == without
+    assert {r for r, *_ in with_blocks} == {"WS005", "WS015"}

@@ -37,6 +37,7 @@ __all__ = [
     "load",
     "from_proto",
     "read_tensor",
+    "read_tensor_blocks",
     "read_external_bytes",
     "copy_external_bytes",
     "iter_tensors",
@@ -315,6 +316,38 @@ def read_tensor(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MA
         return to_array(tensor)
     except Exception:
         return None
+
+
+def read_tensor_blocks(loaded: LoadedModel, tensor: TensorProto, max_elements: int = MAX_VALUE_ELEMENTS, block_bytes: int = 1 << 20):
+    """The values :func:`read_tensor` would give, flattened, as successive 1-D arrays of at
+    most ``block_bytes`` over one reused buffer (each valid until the next one is made),
+    for a payload left in the file (``analyzer.io.lazy``); None for any other tensor (use
+    :func:`read_tensor`).  For a whole-tensor test that needs no copy of it: the file is
+    read a block at a time into memory that stays in cache, with no new pages to fault in
+    (a read errors out of the iteration: treat it as :func:`read_tensor`'s None)."""
+    if loaded is None or any(d < 0 for d in tensor.dims) or (max_elements is not None and tensor_numel(tensor) > max_elements):
+        return None
+    payload = loaded.lazy.get(tensor.name)
+    if payload is None or tensor.raw_data or tensor.float_data or tensor.double_data:
+        return None
+    buffer = loaded.buffer
+    found = element_dtype(tensor.data_type)
+    if found is None or not isinstance(buffer, FileSource):
+        return None
+    dtype = found.newbyteorder("<")
+    n = tensor_numel(tensor)
+    if dtype.itemsize == 0 or not dtype.isnative or dtype.kind == "O" or n * dtype.itemsize != payload.length:
+        return None
+    return _blocks(buffer, payload.offset, payload.length, dtype, max(block_bytes // dtype.itemsize, 1) * dtype.itemsize)
+
+
+def _blocks(buffer, offset, length, dtype, step):
+    scratch = np.empty(min(step, length), dtype=np.uint8)
+    for start in range(0, length, step):
+        k = min(step, length - start)
+        out = scratch[:k]
+        buffer.read_into(offset + start, out)
+        yield out.view(dtype)
 
 
 def _read_lazy(loaded: LoadedModel, tensor: TensorProto, payload) -> np.ndarray | None:
