@@ -98,7 +98,8 @@ def main(argv=None) -> int:
         for d in s["declared_only"]:
             print(f"DECLARED-ONLY [{src}] {d[0]}: {d[1]}: ours {rs._fmt(d[2])}, without declarations {rs._fmt(d[3])}, declared {rs._fmt(d[4])}")
         for d in s["wrong_declarations"]:
-            print(f"wrong declaration [{src}] {d}")
+            at = f" at {d.binding}" if d.binding else ""
+            print(f"wrong declaration [{src}] {d.model}: {d.value}: declared {rs._fmt(d.ours)}, runtime {rs._fmt(d.runtime)}{at}")
         if s["skipped"]:
             print(f"skipped [{src}]: " + "; ".join(f"{n} {why}" for why, n in sorted(s["skipped"].items(), key=lambda kv: -kv[1])))
         if args.verbose:
