@@ -70,9 +70,12 @@ def _const(am, key):
     """A constant input's value: analysis knows it and it is not a graph input."""
     from rules._waste_ops import index
 
-    if key is None or key[2] in index(am).inputs:
+    if key is None:
         return None
-    return am.constant(key)
+    value = am.constant(key)  # first: most inputs are not constant, and then no index is built
+    if value is None or key[2] in index(am).inputs:
+        return None
+    return value
 
 
 def _unread(am, key) -> bool:

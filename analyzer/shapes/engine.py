@@ -74,7 +74,7 @@ class Shapes:
         declaration-filled info, labelled ``value_info``, is for display; fallback.py)."""
         if value_key is None:
             return TensorInfo()
-        attrs = self.graph.nx.nodes[value_key]
+        attrs = self.graph.nx._node[value_key]  # the NodeView's own dict: rules ask per input of every node
         return attrs.get("proven") or attrs.get("info") or TensorInfo()
 
     def shape(self, value_key):
