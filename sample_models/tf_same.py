@@ -78,12 +78,13 @@ class TFSameMobileNet(nn.Module):
 
     PLAN = ((8, 3, 1), (16, 3, 2), (16, 5, 2), (24, 5, 2), (24, 5, 1), (32, 3, 1))
 
-    def __init__(self, width: int = 8, classes: int = 10):
+    def __init__(self, width: int = 8, classes: int = 10, plan=None):
         super().__init__()
+        plan = self.PLAN if plan is None else plan
         self.stem = Conv2dSame(3, width, 3, 2)
         blocks = []
         cin = width
-        for cout, k, s in self.PLAN:
+        for cout, k, s in plan:
             blocks.append(_Block(cin, cout, k, s))
             cin = cout
         self.blocks = nn.Sequential(*blocks)

@@ -343,3 +343,47 @@ def test_division_twice_rounded_is_refused():
     am = analyzer.analyze(m)
     assert am.value("y").constant is None
     assert any("rounded" in n for n in am.notes), am.notes
+
+
+def _dynamo_same_pad_model(kernel, stride):
+    """The dynamo exporter's form: only the division and Ceil in float, the rest in int64
+    (Cast back right after Ceil, Max(x, 0) and floor division as integer ops)."""
+    i = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["hs"], start=2, end=3),
+        helper.make_node("Squeeze", ["hs"], ["h"]),
+        helper.make_node("Cast", ["h"], ["hf"], to=F),
+        helper.make_node("Div", ["hf", "sf"], ["q"]),
+        helper.make_node("Ceil", ["q"], ["cq"]),
+        helper.make_node("Cast", ["cq"], ["c"], to=I64),
+        helper.make_node("Sub", ["c", "one"], ["c1"]),
+        helper.make_node("Mul", ["c1", "s"], ["c2"]),
+        helper.make_node("Add", ["c2", "k"], ["c3"]),
+        helper.make_node("Sub", ["c3", "h"], ["c4"]),
+        helper.make_node("Max", ["c4", "zero"], ["pad"]),
+        helper.make_node("Div", ["pad", "two"], ["before"]),
+        helper.make_node("Sub", ["pad", "before"], ["after"]),
+        helper.make_node("Reshape", ["before", "r1"], ["b1"]),
+        helper.make_node("Reshape", ["after", "r1"], ["a1"]),
+        helper.make_node("Concat", ["z1", "z1", "b1", "z1", "z1", "z1", "a1", "z1"], ["pads"], axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(stride, np.float32), "sf"), i("one", 1), i("s", stride), i("k", kernel),
+             i("zero", 0), i("two", 2), i("r1", [1]), i("z1", [0])]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [1, 1, "H", 3])],
+                              [helper.make_tensor_value_info("y", F, None)], inits)  # fmt: skip
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (3, 2), (5, 2), (7, 3)])
+def test_same_padding_in_int_after_ceil_is_exact(kernel, stride):
+    m = _dynamo_same_pad_model(kernel, stride)
+    am = analyzer.analyze(m)
+    h_out = am.value("y").shape[2]
+    assert isinstance(h_out, str) and "max" not in h_out, (h_out, am.notes)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for h in list(range(1, 30)) + [1001]:
+        (y,) = sess.run(None, {"x": np.zeros((1, 1, h, 3), np.float32)})
+        assert evaluate(h_out, {"H": h}) == y.shape[2], (kernel, stride, h)

@@ -47,7 +47,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from analyzer.io.load import shown
 from analyzer.io.tensors import to_array
 from analyzer.shapes.dims import (
     Sym,
@@ -917,6 +916,24 @@ def _surely_nonneg(d) -> bool:
     return _nonneg(low)
 
 
+def sym_max(x, y):
+    """max of two dims, the larger one when the sign of their difference is provable."""
+    if _surely_nonneg(dim_sub(x, y)):
+        return x
+    if _surely_nonneg(dim_sub(y, x)):
+        return y
+    return dim_max(x, y)
+
+
+def sym_min(x, y):
+    """min of two dims, the smaller one when the sign of their difference is provable."""
+    if _surely_nonneg(dim_sub(x, y)):
+        return y
+    if _surely_nonneg(dim_sub(y, x)):
+        return x
+    return dim_min(x, y)
+
+
 def _dim_of(lin):
     return _dims_dim(lin)
 
@@ -1104,3 +1121,5 @@ def _entries_of_float(x):
     fr = Fraction(float(x))
     return [FRat(fr.numerator, fr.denominator)]
 
+
+surely_nonneg = _surely_nonneg

@@ -6,7 +6,8 @@ import numpy as np
 
 from analyzer.io.proto import TensorProto
 from analyzer.io.tensors import tensor_dtype_to_np_dtype
-from analyzer.shapes.dims import dim_add, dim_floordiv, dim_max, dim_min, dim_mul, dim_sub
+from analyzer.shapes.consteval import surely_nonneg, sym_max, sym_min
+from analyzer.shapes.dims import dim_add, dim_floordiv, dim_mul, dim_sub
 from analyzer.shapes.ops_common import fresh, nonneg, plain_input, seq_state
 from analyzer.shapes.registry import ShapeError, register
 
@@ -283,7 +284,9 @@ def _mod(a, b, fmod):
     return np.fmod(a, b) if fmod else np.mod(a, b)
 
 
-_SYM_BINARY = {"Add": dim_add, "Sub": dim_sub, "Mul": dim_mul, "Max": dim_max, "Min": dim_min}
+# Max/Min pick a side when the sign of the difference is provable (consteval.sym_max):
+# exporters clamp pads with Max(expr, 0) where expr >= 0 always
+_SYM_BINARY = {"Add": dim_add, "Sub": dim_sub, "Mul": dim_mul, "Max": sym_max, "Min": sym_min}
 
 
 def _sym_equal(x, y):
@@ -315,7 +318,7 @@ def _sym_binary(op, a, b):
         return [_SYM_BINARY[op](x, y) for x, y in zip(a, b)]
     if op == "Div":
         # integer Div truncates toward zero: floor division only for a non-negative dividend
-        return [dim_floordiv(x, y) if isinstance(y, int) and y > 0 and nonneg(x) else None for x, y in zip(a, b)]
+        return [dim_floordiv(x, y) if isinstance(y, int) and y > 0 and (nonneg(x) or surely_nonneg(x)) else None for x, y in zip(a, b)]
     return None
 
 
