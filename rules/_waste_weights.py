@@ -215,12 +215,48 @@ def zero_channels(model, op, budget=WEIGHT_BUDGET):
     return found
 
 
+def _conv_without_zero_rows(model, op, budget):
+    """For a Conv whose weight is a plain initializer left in the file: the answer without
+    zero channels, from the weight read a block of whole rows at a time (no array of it);
+    None when that does not apply or some channel is zero (then the weight is read whole,
+    as :func:`read_weight` does)."""
+    from analyzer.io.load import read_tensor_blocks
+
+    key = op.inputs[1]
+    if key is None or not model.graph.is_initializer(key) or not is_plain_initializer(model, key):
+        return None
+    proto = model.graph.initializer(key)
+    if proto is None or len(proto.dims) < 3 or proto.dims[0] <= 0 or _numel(proto.dims) > budget:
+        return None  # read_weight decides (None, or TooLarge)
+    rows, per_row = int(proto.dims[0]), _numel(proto.dims[1:])
+    from analyzer.io.tensors import element_dtype
+
+    dtype = element_dtype(proto.data_type)
+    if per_row <= 0 or dtype is None or dtype.kind not in "fiub" or dtype.itemsize == 0:
+        return None
+    row_bytes = per_row * dtype.itemsize
+    blocks = read_tensor_blocks(model.loaded, proto, budget, block_bytes=max(1, (1 << 20) // row_bytes) * row_bytes)
+    if blocks is None:
+        return None
+    try:
+        for block in blocks:
+            if not block.reshape(-1, per_row).any(axis=1).all():
+                return None  # a zero channel: the whole weight is wanted
+    except Exception:  # noqa: BLE001 - a failed read: read_weight decides, as before
+        return None
+    return ZeroChannels(op, None, [], rows, per_row, "W[o]")
+
+
 def _zero_channels(model, op, budget):
     import numpy as np
 
     t = op.op_type
     if op.domain != "" or t not in ("Conv", "ConvTranspose", "Gemm", "MatMul") or len(op.inputs) < 2:
         return None
+    if t == "Conv":
+        found = _conv_without_zero_rows(model, op, budget)
+        if found is not None:
+            return found
     w = read_weight(model, op.inputs[1], budget)
     if w is None:
         return None

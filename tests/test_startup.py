@@ -434,3 +434,44 @@ def test_weight_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatc
     without = findings()
     assert with_blocks == without
     assert {r for r, *_ in with_blocks} == {"WS005", "WS015"}
+
+
+def test_zero_channel_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatch):
+    """WS010/WS011 on conv weights left in the file: the same findings when the block test
+    of zero rows is switched off (every weight read whole, as before it existed)."""
+    import analyzer
+    from rules import _waste_weights as ww
+
+    rng = np.random.default_rng(5)
+    w1 = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    w1[5] = 0.0  # a zero output channel: WS010, and WS011 on the conv after it
+    w2 = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    w3 = rng.standard_normal((256, 64, 5, 5)).astype(np.float32)  # no zero channel; the file is over 1 MB: payloads stay in it
+    inits = [numpy_helper.from_array(w, n) for w, n in ((w1, "w1"), (w2, "w2"), (w3, "w3"))]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w2"], ["b"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["b", "w3"], ["y"], pads=[2, 2, 2, 2])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "convs.onnx"
+    path.write_bytes(m.SerializeToString())
+    calls = []
+    real = ww._conv_without_zero_rows
+
+    def counted(*a):
+        got = real(*a)
+        calls.append(got is not None)
+        return got
+
+    def findings():
+        fr = analyzer.lint(str(path), select=["WS010", "WS011"]).files[0]
+        assert fr.status == "ok", fr.error
+        return sorted((f.rule, f.node, f.message, json.dumps(f.details, sort_keys=True, default=str)) for f in fr.findings)
+
+    monkeypatch.setattr(ww, "_conv_without_zero_rows", counted)
+    with_blocks = findings()
+    assert True in calls and False in calls  # both the block answer and the fallback ran
+    monkeypatch.setattr(ww, "_conv_without_zero_rows", lambda *a: None)
+    assert findings() == with_blocks
+    assert {r for r, *_ in with_blocks} == {"WS010", "WS011"}
