@@ -198,7 +198,7 @@ def _dead(model) -> dict:
             if k in live:
                 continue
             live.add(k)
-            for v in G.pred[k]:
+            for v in G._pred[k]:  # the adjacency dict itself: a view per op cost as much as the walk
                 p = graph._producer.get(v)
                 if p is not None and p[1] == path and p not in live:
                     stack.append(p)
