@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("models", nargs="*", help="model files or folders (default: the bundled corpus)")
     p.add_argument("--waste", action="store_true", help="also the waste corpus (PyTorch exports, both exporters)")
     p.add_argument("--tf-same", action="store_true", help="also the TF-'same' padding exports (sample_models/tf_same.py)")
+    p.add_argument("--slow-exports", action="store_true", help="with --tf-same, also the dynamo exporter with dynamic sizes (slow)")
     p.add_argument("--node-every", type=int, default=1, help="keep one onnx operator test case in N (default 1: all)")
     p.add_argument("--sizes", default=",".join(map(str, rs.DEFAULT_SIZES)), help="sizes of symbolic input dims, one run each")
     p.add_argument("-v", "--verbose", action="store_true", help="list every value not given exactly")
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         if args.waste:
             sources.append(rs.waste_corpus_cases())
         if args.tf_same:
-            sources.append(rs.tf_same_cases())
+            sources.append(rs.tf_same_cases(slow_exports=args.slow_exports))
     start = time.monotonic()
     results = []
     for cases in sources:

@@ -573,11 +573,13 @@ def waste_corpus_cases(names=None):
         yield Case(name, "waste corpus", waste_corpus.build_case(case))
 
 
-def tf_same_cases(sizes=(32, 24, 16, 8)):
+def tf_same_cases(sizes=(32, 24, 16, 8), slow_exports=False):
     """TF-"same" padding computed at run time (``sample_models/tf_same.py``): the small
     MobileNet-like network exported by both exporters, static at 32x32 and 16x16 (maps
     shrink to 2x2 and 1x1) and with dynamic batch, height and width (run at ``sizes``).
-    An export that fails is a skipped case with the exporter's reason."""
+    An export that fails is a skipped case with the exporter's reason; the dynamo exporter
+    with dynamic sizes is only tried with ``slow_exports`` (it did not finish in 17 min
+    here; the committed ``sample_models/tf_same_*`` files are among the samples anyway)."""
     import torch
 
     from sample_models import export as ex
@@ -588,6 +590,11 @@ def tf_same_cases(sizes=(32, 24, 16, 8)):
         for label, hw, dynamic in (("32x32", 32, False), ("16x16", 16, False), ("dynamic", 32, True)):
             x = torch.randn(1, 3, hw, hw)
             name = f"tf_same_mobilenet_{exporter}_{label}"
+            if dynamic and exporter == "dynamo" and not slow_exports:
+                model = onnx.ModelProto()
+                model.doc_string = "export failed: not attempted (torch 2.13's dynamo exporter ran 17 min without finishing here)"
+                yield Case(name, "TF-'same' exports", model, sizes=sizes)
+                continue
             try:
                 model = ex._dynamo_proto(net, x, dynamic) if exporter == "dynamo" else ex._legacy_proto(net, x, dynamic, False)
             except Exception as e:  # noqa: BLE001
