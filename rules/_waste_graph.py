@@ -331,18 +331,25 @@ def _raw_bytes(np, arr):
         return arr.tobytes()
 
 
-def _blocks_crc(zlib, blocks):
-    """CRC-32 of a payload read a block at a time (the CRC of its bytes, as of
-    ``arr.tobytes()``), or None when it is not a payload in the file or its read fails."""
+# WS005 compares payloads by a CRC-32 of their first bytes before reading any whole
+HEAD_BYTES = 1 << 16
+
+
+def _head_len(itemsize) -> int:
+    """The bytes read_tensor_blocks(block_bytes=HEAD_BYTES) puts in its first block."""
+    return max(HEAD_BYTES // itemsize, 1) * itemsize if itemsize else HEAD_BYTES
+
+
+def _head_crc(zlib, blocks):
+    """CRC-32 of the first block of a payload in the file (its first ``_head_len`` bytes,
+    as of ``arr.tobytes()``), or None when it is not such a payload or the read fails."""
     if blocks is None:
         return None
-    crc = 0
     try:
-        for block in blocks:
-            crc = zlib.crc32(memoryview(block.view("uint8")), crc)
+        first = next(iter(blocks), None)
+        return zlib.crc32(b"" if first is None else memoryview(first.view("uint8")))
     except Exception:  # noqa: BLE001 - read_tensor decides, as before
         return None
-    return crc
 
 
 def _sha256(hashlib, arr, data) -> str:
@@ -376,10 +383,11 @@ def _dups(model, budget):
     cands = [k for ks in by_shape.values() if len(ks) > 1 for k in ks]
     cands.sort(key=lambda k: (init_size(G.nodes[k]["tensor"])[1], order[k]))
     used, skipped, skipped_bytes, digests = 0, 0, 0, {}
-    # Each payload is read once and given a CRC-32 (about 3x faster than SHA-256); only
-    # payloads whose CRC another one of the same type and dims shares can be copies, and
-    # only those get the SHA-256 that groups them (and that the finding shows).  The first
-    # payload of a CRC is read again then: no array is kept (RSS stays one weight).
+    # Each payload gets a CRC-32 of its first HEAD_BYTES (a payload left in the file: only
+    # they are read); only payloads whose head CRC another one of the same type and dims
+    # shares can be copies, and only those are read whole for the SHA-256 that groups them
+    # (and that the finding shows).  Equal payloads have equal heads, so the groups are
+    # those of a SHA-256 of every payload.  No array is kept (RSS stays one weight).
     by_crc: dict = {}
     for k in cands:
         t = G.nodes[k]["tensor"]
@@ -388,7 +396,7 @@ def _dups(model, budget):
             skipped += 1
             skipped_bytes += nbytes
             continue
-        crc = _blocks_crc(zlib, read_tensor_blocks(model.loaded, t, None))  # a payload in the file: no array of it
+        crc = _head_crc(zlib, read_tensor_blocks(model.loaded, t, None, block_bytes=HEAD_BYTES))
         arr = data = None
         if crc is None:
             arr = read_tensor(model.loaded, t, max_elements=None)
@@ -397,7 +405,7 @@ def _dups(model, budget):
                 skipped_bytes += nbytes
                 continue
             data = _raw_bytes(np, arr)
-            crc = zlib.crc32(data)
+            crc = zlib.crc32(data[: _head_len(arr.dtype.itemsize)])
         used += nbytes
         crc_key = (t.data_type, tuple(t.dims), crc)
         first = by_crc.get(crc_key)

@@ -413,9 +413,12 @@ def test_weight_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatc
     rng = np.random.default_rng(4)
     w = rng.standard_normal((256, 1024)).astype(np.float32)
     w[0, :3] = [1e-30, 7e4, -2e-9]  # float16 underflow and overflow (WS015)
+    tail = w.copy()
+    tail[-1, -1] += 1.0  # the same first bytes (WS005 compares heads first), another last one
     inits = [numpy_helper.from_array(w, "w1"), numpy_helper.from_array(w.copy(), "w2"),  # duplicates (WS005)
-             numpy_helper.from_array(w[::-1].copy(), "w3")]  # same shape, other bytes
-    nodes = [helper.make_node("Add", ["w1", "w2"], ["s"]), helper.make_node("Add", ["s", "w3"], ["y"])]
+             numpy_helper.from_array(w[::-1].copy(), "w3"), numpy_helper.from_array(tail, "w4")]  # same shape, other bytes
+    nodes = [helper.make_node("Add", ["w1", "w2"], ["s"]), helper.make_node("Add", ["s", "w3"], ["u"]),
+             helper.make_node("Add", ["u", "w4"], ["y"])]
     m = helper.make_model(helper.make_graph(nodes, "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits),
                           opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "dups.onnx"
@@ -428,12 +431,14 @@ def test_weight_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatc
 
     from analyzer.io.load import load as load_file
 
-    assert set(load_file(path).lazy) == {"w1", "w2", "w3"}  # the block reader applies to all three
+    assert set(load_file(path).lazy) == {"w1", "w2", "w3", "w4"}  # the block reader applies to all
     with_blocks = findings()
     monkeypatch.setattr(load_mod, "read_tensor_blocks", lambda *a, **k: None)
     without = findings()
     assert with_blocks == without
     assert {r for r, *_ in with_blocks} == {"WS005", "WS015"}
+    dups = [json.loads(d) for r, _, _, d in with_blocks if r == "WS005"]
+    assert [(d["tensor"], d["kept"]) for d in dups] == [("w2", "w1")], dups
 
 
 def test_zero_channel_rules_same_findings_with_blocks_and_without(tmp_path, monkeypatch):
