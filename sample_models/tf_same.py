@@ -104,14 +104,17 @@ EXPORTS = (
     ("tf_same_dynamo.onnx", "dynamo", False),
     ("tf_same_dynamo_dynamic.onnx", "dynamo", True),
 )
+#: The dynamo exporter with dynamic H/W gets a shorter plan: torch 2.13's sympy
+#: value-range analysis of the nested ceilings does not finish on the full one (see README).
+SHORT_PLAN = ((16, 3, 2), (16, 5, 2), (24, 5, 2))
 #: Sizes at which the dynamic exports are checked (maps reach 2x2 and 1x1).
 CHECK_SIZES = (32, 24, 16, 8)
 
 
-def build_tf_same(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+def build_tf_same(seed: int = 0, plan=None) -> tuple[nn.Module, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = TFSameMobileNet().eval()
+    model = TFSameMobileNet(plan=plan).eval()
     return model, torch.rand((1, 3, 32, 32), generator=generator)
 
 
@@ -125,13 +128,16 @@ def export_all(directory, names=None, out=None) -> list:
 
     directory = pathlib.Path(directory)
     out = out or sys.stdout
-    model, x = build_tf_same()
     written = []
     for filename, exporter, dynamic in EXPORTS:
         if names and filename not in names:
             continue
         path = directory / filename
+        short = exporter == "dynamo" and dynamic
+        model, x = build_tf_same(plan=SHORT_PLAN if short else None)
         proto = _legacy_proto(model, x, dynamic, False) if exporter == "legacy" else _dynamo_proto(model, x, dynamic)
+        if short:
+            strip_dynamo_extras(proto)
         import onnx
 
         onnx.save_model(proto, str(path))
@@ -142,6 +148,14 @@ def export_all(directory, names=None, out=None) -> list:
         print(f"{filename:32s} {path.stat().st_size:>8,d} B  max|diff| {diff:.1e}", file=out)
         written.append(path)
     return written
+
+
+def strip_dynamo_extras(proto) -> None:
+    """Drop what makes the dynamic dynamo export large: its value_info (sympy expressions as
+    dim names, ~150 KB) and the per-node metadata (module paths and class hierarchies)."""
+    del proto.graph.value_info[:]
+    for node in proto.graph.node:
+        del node.metadata_props[:]
 
 
 def main(argv=None) -> int:

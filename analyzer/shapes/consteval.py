@@ -608,10 +608,12 @@ def _matmul(ctx, v):
     a, b = v[0], v[1]
     if a.ndim == 0 or b.ndim == 0:
         raise _Skip
-    out = np.matmul(a, b)
-    if out.size * a.shape[-1] > MAX_EVAL_WORK:
-        raise _Skip
-    return out
+    out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    rows = a.shape[-2] if a.ndim > 1 else 1
+    cols = b.shape[-1] if b.ndim > 1 else 1
+    if int(np.prod(out_shape)) * rows * cols * a.shape[-1] > MAX_EVAL_WORK:
+        raise _Skip  # checked before computing
+    return np.matmul(a, b)
 
 
 @_impl("Pad")
