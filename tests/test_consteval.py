@@ -348,7 +348,7 @@ def test_division_twice_rounded_is_refused():
 def _dynamo_same_pad_model(kernel, stride):
     """The dynamo exporter's form: only the division and Ceil in float, the rest in int64
     (Cast back right after Ceil, Max(x, 0) and floor division as integer ops)."""
-    i = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    i = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
     nodes = [
         helper.make_node("Shape", ["x"], ["hs"], start=2, end=3),
         helper.make_node("Squeeze", ["hs"], ["h"]),

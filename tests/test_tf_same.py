@@ -118,7 +118,7 @@ def _runtime_same_pad_model(kernel, dilation, stride, prefix_stride):
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(1)
-    f32 = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)  # noqa: E731
+    f32 = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)
     nodes, inits = [], [f32("s", [stride]), f32("one", [1]), f32("ext", [(kernel - 1) * dilation + 1]), f32("zero", [0]),
                         f32("two", [2]), numpy_helper.from_array(np.array([0, 0], np.int64), "z2")]  # fmt: skip
     src = "x"
