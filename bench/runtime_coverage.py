@@ -58,10 +58,11 @@ def main(argv=None) -> int:
     p.add_argument("--tf-same", action="store_true", help="also the TF-'same' padding exports (sample_models/tf_same.py)")
     p.add_argument("--slow-exports", action="store_true", help="with --tf-same, also the dynamo exporter with dynamic sizes (slow)")
     p.add_argument("--node-every", type=int, default=1, help="keep one onnx operator test case in N (default 1: all)")
-    p.add_argument("--sizes", default=",".join(map(str, rs.DEFAULT_SIZES)), help="sizes of symbolic input dims, one run each")
+    p.add_argument("--sizes", default=None,
+                   help=f"sizes of symbolic input dims, one run each (default {','.join(map(str, rs.DEFAULT_SIZES))}; the TF-same exports 32,24,16,8)")
     p.add_argument("-v", "--verbose", action="store_true", help="list every value not given exactly")
     args = p.parse_args(argv)
-    sizes = tuple(int(s) for s in args.sizes.split(","))
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else None
 
     if args.models:
         sources = [_file_cases(args.models)]
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
     results = []
     for cases in sources:
         for case in cases:
-            case.sizes = sizes
+            if sizes:
+                case.sizes = sizes
             results.append(rs.run_case(case))
     summary = rs.summarize(results)
     print("| source | models | run | values | exact | coverage | static-input: values / exact / coverage | input data sets the size "
