@@ -99,7 +99,11 @@ def after_op(engine, ctx):
 
 
 def _after_op(engine, ctx):
+    # measured per node (runs after every shape function): most ops leave at the first test
     op = ctx.op
+    fn = EVAL.get(op.op_type)
+    if fn is None and op.op_type not in _FLOAT_OPS:
+        return
     nodes = engine._nodes
     outs = op.outputs
     if not outs or outs[0] is None:
@@ -1022,7 +1026,13 @@ def _float_sym(engine, ctx):
     info = nodes[out].get("info")
     if info is None or info.shape is None or len(info.shape) > 1:
         return
-    fs = float_syms(engine)
+    fs = _FSYM.get(engine)
+    if fs is None:
+        if t not in ("Cast", "CastLike"):
+            return  # no float size yet in this run: only a Cast from int can start one
+        fs = float_syms(engine)
+    elif t not in ("Cast", "CastLike") and not any(k in fs for k in op.inputs if k is not None):
+        return
     try:
         if t in ("Cast", "CastLike"):
             to = ctx.attr("to") if t == "Cast" else ctx.dtype(1)
