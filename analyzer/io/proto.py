@@ -29,10 +29,11 @@ import os
 import sys
 
 __all__ = [
+    "IR_VERSION",
+    "SHIMMED",
     "AttributeProto",
     "FunctionProto",
     "GraphProto",
-    "IR_VERSION",
     "ModelProto",
     "NodeProto",
     "OperatorSetIdProto",
@@ -44,12 +45,11 @@ __all__ = [
     "TypeProto",
     "ValueInfoProto",
     "get_attribute_value",
-    "schema_defs",
-    "has_schema",
     "get_schema",
-    "opset_version",
+    "has_schema",
     "onnx_imported",
-    "SHIMMED",
+    "opset_version",
+    "schema_defs",
 ]
 
 _PB2 = "onnx.onnx_ml_pb2"
@@ -67,7 +67,7 @@ def _onnx_dir() -> str | None:
     spec = importlib.util.find_spec("onnx")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = list(spec.submodule_search_locations)[0]
+    folder = next(iter(spec.submodule_search_locations))
     # onnx_pb.py is what onnx/__init__ imports the classes through; it must take them
     # from onnx_ml_pb2 (an ONNX_ML build, every wheel on PyPI), or the descriptor pool
     # would get two files defining onnx.ModelProto.

@@ -10,14 +10,14 @@ import numpy as np
 from analyzer.io.proto import ModelProto, TensorProto
 
 __all__ = [
-    "iter_tensors",
-    "element_dtype",
-    "tensor_dtype_to_np_dtype",
-    "to_array",
-    "expected_nbytes",
-    "tensor_numel",
-    "plain_array",
     "MAX_ITEMSIZE",
+    "element_dtype",
+    "expected_nbytes",
+    "iter_tensors",
+    "plain_array",
+    "tensor_dtype_to_np_dtype",
+    "tensor_numel",
+    "to_array",
 ]
 
 
@@ -111,7 +111,7 @@ def tensor_dtype_to_np_dtype(data_type: int) -> np.dtype:
         return found
     if data_type not in _DEFINED_TYPES:
         raise KeyError(data_type)
-    from onnx import helper  # noqa: PLC0415 (imports ml_dtypes: only for these types)
+    from onnx import helper  # imports ml_dtypes: only for these types
 
     return helper.tensor_dtype_to_np_dtype(data_type)
 
@@ -204,7 +204,7 @@ def to_array(tensor: TensorProto) -> np.ndarray:
             decode = _FIELD_DECODERS.get(data_type)
             if decode is not None:
                 return decode(tensor).reshape(dims)
-    from onnx import numpy_helper  # noqa: PLC0415 (imports ml_dtypes: only for these cases)
+    from onnx import numpy_helper  # imports ml_dtypes: only for these cases
 
     return numpy_helper.to_array(tensor)
 

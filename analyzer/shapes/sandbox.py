@@ -42,7 +42,7 @@ def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_
 
     onnx (the package, about 0.7 s to import) is imported here, in the parent, before
     the fork: only models that need the fallback pay for it, and only once."""
-    import onnx.shape_inference  # noqa: PLC0415
+    import onnx.shape_inference
 
     if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
@@ -145,7 +145,8 @@ def model_for_onnx(model, loaded):
                 _strip(t)
             else:
                 try:
-                    from onnx import numpy_helper  # noqa: PLC0415 (the caller runs onnx's inference next)
+                    # onnx's package: the caller runs onnx's inference next anyway
+                    from onnx import numpy_helper
 
                     t.CopyFrom(numpy_helper.from_array(value, t.name))
                 except Exception:
