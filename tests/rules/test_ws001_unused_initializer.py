@@ -85,9 +85,20 @@ def test_samples_silent():
 
     paths = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "sample_models", "*.onnx")))
     assert paths
+    found = {}
     for p in paths:
         rep = analyzer.lint(p, select=list(CODES))
-        assert [f.rule + ":" + f.node for f in rep.findings] == [], p
+        if rep.findings:
+            found[os.path.basename(p)] = sorted(f.rule for f in rep.findings)
+    # The legacy exporter writes TF-'same' padding's size arithmetic once per conv, and two of
+    # those chains repeat an earlier one: real (tiny) duplicate work, proven below by execution.
+    assert found == {"tf_same_legacy.onnx": ["WS006", "WS006"]}, found
+
+
+def test_tf_same_legacy_duplicate_pad_chains_proven():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "sample_models", "tf_same_legacy.onnx")
+    found = prove_each(onnx.load(path), "WS006")
+    assert len(found) == 2 and all(f.waste["macs"] > 0 for f in found)
 
 
 def test_onnx_wheel_graphs_every_finding_proven():
