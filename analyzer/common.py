@@ -78,9 +78,11 @@ def parse_input_shapes(specs, keep: bool = False) -> dict:
             raise UsageError(f"--input-shape {spec!r}: expected NAME=D0,D1,...")
         values = []
         or_keep = " or ?" if keep else ""
-        for d in dims.replace("x", ",").split(","):
+        for i, d in enumerate(dims.replace("x", ",").split(",")):
             d = d.strip()
             if not d:
+                if dims.strip():
+                    raise UsageError(f"--input-shape {spec!r}: dim {i} is empty (two separators in a row, or one at an end)")
                 continue
             if d == "?":
                 if not keep:

@@ -424,6 +424,10 @@ def test_parse_input_shapes_question_mark():
     for bad in ("x=1,??", "x=1,-1", "x=", "=1", "x=1,a"):
         with pytest.raises(UsageError):
             parse_input_shapes([bad], keep=True)
+    # an empty dim was silently dropped: 1,64,,28 became three dims and the error said so
+    for bad, index in (("x=1,64,,28", 2), ("x=1,3,", 2), ("x=,1", 0), ("x=1xx2", 1)):
+        with pytest.raises(UsageError, match=f"dim {index} is empty"):
+            parse_input_shapes([bad], keep=True)
 
 
 @pytest.mark.parametrize("spec", ["x=a,b", "x", "=1,2", "x=-1,3", "x=", "x=1,3,??,4"])
