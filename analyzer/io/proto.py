@@ -105,38 +105,35 @@ def _import_onnx_module(name: str):
     return importlib.import_module(name)
 
 
-def _pb2():
-    """The module holding onnx's message classes (``onnx.onnx_ml_pb2``)."""
-    module = sys.modules.get(_PB2)
+def _onnx_submodule(name: str, filenames):
+    """onnx's submodule ``name``: the one already imported; else executed from the first of
+    ``filenames`` present in onnx's folder, without importing onnx; else (another layout,
+    or onnx already imported) through a plain ``import onnx``."""
+    module = sys.modules.get(name)
     if module is not None:
         return module
     if not onnx_imported():
         try:
             folder = _onnx_dir()
             if folder is not None:
-                return _load_from(_PB2, os.path.join(folder, "onnx_ml_pb2.py"))
+                for filename in filenames:
+                    location = os.path.join(folder, filename)
+                    if os.path.isfile(location):
+                        return _load_from(name, location)
         except Exception:
-            if _PB2 in sys.modules:  # built its classes, then failed: keep them, never build twice
-                return sys.modules[_PB2]
-    return _import_onnx_module(_PB2)
+            if name in sys.modules:  # built its classes, then failed: keep them, never build twice
+                return sys.modules[name]
+    return _import_onnx_module(name)
+
+
+def _pb2():
+    """The module holding onnx's message classes (``onnx.onnx_ml_pb2``)."""
+    return _onnx_submodule(_PB2, ["onnx_ml_pb2.py"])
 
 
 def _cpp():
     """onnx's C extension (``onnx.onnx_cpp2py_export``): the operator schema registry."""
-    module = sys.modules.get(_CPP)
-    if module is not None:
-        return module
-    if not onnx_imported():
-        try:
-            folder = _onnx_dir()
-            if folder is not None:
-                for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                    location = os.path.join(folder, "onnx_cpp2py_export" + suffix)
-                    if os.path.isfile(location):
-                        return _load_from(_CPP, location)
-        except Exception:
-            pass
-    return _import_onnx_module(_CPP)
+    return _onnx_submodule(_CPP, ["onnx_cpp2py_export" + suffix for suffix in importlib.machinery.EXTENSION_SUFFIXES])
 
 
 _pb = _pb2()
