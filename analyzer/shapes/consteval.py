@@ -445,24 +445,27 @@ def _slice(ctx, v):
     return x[tuple(idx)]
 
 
-@_impl("Gather")
-def _gather(ctx, v):
+def _gather_indices(ctx, v):
+    """Gather's and GatherElements' data, axis and indices made non-negative; an index out
+    of range is the model's error, not something to evaluate."""
     x, i = v[0], v[1].astype(np.int64)
     axis = ctx.attr("axis", 0)
     n = x.shape[axis]
     if np.any(i < -n) or np.any(i >= n):
         raise _Skip
-    return np.take(x, np.where(i < 0, i + n, i), axis=axis)
+    return x, axis, np.where(i < 0, i + n, i)
+
+
+@_impl("Gather")
+def _gather(ctx, v):
+    x, axis, i = _gather_indices(ctx, v)
+    return np.take(x, i, axis=axis)
 
 
 @_impl("GatherElements")
 def _gather_elements(ctx, v):
-    x, i = v[0], v[1].astype(np.int64)
-    axis = ctx.attr("axis", 0)
-    n = x.shape[axis]
-    if np.any(i < -n) or np.any(i >= n):
-        raise _Skip
-    return np.take_along_axis(x, np.where(i < 0, i + n, i), axis=axis)
+    x, axis, i = _gather_indices(ctx, v)
+    return np.take_along_axis(x, i, axis=axis)
 
 
 @_impl("Reshape")
