@@ -91,20 +91,13 @@ def _numel(dims) -> int:
 
 def _read_stored(model, key, budget):
     """(values, elem_type) of an initializer or Constant output; None when unknown."""
-    from analyzer.io.load import read_tensor
-
     if model.graph.is_initializer(key):
         if not is_plain_initializer(model, key):
             return None  # also a graph input: may be overridden at run time
         proto = model.graph.initializer(key)
         if proto is None:
             return None
-        if _numel(proto.dims) > budget:
-            raise TooLarge(f"{key[2]!r} has {_numel(proto.dims)} elements (budget {budget})")
-        v = model.constant(key)
-        if v is None:
-            v = read_tensor(model.loaded, proto, max_elements=budget)
-        return None if v is None else (v, int(proto.data_type))
+        return _budgeted_tensor(model, key, proto, budget)
     prod = model.graph.producer(key)
     if prod is None or prod.op_type != "Constant" or prod.domain != "":
         return None
@@ -113,12 +106,20 @@ def _read_stored(model, key, budget):
         v = model.constant(key)
         info = model.info(key)
         return None if v is None else (v, info.dtype)
-    if _numel(t.dims) > budget:
-        raise TooLarge(f"{key[2]!r} has {_numel(t.dims)} elements (budget {budget})")
+    return _budgeted_tensor(model, key, t, budget)
+
+
+def _budgeted_tensor(model, key, proto, budget):
+    """Value ``key`` held by TensorProto ``proto`` (an initializer or a Constant's value) and
+    its dtype: the engine's constant if it kept one, else read; over ``budget``: TooLarge."""
+    from analyzer.io.load import read_tensor
+
+    if _numel(proto.dims) > budget:
+        raise TooLarge(f"{key[2]!r} has {_numel(proto.dims)} elements (budget {budget})")
     v = model.constant(key)
     if v is None:
-        v = read_tensor(model.loaded, t, max_elements=budget)
-    return None if v is None else (v, int(t.data_type))
+        v = read_tensor(model.loaded, proto, max_elements=budget)
+    return None if v is None else (v, int(proto.data_type))
 
 
 def read_weight(model, key, budget=WEIGHT_BUDGET):
