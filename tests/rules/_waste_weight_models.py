@@ -17,8 +17,8 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 import analyzer
-from analyzer.fix.rewrite import count_params, rewrite_model
-from analyzer.linter.registry import get_rule
+from analyzer.fix.rewrite import count_params
+from tests.rules._waste_graph_models import fix_one
 
 F = TensorProto.FLOAT
 RTOL = 1e-5
@@ -94,17 +94,6 @@ def assert_same_outputs(original, fixed, seeds=(0, 1), rtol=RTOL):
             scale = max(1.0, float(np.max(np.abs(a)))) if a.size else 1.0
             assert a.shape == b.shape, name
             assert float(np.max(np.abs(a - b))) <= rtol * scale, (name, float(np.max(np.abs(a - b))))
-
-
-def fix_one(model, code, index):
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    am = analyzer.analyze(copy)
-    rule = get_rule(code)
-    found = list(rule.check(am, {}))
-    result = rewrite_model(am, [found[index]], [(code, rule.fix_findings)])
-    (change,) = [c for c in result.changes if c.rule == code]
-    return am.model, found[index], change
 
 
 def prove_each(model, code):
