@@ -180,38 +180,80 @@ def dead_ops(model) -> dict:
 
 
 def _dead(model) -> dict:
-    graph, G = model.graph, model.graph.nx
+    graph = model.graph
     out: dict = {}
     dead_all: set = set()
     for path in _paths(model):
         if any(o in dead_all for o in _ancestor_ops(model, path)):
             continue
-        sub = graph.subgraphs[path]
-        live: set = set()
-        stack = []
-        for v in sub.output_keys:
-            p = graph._producer.get(v)
-            if p is not None and p[1] == path:
-                stack.append(p)
-        while stack:
-            k = stack.pop()
-            if k in live:
-                continue
-            live.add(k)
-            for v in G._pred[k]:  # the adjacency dict itself: a view per op cost as much as the walk
-                p = graph._producer.get(v)
-                if p is not None and p[1] == path and p not in live:
-                    stack.append(p)
-        dead = {k for k in sub.op_keys if k not in live}
+        dead = _dead_in(graph, path) if _has_sink(graph, path) else None
         if dead:
             out[path] = dead
             dead_all |= dead
     return out
 
 
+def _has_sink(graph, path) -> bool:
+    """False when no op of ``path`` is a *sink* (every op has an output that is an output
+    of the graph or that an op of the graph reads) and the graph has no cycle: then every
+    op is live (the last dead op in a topological order would be a sink), and this look,
+    one adjacency lookup per op, spares the walk of every edge that liveness costs."""
+    from analyzer.graph.core import GraphError
+
+    try:
+        order = graph.topological_order(path)
+    except GraphError:
+        return True  # a cycle: a dead one has no sink, the walk decides
+    # an op (by index) is read when an op of ``path`` reads one of its outputs, as an
+    # input or captured by a body (the graph's implicit edges), or one is a graph output
+    producer = graph._producer
+    read = bytearray(len(order))
+
+    def mark(values):
+        for v in values:
+            p = producer.get(v)
+            if p is not None and p[1] == path:
+                read[p[2]] = 1
+
+    mark(graph.subgraphs[path].output_keys)
+    get = producer.get
+    for op in order:  # mark(op.inputs), inline: a call per op would cost as much as its loop
+        for v in op.inputs:
+            p = get(v)
+            if p is not None and p[1] == path:
+                read[p[2]] = 1
+    for k, captured in graph._implicit.items():
+        if k[1] == path:
+            mark(captured)
+    return 0 in read
+
+
+def _dead_in(graph, path) -> set:
+    """Ops of ``path`` from which no output of the graph is reached (through the ops of
+    ``path`` and the values they read, implicit reads of bodies included)."""
+    sub = graph.subgraphs[path]
+    producer, pred = graph._producer, graph.nx._pred  # the adjacency dict itself, as above
+    live: set = set()
+    for v in sub.output_keys:
+        p = producer.get(v)
+        if p is not None and p[1] == path:
+            live.add(p)
+    stack = list(live)
+    while stack:
+        for v in pred[stack.pop()]:
+            p = producer.get(v)
+            if p is not None and p not in live and p[1] == path:
+                live.add(p)
+                stack.append(p)
+    return {k for k in sub.op_keys if k not in live}
+
+
 def under_dead(model, path) -> bool:
+    ancestors = _ancestor_ops(model, path)
+    if not ancestors:  # the main graph, a function body: nothing to ask liveness
+        return False
     dead = dead_ops(model)
-    return any(o in dead.get(o[1], ()) for o in _ancestor_ops(model, path))
+    return any(o in dead.get(o[1], ()) for o in ancestors)
 
 
 def _all_dead(model) -> set:
@@ -238,6 +280,8 @@ class _Union:
 def _components(model, ops: set, removed_of) -> list:
     """Components of ``ops`` (joined by tensors between them and by initializers read only
     by what they remove): a list of ``(sorted op keys, sorted owned initializer keys)``."""
+    if not ops:  # no component, and no initializer can be owned (it needs a reader in one)
+        return []
     graph, G = model.graph, model.graph.nx
     uf = _Union()
     for k in ops:
@@ -499,14 +543,30 @@ def _cse(model, budget):
         # count); attributes are serialized only where two ops share that: on a graph
         # without duplicates (most of them) no attribute is ever copied.
         groups: dict = {}  # cheap key -> {full signature: first op} or, while alone, its op
+        canon_get, first_of = canon.get, groups.setdefault
         for op in order:
-            if op.key in dead or not _eligible(model, op):
+            # _eligible's tests that decide for most ops, inline (a call per op cost more
+            # than the numbering); Dropout's constant look stays in it
+            t = op.op_type
+            if op.domain not in _CSE_DOMAINS or t in RANDOM_OPS or (dead and op.key in dead):
                 continue
-            cheap = (op.domain, op.op_type, tuple(canon.get(v, v) for v in op.inputs), len(op.outputs))
-            seen = groups.get(cheap)
-            if seen is None:
-                groups[cheap] = op  # alone so far: its signature waits
+            outs = op.outputs
+            for v in outs:
+                if v is not None:
+                    break
+            else:
                 continue
+            if t == "Dropout" and not _eligible(model, op):
+                continue
+            ins = op.inputs
+            # one flat tuple (the inputs last): a nested one cost a tuple and a hash more per op
+            if canon:
+                cheap = (op.domain, t, len(outs), *map(canon_get, ins, ins))
+            else:
+                cheap = (op.domain, t, len(outs), *ins)
+            seen = first_of(cheap, op)
+            if seen is op:
+                continue  # alone so far: its signature waits
             if seen.__class__ is not dict:
                 first, seen = seen, {}
                 first_attrs = _attr_signature(first)

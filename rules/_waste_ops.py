@@ -284,14 +284,28 @@ def constant_components(am) -> list:
     const_names = {k[2] for k in main.initializer_keys if nodes[k].get("tensor") is not None and k[2] not in inputs}
     const_ops = []
     bound = sizes_bound(am)
+    # One pass over every node of the graph: the test that rejects most of them (an input
+    # that is not constant, usually the first) is written out inline, with no list or
+    # generator per node.
     for op in order:
-        if op.op_type == "Constant" and op.domain == "":
+        t = op.op_type
+        if t == "Constant" and op.domain == "":
             const_names.update(k[2] for k in op.outputs if k is not None)
             continue
-        ins = [k for k in op.inputs if k is not None]
-        ok = bool(ins) and all(k[1] == MAIN and k[2] in const_names for k in ins)
-        if not ok and not (op.op_type in ("Shape", "Size") and ins and not bound):
-            continue  # the inputs decide first: cheaper than reading the node's attributes
+        ok = False  # True: at least one input, every one constant
+        for k in op.inputs:
+            if k is None:
+                continue
+            if k[1] != MAIN or k[2] not in const_names:
+                ok = False
+                break
+            ok = True
+        if not ok:
+            if t != "Shape" and t != "Size" or bound:
+                continue  # the inputs decide first: cheaper than reading the node's attributes
+            ins = [k for k in op.inputs if k is not None]
+            if not ins:
+                continue
         if not _foldable_op(op):
             continue
         if not ok:

@@ -68,13 +68,17 @@ def _analysis(model):
     graph = model.graph
     fns = {_fkey(f): f for f in model.model.functions}
     calls: dict = {}  # caller function key (None: the model's graphs) -> called function keys
-    domains = set()
-    for op in graph.all_ops():
-        domains.add(op.domain)
-        fn = _function_of(graph, op.graph)
-        caller = None if fn is None else _fkey(fn)
+    domains = {op.domain for op in graph.all_ops()}
+    # a call names a function by (domain, op type) first: only such ops have their
+    # overload read and their graph's function looked up (a model without functions: none)
+    named = {k[:2] for k in fns}
+    for op in graph.all_ops() if named else ():
+        if (op.domain, op.op_type) not in named:
+            continue
         key = (op.domain, op.op_type, op.overload)
         if key in fns:
+            fn = _function_of(graph, op.graph)
+            caller = None if fn is None else _fkey(fn)
             calls.setdefault(caller, set()).add(key)
     used, stack = set(), list(calls.get(None, ()))
     while stack:

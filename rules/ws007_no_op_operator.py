@@ -68,14 +68,14 @@ def _inp(op, i):
 
 def _const(am, key):
     """A constant input's value: analysis knows it and it is not a graph input."""
-    from rules._waste_ops import index
-
     if key is None:
         return None
     value = am.constant(key)  # first: most inputs are not constant, and then no index is built
-    if value is None or key[2] in index(am).inputs:
+    if value is None:
         return None
-    return value
+    from rules._waste_ops import index
+
+    return None if key[2] in index(am).inputs else value
 
 
 def _unread(am, key) -> bool:
@@ -205,8 +205,18 @@ def check(model, options=None):
     # the op types noop() knows; the others are passed over without a look at their inputs
     handled = {"Identity", "Dropout", "Cast", "CastLike", "Pad", "Split", "Transpose", "Slice", "Resize"}
     handled |= set(_ONE_INPUT) | set(_ARITH) | set(_SAME_SHAPE)
+    constant = am.constant
     for op in am.graph.topological_order(MAIN):
-        if op.op_type not in handled or op.domain != "" or op.key in folded:
+        t = op.op_type
+        if t not in handled or op.domain != "":
+            continue
+        if t in _ARITH:
+            # noop() needs two inputs and a constant one where the neutral operand may
+            # stand; most Add / Mul nodes have none, and this look costs no call into noop()
+            ins = op.inputs
+            if len(ins) != 2 or (constant(ins[1]) is None and (len(_ARITH[t][0]) == 1 or constant(ins[0]) is None)):
+                continue
+        if op.key in folded:
             continue
         got = noop(am, op)
         if got is None:

@@ -53,3 +53,10 @@ def test_default_domain_never_reported():
     m = make_model([helper.make_node("Used", ["x"], ["y"], domain="local")], [vi("x", [2, 3])], [vi("y", [2, 3])],
                    functions=[_fn("Used")], extra_opsets=[("local", 1)])
     assert lint(m, "WS004") == []  # the function body uses "" anyway
+
+
+def test_function_called_only_from_a_used_function_is_used():
+    fns = [_fn("Used", calls="Inner"), _fn("Inner", op="Neg"), _fn("Alone", op="Abs")]
+    m = make_model([helper.make_node("Used", ["x"], ["y"], domain="local", name="call")], [vi("x", [2, 3])],
+                   [vi("y", [2, 3])], functions=fns, extra_opsets=[("local", 1)])
+    assert [f.node for f in lint(m, "WS004")] == ["function:local:Alone"]

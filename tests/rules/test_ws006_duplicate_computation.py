@@ -96,3 +96,22 @@ def test_whole_pack_at_once_counts_each_weight_once():
     assert rep.params_before - rep.params_after == sum(f.waste["weights"] for f in found) == 3 + 64 + 108
     assert_same_outputs(m, fixed)
     assert [f for c in codes for f in lint(fixed, c)] == []
+
+
+def test_dropout_duplicates_only_in_inference_mode():
+    import numpy as np
+    from onnx import numpy_helper
+
+    def model(training):
+        extra = ["", "train"] if training else []
+        nodes = [helper.make_node("Dropout", ["x", *extra], ["d1"], name="d1"),
+                 helper.make_node("Dropout", ["x", *extra], ["d2"], name="d2"),
+                 helper.make_node("MatMul", ["d1", "W"], ["m1"], name="mm1"),
+                 helper.make_node("MatMul", ["d2", "W"], ["m2"], name="mm2"),
+                 helper.make_node("Add", ["m1", "m2"], ["y"], name="add")]  # fmt: skip
+        inits = [weight("W", [4, 4])] + ([numpy_helper.from_array(np.array(True), "train")] if training else [])
+        return make_model(nodes, [vi("x", [2, 4])], [vi("y", [2, 4])], inits)
+
+    (f,) = lint(model(False), "WS006")
+    assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("d2", "d1"), ("mm2", "mm1")]
+    assert lint(model(True), "WS006") == []  # a training Dropout is random: never a copy

@@ -131,3 +131,17 @@ def test_onnx_test_graphs_findings_are_confirmed_by_execution():
     proven = prove_on_onnx_test_graphs(CODE)
     # the zoo models' inference Dropouts and one whole-tensor Slice
     assert len(proven) >= 1
+
+
+def test_neutral_constant_as_the_first_operand_of_a_non_commutative_op():
+    """1 / x, 0 - x and 1 ** x are not x (only x / 1 is); 1 * x is."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Div", ["one", "r"], ["a"], name="one_over"),
+             helper.make_node("Sub", ["zero", "r"], ["b"], name="zero_minus"),
+             helper.make_node("Pow", ["one", "r"], ["c"], name="one_pow"),
+             helper.make_node("Div", ["r", "one"], ["d"], name="over_one"),
+             helper.make_node("Mul", ["one", "r"], ["e"], name="one_times")]  # fmt: skip
+    inits = [init("one", np.ones(1, np.float32)), init("zero", np.zeros(1, np.float32))]
+    m = make(nodes, [vi("x", [3, 4])], [vi(n, None) for n in "abcde"], inits)
+    found = analyzer.lint(m, select=[CODE]).findings
+    assert [(f.node, f.details["data_input"]) for f in found] == [("over_one", 0), ("one_times", 1)]
