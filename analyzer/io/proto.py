@@ -50,6 +50,7 @@ __all__ = [
     "onnx_imported",
     "opset_version",
     "schema_defs",
+    "shape_inference",
 ]
 
 _PB2 = "onnx.onnx_ml_pb2"
@@ -163,6 +164,15 @@ def schema_defs():
     ``get_schema``, ``get_all_schemas_with_history`` and ``schema_version_map`` from),
     loaded on first use."""
     return _cpp().defs
+
+
+def shape_inference():
+    """onnx's shape inference functions (the C module ``onnx.shape_inference`` calls):
+    ``infer_shapes(model_bytes, check_type, strict_mode, data_prop)`` returns the
+    inferred model, serialized.  Without ``onnx/__init__`` (and ml_dtypes, about 0.6 s
+    to import), which ``onnx.shape_inference.infer_shapes`` adds only to parse that
+    result into a ModelProto."""
+    return _cpp().shape_inference
 
 
 def has_schema(op_type: str, domain: str = "") -> bool:

@@ -16,7 +16,7 @@ import sys
 import time
 
 from analyzer.io.load import iter_tensors, read_tensor
-from analyzer.io.proto import GraphProto, ModelProto, TensorProto
+from analyzer.io.proto import GraphProto, ModelProto, TensorProto, shape_inference
 from analyzer.shapes.dims import MAX_RANK
 from analyzer.shapes.registry import MAX_TRACKED_ELEMENTS
 
@@ -40,13 +40,18 @@ def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_
     fallback shapes, never the process or the other files of a scan.  ``timeout`` (seconds)
     and ``memory`` (bytes beyond the current address space) bound the child.
 
-    onnx (the package, about 0.7 s to import) is imported here, in the parent, before
-    the fork: only models that need the fallback pay for it, and only once."""
-    import onnx.shape_inference
+    onnx's C extension is loaded here, in the parent, before the fork: only models
+    that need the fallback pay for it, and only once.  Its ``infer_shapes`` is what
+    ``onnx.shape_inference.infer_shapes(model, data_prop=True)`` calls; the onnx
+    package itself (about 0.7 s to import, paid again by every scan worker) is not
+    needed."""
+    infer = shape_inference().infer_shapes
+
+    def inferred_model():
+        return ModelProto.FromString(infer(model.SerializeToString(), False, False, True))
 
     if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-        return _types_only(inferred)
+        return _types_only(inferred_model())
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never returns, never runs the parent's exit handlers
@@ -61,7 +66,7 @@ def onnx_inference(model, timeout=ONNX_INFERENCE_TIMEOUT, memory=ONNX_INFERENCE_
                 sys.modules["faulthandler"].disable()
             _limit_memory(memory)
             try:
-                payload = b"\0" + _types_only(onnx.shape_inference.infer_shapes(model, data_prop=True)).SerializeToString()
+                payload = b"\0" + _types_only(inferred_model()).SerializeToString()
             except Exception as e:
                 payload = b"\1" + (str(e).splitlines()[0][:300] if str(e) else type(e).__name__).encode("utf-8", "replace")
             view = memoryview(payload)
