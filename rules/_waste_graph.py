@@ -152,8 +152,7 @@ def _nested(model):
 
 def _readers(model, vkey) -> set:
     """Every op (any graph) that reads value ``vkey`` as an explicit input."""
-    G = model.graph.nx
-    return {k for k, d in G.succ[vkey].items() if d.get("kind") == "input"}
+    return {k for k, d in model.graph.nx._succ[vkey].items() if d.get("kind") == "input"}
 
 
 def _graph_outputs(model) -> set:
@@ -162,11 +161,11 @@ def _graph_outputs(model) -> set:
 
 def _plain_initializers(model, path):
     """Value keys of the dense initializers of ``path`` that are constants (not also a graph input)."""
-    G = model.graph.nx
+    nodes = model.graph.nx._node  # the node dicts themselves: a view per lookup costs more
     sub = model.graph.subgraphs[path]
     inputs = set(sub.input_keys)
     for key in sub.initializer_keys:
-        attrs = G.nodes[key]
+        attrs = nodes[key]
         if attrs.get("tensor") is not None and key not in inputs:
             yield key
 
@@ -197,7 +196,8 @@ def _has_sink(graph, path) -> bool:
     """False when no op of ``path`` is a *sink* (every op has an output that is an output
     of the graph or that an op of the graph reads) and the graph has no cycle: then every
     op is live (the last dead op in a topological order would be a sink), and this look,
-    one adjacency lookup per op, spares the walk of every edge that liveness costs."""
+    one producer lookup per input, spares the walk that liveness costs (a set of live
+    ops, a stack)."""
     from analyzer.graph.core import GraphError
 
     try:
@@ -282,14 +282,14 @@ def _components(model, ops: set, removed_of) -> list:
     by what they remove): a list of ``(sorted op keys, sorted owned initializer keys)``."""
     if not ops:  # no component, and no initializer can be owned (it needs a reader in one)
         return []
-    graph, G = model.graph, model.graph.nx
+    graph, adj = model.graph, model.graph.nx._succ  # the adjacency itself: no view per value
     uf = _Union()
     for k in ops:
         uf.find(k)
         for v in graph.ops[k].outputs:
             if v is None:
                 continue
-            for succ in G.succ[v]:
+            for succ in adj[v]:
                 if succ in ops:
                     uf.join(k, succ)
     removed_by = {}  # every op removed (nested too) -> the component op that removes it
@@ -413,13 +413,14 @@ def _dups(model, budget):
     from analyzer.io.proto import TensorProto
 
     G, outputs, dead = model.graph.nx, _graph_outputs(model), _all_dead(model)
+    nodes, adj = G._node, G._succ  # the dicts themselves: a view per initializer costs more
     by_shape: dict = {}
     order = {}
     for i, key in enumerate(_plain_initializers(model, MAIN)):
-        t = G.nodes[key]["tensor"]
+        t = nodes[key]["tensor"]
         if key in outputs or t.data_type in (TensorProto.STRING, TensorProto.UNDEFINED):
             continue
-        readers = _readers(model, key) | {k for k, d in G.succ[key].items() if d.get("kind") == "implicit"}
+        readers = {k for k, d in adj[key].items() if d.get("kind") in ("input", "implicit")}
         if not readers or all(r in dead for r in readers):
             continue
         order[key] = i
@@ -500,12 +501,18 @@ def _attr_signature(op):
     for a in op.proto.attribute:
         if a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) or a.ref_attr_name:
             return None
-        b = type(a)()
-        b.CopyFrom(a)
-        b.doc_string = ""
+        # the attribute without its doc_string (which says nothing of the computation);
+        # copied only when it has one: two attributes serialize alike without the field
+        # exactly when they do with it set to "" in both
+        if a.HasField("doc_string"):
+            b = type(a)()
+            b.CopyFrom(a)
+            b.ClearField("doc_string")
+            data = b.SerializeToString(deterministic=True)
+        else:
+            data = a.SerializeToString(deterministic=True)
         name = a.name  # bytes when the file's name is not UTF-8
-        sig.append((name.encode("utf-8", "surrogatepass") if isinstance(name, str) else bytes(name),
-                    b.SerializeToString(deterministic=True)))
+        sig.append((name.encode("utf-8", "surrogatepass") if isinstance(name, str) else bytes(name), data))
     return tuple(sorted(sig))
 
 

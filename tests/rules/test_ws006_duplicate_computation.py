@@ -115,3 +115,11 @@ def test_dropout_duplicates_only_in_inference_mode():
     (f,) = lint(model(False), "WS006")
     assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("d2", "d1"), ("mm2", "mm1")]
     assert lint(model(True), "WS006") == []  # a training Dropout is random: never a copy
+
+
+def test_attribute_doc_string_does_not_tell_duplicates_apart():
+    for doc in ("padding as in the paper", ""):  # "" set explicitly: present in the proto, still no difference
+        m = duplicated_conv(copy_weight=False)
+        m.graph.node[2].attribute[0].doc_string = doc
+        (f,) = lint(m, "WS006")
+        assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("conv2", "conv1"), ("relu2", "relu1")]
