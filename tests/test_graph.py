@@ -450,3 +450,67 @@ def test_readers_share_the_value_key_and_input_lists_are_exact():
     for op in readers:
         assert all(k is r for k in op.inputs if k == r)
         assert len(op.inputs) == len(op.proto.input)
+
+
+# --- compact adjacency ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", [_diamond, _if_model, _loop_model], ids=lambda f: f.__name__)
+def test_compact_adjacency_answers_networkx_as_dicts_do(build):
+    """Nodes with one neighbour or none in a direction hold a read-only mapping instead of
+    a dict; networkx's views, queries and algorithms must answer as on a dict-built copy."""
+    import networkx as nx
+
+    from analyzer.graph.core import NO_NEIGHBOUR, OneNeighbour
+
+    G = build_graph(build()).nx
+    kinds = {type(a) for adj in (G._succ, G._pred) for a in adj.values()}
+    assert OneNeighbour in kinds and type(NO_NEIGHBOUR) in kinds  # both forms are used here
+    plain = nx.DiGraph()
+    plain.add_nodes_from(G.nodes(data=True))
+    plain.add_edges_from(G.edges(data=True))
+    assert list(plain.edges(data=True)) == list(G.edges(data=True))
+    assert {(u, v): d for u, v, d in plain.in_edges(data=True)} == {(u, v): d for u, v, d in G.in_edges(data=True)}
+    for n in G:
+        assert dict(G.succ[n]) == dict(plain.succ[n]) and dict(G.pred[n]) == dict(plain.pred[n])
+        assert dict(G.succ[n].items()) == dict(plain.succ[n].items())
+        assert list(G.succ[n].values()) == list(plain.succ[n].values())
+        assert bool(G.succ[n]) == bool(plain.succ[n]) and len(G.pred[n]) == len(plain.pred[n])
+        assert set(G.successors(n)) == set(plain.successors(n)) and G.in_degree(n) == plain.in_degree(n)
+        assert nx.descendants(G, n) == nx.descendants(plain, n)
+    for u, v in plain.edges:
+        assert G.has_edge(u, v) and G.edges[u, v] is G.succ[u][v] is G.pred[v][u]
+        assert not G.has_edge(v, u)
+        assert G.succ[u].get(("nope",), 7) == 7 and ("nope",) not in G.succ[u]
+    assert nx.is_directed_acyclic_graph(G)
+    assert list(nx.topological_sort(G)) == list(nx.topological_sort(plain))
+    assert nx.utils.graphs_equal(G.copy(), plain)
+
+
+def test_compact_adjacency_is_read_only_and_pickles():
+    import pickle
+
+    from analyzer.graph.core import NO_NEIGHBOUR, OneNeighbour
+
+    g = build_graph(_diamond())
+    G = g.nx
+    assert type(G._pred[V("r")]) is OneNeighbour and G._succ[V("y")] is NO_NEIGHBOUR
+    with pytest.raises(TypeError):
+        G.add_edge(V("y"), ("op", "main", 0))  # y has no successor: the shared empty mapping
+    with pytest.raises(TypeError):
+        G.add_edge(("op", "main", 0), V("x"))  # relu has one successor
+    assert G._succ[V("y")] is NO_NEIGHBOUR and len(G._succ[("op", "main", 0)]) == 1  # unchanged
+    again = pickle.loads(pickle.dumps(G))
+    assert again._succ[V("y")] is NO_NEIGHBOUR
+    assert list(again.edges(data=True)) == list(G.edges(data=True))
+
+
+def test_ops_read_their_proto_from_the_graph_on_demand():
+    m = _loop_model()
+    g = build_graph(m)
+    for op in g.all_ops():
+        sub = g.subgraphs[op.graph]
+        container = sub.function.node if sub.function is not None else sub.proto.node
+        assert op.proto == container[op.index]
+        assert op.name == op.proto.name and op.op_type == op.proto.op_type
+    assert "_nodes" not in repr(g.ops[("op", "main", 0)])

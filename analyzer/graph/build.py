@@ -16,7 +16,7 @@ from itertools import chain
 
 import networkx as nx
 
-from analyzer.graph.core import GRAPH_TYPES, MAIN, Graph, GraphError, OpNode, SubGraph, gc_paused
+from analyzer.graph.core import GRAPH_TYPES, MAIN, NO_NEIGHBOUR, Graph, GraphError, OneNeighbour, OpNode, SubGraph, gc_paused
 from analyzer.io.load import shown, text
 from analyzer.io.proto import AttributeProto, ModelProto, SparseTensorProto
 
@@ -116,13 +116,17 @@ class _Scope:
     """One graph being built: what its construct builders share.
 
     A plain DiGraph's dicts are filled directly (``direct``), in the order add_node would
-    give (this graph's values, then its ops); anything else goes through networkx, from
-    ``new_values`` (key, attrs) added in bulk.  ``vkeys`` maps a name to the node key of
-    this graph's value: every reader shares the one key tuple.  Until the second pass it
-    holds exactly the names this graph defines (what defines one is looked up only for
-    the error: a million-entry dict fewer)."""
+    give (this graph's values, then its ops), with the compact adjacencies of core.py
+    (:class:`OneNeighbour`, :data:`NO_NEIGHBOUR`) where a node has one neighbour or none;
+    anything else goes through networkx, from ``new_values`` (key, attrs) added in bulk.
+    ``vkeys`` maps a name to the node key of this graph's value: every reader shares the
+    one key tuple.  Until the second pass it holds exactly the names this graph defines
+    (what defines one is looked up only for the error: a million-entry dict fewer).
+    Edge attribute dicts are shared by every edge with the same data (``out_attrs`` by
+    output position, ``in_attrs`` by input positions)."""
 
-    __slots__ = ("g", "sub", "path", "fn", "G", "node_attrs", "direct", "succ", "pred", "new_values", "vkeys", "producer")
+    __slots__ = ("g", "sub", "path", "fn", "G", "node_attrs", "direct", "succ", "pred", "new_values", "vkeys", "producer",
+                 "out_attrs", "in_attrs")
 
     def __init__(self, g: Graph, sub: SubGraph, path, fn):
         self.g = g
@@ -136,6 +140,8 @@ class _Scope:
         self.new_values = []
         self.vkeys: dict[str, tuple] = {}
         self.producer = g._producer
+        self.out_attrs: dict = {}  # output position -> {"kind": "output", "position": p}
+        self.in_attrs: dict = {}  # input positions -> {"kind": "input", "positions": (p, ...)}
 
     def definer(self, name, current=None):
         """What defines ``name`` already (for the duplicate error); ``current`` is the
@@ -159,11 +165,32 @@ class _Scope:
         attrs.update(kind="value", role=role, name=name)
         if self.direct:
             self.node_attrs[key] = attrs
-            self.succ[key] = {}
-            self.pred[key] = {}
+            self.succ[key] = NO_NEIGHBOUR
+            self.pred[key] = NO_NEIGHBOUR
         else:
             self.new_values.append((key, attrs))
         return key
+
+    def add_missing(self, key, name) -> None:
+        """A value node for a name nothing defines (role "missing")."""
+        if self.direct:
+            self.node_attrs[key] = {"kind": "value", "role": "missing", "name": name}
+            self.succ[key] = NO_NEIGHBOUR
+            self.pred[key] = NO_NEIGHBOUR
+        else:
+            self.G.add_node(key, kind="value", role="missing", name=name)
+
+
+def _grow(adj: dict, key, other, data) -> None:
+    """``adj[key]`` (a compact adjacency or a dict, direct fill) gains the new neighbour
+    ``other``: none -> one -> a dict."""
+    a = adj[key]
+    if a is NO_NEIGHBOUR:
+        adj[key] = OneNeighbour(other, data)
+    elif a.__class__ is OneNeighbour:
+        adj[key] = {a.key: a.data, other: data}
+    else:
+        a[other] = data
 
 
 def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
@@ -181,8 +208,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         _declare_graph_inputs(s, proto)
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
-    op_nodes, graph_attrs = _declare_nodes(s, nodes)
-    _add_ops(s, op_nodes)
+    op_nodes, op_succ, graph_attrs = _declare_nodes(s, nodes)
+    _add_ops(s, op_nodes, op_succ)
     _wire_inputs(s, op_nodes, graph_attrs, pending)
     _add_outputs(s, out_names)
     if fn is None:
@@ -227,23 +254,27 @@ def _declare_graph_inputs(s: _Scope, proto) -> None:
             tensor_attrs["name"] = name
             if direct:
                 node_attrs[key] = tensor_attrs
-                succ[key] = {}
-                pred[key] = {}
+                succ[key] = NO_NEIGHBOUR
+                pred[key] = NO_NEIGHBOUR
             else:
                 new_values.append((key, tensor_attrs))
         initializer_keys.append(key)
 
 
 def _declare_nodes(s: _Scope, nodes):
-    """First pass: an OpNode per node and every node output declared, so that names
-    resolve regardless of order.  Returns the ops and, by node index, their
-    GRAPH/GRAPHS attributes."""
+    """First pass: an OpNode per node and every node output declared (with its producer
+    edge when filling directly), so that names resolve regardless of order.  Returns the
+    ops, their successor adjacencies (direct fill) and, by node index, their GRAPH/GRAPHS
+    attributes."""
     g, sub, path, direct = s.g, s.sub, s.path, s.direct
     node_attrs, succ, pred, new_values, vkeys, producer = s.node_attrs, s.succ, s.pred, s.new_values, s.vkeys, s.producer
+    out_attrs = s.out_attrs
+    ops, op_keys = g.ops, sub.op_keys
     taken: set = set()
     graph_attrs: dict = {}  # node index -> its GRAPH/GRAPHS attributes
     renamed = []
     op_nodes = []
+    op_succ = []  # direct fill: each op's successor adjacency, built here with its outputs
     op_types: dict = {}  # one str object per op type, not one per node
     for index, node in enumerate(nodes):
         name, op_type, domain = node.name, node.op_type, node.domain
@@ -263,6 +294,7 @@ def _declare_nodes(s: _Scope, nodes):
         taken.add(nid)
         key = ("op", path, index)
         outputs = []
+        out_edges = NO_NEIGHBOUR
         for pos, out in enumerate(node.output):
             if out.__class__ is not str:
                 out = text(out)
@@ -273,9 +305,18 @@ def _declare_nodes(s: _Scope, nodes):
                 raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
             vkey = vkeys[out] = ("value", path, out)
             if direct:
+                attrs = out_attrs.get(pos)
+                if attrs is None:
+                    attrs = out_attrs[pos] = {"kind": "output", "position": pos}
                 node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
-                succ[vkey] = {}
-                pred[vkey] = {}
+                succ[vkey] = NO_NEIGHBOUR
+                pred[vkey] = OneNeighbour(key, attrs)
+                if out_edges is NO_NEIGHBOUR:
+                    out_edges = OneNeighbour(vkey, attrs)
+                elif out_edges.__class__ is OneNeighbour:
+                    out_edges = {out_edges.key: out_edges.data, vkey: attrs}
+                else:
+                    out_edges[vkey] = attrs
             else:
                 new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
             producer[vkey] = key
@@ -286,46 +327,39 @@ def _declare_nodes(s: _Scope, nodes):
         for attr in node.attribute:
             if attr.type in GRAPH_TYPES:
                 graph_attrs.setdefault(index, []).append(attr)
-        # key, id, index, graph, proto, inputs (names for now), outputs, op_type, domain
-        op = OpNode(key, nid, index, path, node, list(node.input), outputs, op_type, "" if domain == "ai.onnx" else domain)
-        g.ops[key] = op
-        sub.op_keys.append(key)
+        # key, id, index, graph, node list, inputs (names for now), outputs, op_type, domain
+        op = OpNode(key, nid, index, path, nodes, list(node.input), outputs, op_type, "" if domain == "ai.onnx" else domain)
+        ops[key] = op
+        op_keys.append(key)
         op_nodes.append(op)
+        op_succ.append(out_edges)
     if renamed:
         first_name, first_id = renamed[0]
         g.notes.append(
             f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
-    return op_nodes, graph_attrs
+    return op_nodes, op_succ, graph_attrs
 
 
-def _add_ops(s: _Scope, op_nodes) -> None:
-    """The op nodes (after this graph's values) and their output edges."""
-    G, direct, node_attrs, succ, pred = s.G, s.direct, s.node_attrs, s.succ, s.pred
-    # Edge attribute dicts are shared by every edge with the same data (a graph of a
-    # million ops would otherwise hold two million small dicts; the graph is read-only).
-    out_attrs: dict = {}  # output position -> {"kind": "output", "position": p}
-    # Op nodes' attribute dicts are shared too, one per op type (the op's id and the rest
+def _add_ops(s: _Scope, op_nodes, op_succ) -> None:
+    """The op nodes (after this graph's values) and their output edges (direct fill: the
+    successor adjacencies made with the outputs; the predecessors come with the inputs)."""
+    G, node_attrs, succ, pred = s.G, s.node_attrs, s.succ, s.pred
+    # Op nodes' attribute dicts are shared, one per op type (the op's id and the rest
     # are on its OpNode, ``graph.ops[key]``): 200 bytes fewer per op.
     op_attrs = s.g._op_attrs
-    # the ops, then their output edges
-    if direct:
-        for op in op_nodes:
+    if s.direct:
+        for op, out_edges in zip(op_nodes, op_succ):
             key = op.key
             attrs = op_attrs.get(op.op_type)
             if attrs is None:
                 attrs = op_attrs[op.op_type] = {"kind": "op", "op_type": op.op_type}
             node_attrs[key] = attrs
-            out_edges = succ[key] = {}
-            pred[key] = {}
-            for pos, vkey in enumerate(op.outputs):
-                if vkey is not None:
-                    attrs = out_attrs.get(pos)
-                    if attrs is None:
-                        attrs = out_attrs[pos] = {"kind": "output", "position": pos}
-                    out_edges[vkey] = pred[vkey][key] = attrs
+            succ[key] = out_edges
+            pred[key] = NO_NEIGHBOUR
     else:
+        out_attrs = s.out_attrs
         _add_nodes(G, s.new_values)
         _add_nodes(G, [(op.key, op_attrs.setdefault(op.op_type, {"kind": "op", "op_type": op.op_type})) for op in op_nodes])
         _add_edges(G, [(op.key, vkey, out_attrs.setdefault(pos, {"kind": "output", "position": pos}))
@@ -336,54 +370,77 @@ def _wire_inputs(s: _Scope, op_nodes, graph_attrs, pending) -> None:
     """Second pass: each op's input edges (inner graphs resolve names through enclosing
     scopes; a name defined nowhere becomes a "missing" value with a note), and the
     subgraphs it holds queued for building."""
-    g, path, direct, G = s.g, s.path, s.direct, s.G
-    succ, pred, vkeys = s.succ, s.pred, s.vkeys
-    in_attrs: dict = {}  # input positions -> {"kind": "input", "positions": (p, ...)}
-    edges = []
+    g, path, direct = s.g, s.path, s.direct
+    succ, pred, vkeys, in_attrs = s.succ, s.pred, s.vkeys, s.in_attrs
     missing = {}
+
+    def resolve(name, op):
+        """The value key ``name`` reads when this graph does not define it."""
+        vkey = _scope_lookup(g, path, name)
+        if vkey is None:  # not defined in an enclosing scope either: missing
+            vkey = ("value", path, name)
+            if name not in missing:
+                missing[name] = op.id
+                s.add_missing(vkey, name)
+                g.notes.append(f"{path}: node {shown(op.id)} reads {shown(name)}, which nothing defines")
+        elif vkey[1] != path:
+            _add_implicit_edges(s, vkey, path)
+        vkeys[name] = vkey  # the next reader resolves it the same way
+        return vkey
+
+    edges = []
+    one = in_attrs.get((0,))
     for op in op_nodes:
-        in_edges = {}
         inputs = op.inputs  # input names from the first pass, replaced in place by keys
-        for pos, name in enumerate(inputs):
+        op_key = op.key
+        if len(inputs) == 1 and direct:  # most ops: one input, one edge
+            name = inputs[0]
             if name.__class__ is not str:
                 name = text(name)
             if not name:
-                inputs[pos] = None
-                continue
-            vkey = vkeys.get(name)
-            if vkey is None:  # not defined in this graph: an enclosing scope's, or missing
-                vkey = _scope_lookup(g, path, name)
-                if vkey is None:
-                    vkey = ("value", path, name)
-                    if name not in missing:
-                        missing[name] = op.id
-                        G.add_node(vkey, kind="value", role="missing", name=name)
-                        g.notes.append(f"{path}: node {shown(op.id)} reads {shown(name)}, which nothing defines")
-                elif vkey[1] != path:
-                    _add_implicit_edges(g, vkey, path)
-                vkeys[name] = vkey  # the next reader resolves it the same way
-            inputs[pos] = vkey
-            positions = in_edges.get(vkey)
-            in_edges[vkey] = (pos,) if positions is None else positions + (pos,)
-        op_key = op.key
-        for vkey, positions in in_edges.items():
-            attrs = in_attrs.get(positions)
-            if attrs is None:
-                attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
-            if not direct:
-                edges.append((vkey, op_key, attrs))
-                continue
-            out_edges = succ[vkey]  # _add_edges, inlined
-            old = out_edges.get(op_key)
-            if old is not None:
-                old.update(attrs)
+                inputs[0] = None
             else:
-                out_edges[op_key] = attrs
-                pred[op_key][vkey] = attrs
+                vkey = inputs[0] = vkeys.get(name) or resolve(name, op)
+                if one is None:
+                    one = in_attrs[(0,)] = {"kind": "input", "positions": (0,)}
+                pred[op_key] = OneNeighbour(vkey, one)
+                out_edges = succ[vkey]  # _grow, inlined
+                if out_edges is NO_NEIGHBOUR:
+                    succ[vkey] = OneNeighbour(op_key, one)
+                elif out_edges.__class__ is OneNeighbour:
+                    succ[vkey] = {out_edges.key: out_edges.data, op_key: one}
+                else:
+                    out_edges[op_key] = one
+        else:
+            in_edges = {}
+            for pos, name in enumerate(inputs):
+                if name.__class__ is not str:
+                    name = text(name)
+                if not name:
+                    inputs[pos] = None
+                    continue
+                vkey = inputs[pos] = vkeys.get(name) or resolve(name, op)
+                positions = in_edges.get(vkey)
+                in_edges[vkey] = (pos,) if positions is None else positions + (pos,)
+            for vkey, positions in in_edges.items():
+                attrs = in_attrs.get(positions)
+                if attrs is None:
+                    attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
+                if not direct:
+                    edges.append((vkey, op_key, attrs))
+                    continue
+                in_edges[vkey] = attrs  # the dict becomes the op's predecessors
+                _grow(succ, vkey, op_key, attrs)
+            if direct and in_edges:
+                if len(in_edges) == 1:
+                    ((vkey, attrs),) = in_edges.items()
+                    pred[op_key] = OneNeighbour(vkey, attrs)
+                else:
+                    pred[op_key] = in_edges
         attrs_here = graph_attrs.get(op.index)
         if attrs_here:
             _queue_subgraphs(g, path, op, attrs_here, pending)
-    _add_edges(G, edges)
+    _add_edges(s.G, edges)
 
 
 def _queue_subgraphs(g: Graph, path, op: OpNode, graph_attrs, pending) -> None:
@@ -411,26 +468,32 @@ def _queue_subgraphs(g: Graph, path, op: OpNode, graph_attrs, pending) -> None:
 
 def _add_outputs(s: _Scope, out_names) -> None:
     g, path = s.g, s.path
-    node_attrs, G, sub = s.node_attrs, s.G, s.sub
+    node_attrs, sub = s.node_attrs, s.sub
     for name in out_names:
         vkey = _scope_lookup(g, path, name) if name else None
         if vkey is None:
             vkey = ("value", path, name)
             if vkey not in node_attrs:
-                G.add_node(vkey, kind="value", role="missing", name=name)
+                s.add_missing(vkey, name)
             g.notes.append(f"{path}: graph output {shown(name)} is never produced")
         sub.output_keys.append(vkey)
 
 
-def _add_implicit_edges(g: Graph, vkey, path):
+def _add_implicit_edges(s: _Scope, vkey, path):
     """``vkey`` (defined in an enclosing graph) is read inside ``path``: every
     control-flow op between the two scopes depends on it."""
+    g, G = s.g, s.G
     p = path
     while p is not None and p != vkey[1]:
         owner = g.subgraphs[p].owner
         if owner is None:
             break
-        if not g.nx.has_edge(vkey, owner):
-            g.nx.add_edge(vkey, owner, kind="implicit", positions=())
+        if not G.has_edge(vkey, owner):
+            if s.direct:
+                attrs = {"kind": "implicit", "positions": ()}
+                _grow(s.succ, vkey, owner, attrs)
+                _grow(s.pred, owner, vkey, attrs)
+            else:
+                G.add_edge(vkey, owner, kind="implicit", positions=())
             g._implicit.setdefault(owner, []).append(vkey)
         p = g.subgraphs[p].parent
