@@ -118,11 +118,13 @@ class AnalyzedModel:
     def model(self) -> ModelProto:
         return self.loaded.model
 
+    # info / shape / constant: measured hot (rules ask per input of every node), so each
+    # is one call to the engine's lookup
     def info(self, value_key) -> TensorInfo:
         return self.shapes.info(value_key)
 
     def shape(self, value_key):
-        return None if value_key is None else self.shapes.shape(value_key)
+        return None if value_key is None else self.shapes.info(value_key).shape
 
     def constant(self, value_key) -> np.ndarray | None:
         return None if value_key is None else self.shapes.info(value_key).value

@@ -553,3 +553,30 @@ def test_while_loop_iterations_are_a_fresh_symbol():
     assert not any("dim" in n for n in shapes.notes), shapes.notes
     real = _run_ort(model, {"x0": np.array(3, np.float32), "go": np.array(True)})
     assert real["rows"].shape == (7,)  # 3, 6, ..., 192: the row of 192 is emitted before the condition stops it
+
+
+def test_values_of_one_shape_and_dtype_share_one_info():
+    """Outputs with the same shape and dtype and no value share one TensorInfo (a
+    million-node chain holds one, not a million); a dtype, a shape or a value of its own
+    gives a value its own info, and the graph input keeps its declared one."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"]),
+        helper.make_node("Relu", ["a"], ["b"]),
+        helper.make_node("Sigmoid", ["b"], ["c"]),
+        helper.make_node("Cast", ["c"], ["i"], to=INT64),
+        helper.make_node("Transpose", ["c"], ["t"], perm=[1, 0]),
+        helper.make_node("Shape", ["a"], ["s1"]),
+        helper.make_node("Shape", ["b"], ["s2"]),
+    ]
+    model = _model(nodes, [_vi("x", ["N", 3])], [_out(n) for n in ("i", "t", "s1", "s2")])
+    _, _, shapes = _shapes_of(model)
+
+    def info(name):
+        return shapes.info(("value", MAIN, name))
+
+    assert info("a") is info("b") is info("c")
+    assert info("a").shape == ("N", 3) and info("a").dtype == FLOAT and info("a").source == "inferred"
+    assert info("x").source == "input" and info("x") is not info("a")
+    assert info("i").dtype == INT64 and info("i") is not info("a")
+    assert info("t").shape == (3, "N") and info("t") is not info("a")
+    assert info("s1").sym == ["N", 3] and info("s1") is not info("s2")

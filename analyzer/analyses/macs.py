@@ -43,8 +43,11 @@ _PER_INPUT = {"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "ReduceMean"
 
 
 def _static(shape):
-    if shape is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if shape is None:
         return None
+    for d in shape:
+        if not isinstance(d, int) or d < 0:
+            return None
     return tuple(shape)
 
 
@@ -56,6 +59,10 @@ def _input(op, i):
     return op.inputs[i] if len(op.inputs) > i else None
 
 
+def _output(model, op):
+    return _shape(model, op.outputs[0]) if op.outputs else None
+
+
 def op_macs(model, op) -> int | None:
     """MACs of one op per inference (see the module doc), or None when unknown (also when
     a hostile file's sizes make the count absurd: past 2**63)."""
@@ -64,46 +71,74 @@ def op_macs(model, op) -> int | None:
 
 
 def _op_macs(model, op) -> int | None:
+    # one table look-up per op (measured per node: model_macs reads every op of the model)
+    count = _BY_KIND.get((op.domain, op.op_type)) or _BY_TYPE.get(op.op_type)
+    return 0 if count is None else count(model, op)
+
+
+def _conv(model, op):
+    out = _output(model, op)
     kind = (op.domain, op.op_type)
-    out = _shape(model, op.outputs[0]) if op.outputs else None
-    if kind in _CONVS or kind in _CHANNEL_LAST:
-        w_index = 3 if op.op_type == "QLinearConv" else 1
-        w = _shape(model, _input(op, w_index))
-        if out is None or w is None or len(out) < 3 or len(w) < 3:
-            return None
-        spatial = out[1:-1] if kind in _CHANNEL_LAST else out[2:]
-        if op.domain == "com.microsoft.nchwc":
-            spatial = out[2:4]
-        return out[0] * w[0] * prod(spatial) * prod(w[1:])
-    if kind == ("", "ConvTranspose"):
-        x, w = _shape(model, _input(op, 0)), _shape(model, _input(op, 1))
-        if x is None or w is None or len(x) < 3 or len(w) < 3:
-            return None
-        return x[0] * prod(x[2:]) * w[0] * prod(w[1:])
-    if op.op_type in _MATMULS:
-        a, b = _shape(model, _input(op, 0)), _shape(model, _input(op, 3 if op.op_type == "QLinearMatMul" else 1))
-        if out is None or a is None or b is None or not a or not b:
-            return None
-        k = a[-1]
-        return prod(out) * k
-    if op.op_type in _GEMMS:
-        a = _shape(model, _input(op, 0))
-        if out is None or a is None or len(a) != 2 or len(out) != 2:
-            return None
-        trans_a = int(op.attrs.get("transA", 0) or 0) if isinstance(op.attrs, dict) else 0
-        k = a[0] if trans_a else a[1]
-        return out[0] * out[1] * k + (out[0] * out[1] if len(op.inputs) > 2 and op.inputs[2] is not None else 0)
-    if op.op_type in _PER_ELEMENT:
-        return None if out is None else prod(out)
-    if op.op_type in _POOLS:
-        kernel = op.attrs.get("kernel_shape") if isinstance(op.attrs, dict) else None
-        if out is None or not kernel:
-            return None
-        return prod(out) * prod(int(k) for k in kernel)
-    if op.op_type in _PER_INPUT:
-        x = _shape(model, _input(op, 0))
-        return None if x is None else prod(x)
-    return 0
+    w_index = 3 if op.op_type == "QLinearConv" else 1
+    w = _shape(model, _input(op, w_index))
+    if out is None or w is None or len(out) < 3 or len(w) < 3:
+        return None
+    spatial = out[1:-1] if kind in _CHANNEL_LAST else out[2:]
+    if op.domain == "com.microsoft.nchwc":
+        spatial = out[2:4]
+    return out[0] * w[0] * prod(spatial) * prod(w[1:])
+
+
+def _conv_transpose(model, op):
+    x, w = _shape(model, _input(op, 0)), _shape(model, _input(op, 1))
+    if x is None or w is None or len(x) < 3 or len(w) < 3:
+        return None
+    return x[0] * prod(x[2:]) * w[0] * prod(w[1:])
+
+
+def _matmul(model, op):
+    out = _output(model, op)
+    a, b = _shape(model, _input(op, 0)), _shape(model, _input(op, 3 if op.op_type == "QLinearMatMul" else 1))
+    if out is None or a is None or b is None or not a or not b:
+        return None
+    k = a[-1]
+    return prod(out) * k
+
+
+def _gemm(model, op):
+    out = _output(model, op)
+    a = _shape(model, _input(op, 0))
+    if out is None or a is None or len(a) != 2 or len(out) != 2:
+        return None
+    trans_a = int(op.attrs.get("transA", 0) or 0) if isinstance(op.attrs, dict) else 0
+    k = a[0] if trans_a else a[1]
+    return out[0] * out[1] * k + (out[0] * out[1] if len(op.inputs) > 2 and op.inputs[2] is not None else 0)
+
+
+def _per_element(model, op):
+    out = _output(model, op)
+    return None if out is None else prod(out)
+
+
+def _pool(model, op):
+    out = _output(model, op)
+    kernel = op.attrs.get("kernel_shape") if isinstance(op.attrs, dict) else None
+    if out is None or not kernel:
+        return None
+    return prod(out) * prod(int(k) for k in kernel)
+
+
+def _per_input(model, op):
+    x = _shape(model, _input(op, 0))
+    return None if x is None else prod(x)
+
+
+# (domain, op_type) first, then op_type in any domain; an op in neither counts 0
+_BY_KIND = {kind: _conv for kind in _CONVS | _CHANNEL_LAST}
+_BY_KIND[("", "ConvTranspose")] = _conv_transpose
+_BY_TYPE = {}
+for _types, _count in ((_PER_INPUT, _per_input), (_POOLS, _pool), (_PER_ELEMENT, _per_element), (_GEMMS, _gemm), (_MATMULS, _matmul)):
+    _BY_TYPE.update(dict.fromkeys(_types, _count))  # (the sets are disjoint)
 
 
 def model_macs(model) -> int | None:
@@ -112,9 +147,13 @@ def model_macs(model) -> int | None:
     if "model_macs" in memo:
         return memo["model_macs"]
     total = 0
+    by_kind, by_type = _BY_KIND, _BY_TYPE
     for op in model.graph.all_ops():
-        m = op_macs(model, op)
-        if m is None:
+        count = by_kind.get((op.domain, op.op_type)) or by_type.get(op.op_type)
+        if count is None:
+            continue  # counts 0
+        m = count(model, op)
+        if m is None or m >= (1 << 63):
             total = None
             break
         total += m

@@ -91,48 +91,44 @@ def after_op(engine, ctx):
     """Evaluate ``ctx``'s node when all its inputs are constants (see the module
     docstring); else carry float size arithmetic.  Called by the engine after the
     node's shape function, for default-domain nodes."""
+    # measured per node (runs after every shape function): most ops leave at the first
+    # tests, so they are made here, without a further call
     try:
-        _after_op(engine, ctx)
+        op = ctx.op
+        t = op.op_type
+        fn = EVAL.get(t)
+        if fn is None and t not in _FLOAT_OPS:
+            return
+        nodes = engine._nodes
+        outs = op.outputs
+        if not outs or outs[0] is None:
+            return
+        out_info = nodes[outs[0]].get("info")
+        if out_info is not None and out_info.__class__ is TensorInfo and (out_info.value is not None or out_info.sym is not None):
+            return
+        infos = []
+        all_const = True
+        for k in op.inputs:
+            if k is None:
+                infos.append(None)
+                continue
+            inf = nodes[k].get("info")
+            if inf is None or inf.value is None:
+                all_const = False
+                break
+            infos.append(inf)
+        if all_const and fn is not None and infos:
+            _evaluate(engine, ctx, fn, [None if i is None else i.value for i in infos])
+            return
+        if op.graph.startswith("function:"):
+            return
+        if t in _MOVE_OPS and fn is not None and out_info is not None and out_info.dtype in _INT_TYPES:
+            _move_sym(engine, ctx, fn)
+        elif t in _FLOAT_OPS and out_info is not None and out_info.shape is not None and len(out_info.shape) <= 1:
+            _float_sym(engine, ctx)  # (a float size is a vector or a scalar)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
         msg = str(e).splitlines()[0][:200] if str(e) else ""
         engine.note(f"{ctx.op.graph}:{ctx.op.id} ({ctx.op.op_type}): constant evaluation failed ({type(e).__name__}: {msg})")
-
-
-def _after_op(engine, ctx):
-    # measured per node (runs after every shape function): most ops leave at the first test
-    op = ctx.op
-    fn = EVAL.get(op.op_type)
-    if fn is None and op.op_type not in _FLOAT_OPS:
-        return
-    nodes = engine._nodes
-    outs = op.outputs
-    if not outs or outs[0] is None:
-        return
-    out_info = nodes[outs[0]].get("info")
-    if out_info is not None and out_info.__class__ is TensorInfo and (out_info.value is not None or out_info.sym is not None):
-        return
-    fn = EVAL.get(op.op_type)
-    infos = []
-    all_const = True
-    for k in op.inputs:
-        if k is None:
-            infos.append(None)
-            continue
-        inf = nodes[k].get("info")
-        if inf is None or inf.value is None:
-            all_const = False
-            infos.append(inf)
-            break
-        infos.append(inf)
-    if all_const and fn is not None and op.inputs and infos:
-        _evaluate(engine, ctx, fn, [None if i is None else i.value for i in infos])
-        return
-    if op.graph.startswith("function:"):
-        return
-    if op.op_type in _MOVE_OPS and fn is not None and out_info is not None and out_info.dtype in _INT_TYPES:
-        _move_sym(engine, ctx, fn)
-    elif op.op_type in _FLOAT_OPS:
-        _float_sym(engine, ctx)
 
 
 def _evaluate(engine, ctx, fn, values):

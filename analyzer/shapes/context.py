@@ -15,6 +15,14 @@ __all__ = ["Ctx"]
 _NO_BINDINGS = MappingProxyType({})  # attribute values of no function call (read-only, shared)
 
 
+def _same_classes(a, b) -> bool:
+    """Whether equal shapes ``a`` and ``b`` also have dims of the same classes."""
+    for x, y in zip(a, b):
+        if x.__class__ is not y.__class__:
+            return False
+    return True
+
+
 class Ctx:
     """What a shape function sees of one node.
 
@@ -61,6 +69,17 @@ class Ctx:
                 if inf is not None:
                     return inf
         return TensorInfo()
+
+    def present(self):
+        """The positions of the present inputs and their infos (two lists)."""
+        nodes = self._nodes
+        idx, infos = [], []
+        for i, key in enumerate(self._inputs):
+            if key is not None:
+                idx.append(i)
+                inf = nodes[key].get("info")
+                infos.append(inf if inf is not None else TensorInfo())
+        return idx, infos
 
     def shape(self, i):
         return self.info(i).shape
@@ -110,6 +129,28 @@ class Ctx:
         key = outputs[i]
         if key is None:
             return
+        shared = None
+        if value is None and sym is None and (dtype is None or dtype.__class__ is int):
+            # A shape without a value: one TensorInfo per distinct (shape, dtype), shared by
+            # every value that has it (a million-node chain holds one, not a million).
+            # Equal means equal dims of the same classes (1 and True, or a symbol and a
+            # plain str of the same text, are not the same dim); an equal shape was
+            # checked against the bounds when its info was made.
+            if shape is not None:
+                shape = tuple(shape)
+            shared_infos = self.engine._shared
+            try:
+                inf = shared_infos.get((shape, dtype))
+            except TypeError:  # an unhashable dim (a shape function's bug): checked below
+                inf = None
+            else:
+                shared = shared_infos
+            if inf is not None:
+                known = inf.shape
+                if known is shape or _same_classes(known, shape):
+                    self._nodes[key]["info"] = inf
+                    return
+                shared = None  # equal, not the same: this one gets its own info
         if shape is not None:
             shape = tuple(shape)
             if len(shape) > MAX_RANK:
@@ -129,7 +170,10 @@ class Ctx:
             if value is not None and shape is not None and len(shape) == 0 and value.size == 1:
                 value = value.reshape(())
             sym = None
-        self._nodes[key]["info"] = TensorInfo(shape, dtype, value, sym, "inferred")
+        inf = TensorInfo(shape, dtype, value, sym, "inferred")
+        if shared is not None:
+            shared[(shape, dtype)] = inf
+        self._nodes[key]["info"] = inf
 
     def same_as_input(self, out=0, inp=0, dtype=None):
         inf = self.info(inp)

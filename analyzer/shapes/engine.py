@@ -69,13 +69,22 @@ class Shapes:
     onnx_runs: int = 0
     withheld_from_onnx: list = field(default_factory=list)
 
+    def __post_init__(self):
+        # measured hot: rules ask per input of every node (400k lookups on a 100k-node
+        # graph), so the lookup reads the NodeView's own dict, and skips the ``proven``
+        # key when propagation declared that no value has one (infer_shapes)
+        self._nodes = self.graph.nx._node
+        self._proven = True
+
     def info(self, value_key) -> TensorInfo:
         """What is proven of a value: a size only the file declares is not in it (the
         declaration-filled info, labelled ``value_info``, is for display; fallback.py)."""
-        if value_key is None:
-            return TensorInfo()
-        attrs = self.graph.nx._node[value_key]  # the NodeView's own dict: rules ask per input of every node
-        return attrs.get("proven") or attrs.get("info") or TensorInfo()
+        if value_key is not None:
+            attrs = self._nodes[value_key]
+            inf = (attrs.get("proven") or attrs.get("info")) if self._proven else attrs.get("info")
+            if inf is not None:
+                return inf
+        return TensorInfo()
 
     def shape(self, value_key):
         return self.info(value_key).shape
@@ -103,6 +112,9 @@ class _Engine(EngineState, OnnxFallback):
         self._said: set = set()  # one-time notes already given
         self._unknown_ops: dict = {}  # (domain, op_type) -> [count, first node]
         self._withheld: set = set()  # main-graph node indices onnx's fallback must not see
+        # (shape, dtype) -> the one TensorInfo without a value that outputs of that shape
+        # and dtype share (context.py: Ctx.set)
+        self._shared: dict = {}
 
     # -- walking ---------------------------------------------------------
     def run(self, path=MAIN, attr_bindings=None):
@@ -135,7 +147,8 @@ class _Engine(EngineState, OnnxFallback):
             self.record_unchecked("shape-function-failed", f"{op.op_type} {shown(op.id)}: outputs not analyzed: {why}", op, reason=why)
         if op.domain == "" or op.domain == "ai.onnx":
             _consteval(self, ctx)  # all inputs constant: evaluated; sizes through float (consteval.py)
-        # measured hot (every op): the infos read from the node dicts, a loop for "a dim unknown"
+        if fn is not None:
+            return  # ours has the last word: onnx's fallback is not asked (fill_from_onnx)
         nodes = self._nodes
         for vkey in op.outputs:
             if vkey is None:
@@ -330,7 +343,8 @@ def infer_shapes(graph: Graph, loaded: LoadedModel | None = None, input_shapes=N
                 finally:
                     eng._active_functions.discard(path)
     eng.unknown_op_notes()
-    _fill_from_value_info(graph)
+    # whether a value has a ``proven`` info beside its displayed one (False: none has)
+    eng.result._proven = _fill_from_value_info(graph) is not False
     eng.result.notes.extend(one_line(n) for n in graph.notes)
     return eng.result
 

@@ -196,12 +196,13 @@ def unknown_dims_from(ours, theirs):
     return tuple(b if a is None else a for a, b in zip(ours, theirs))
 
 
-def fill_from_value_info(graph: Graph) -> None:
+def fill_from_value_info(graph: Graph) -> bool:
     """Where propagation (ours, then onnx's) left a dim or a whole shape unknown and the
     file declares one (value_info, graph output), take the declaration, marked with
     source "value_info": the file's claim, not a proof (the shape-declaration rule compares
     only proofs).  The info without the declared sizes stays under ``proven``, which is
-    what ``Shapes.info`` gives rules and analyses."""
+    what ``Shapes.info`` gives rules and analyses.  Returns whether any value has one."""
+    proven = False
     nodes = graph.nx._node
     for attrs in nodes.values():
         vi = attrs.get("value_info")
@@ -225,5 +226,7 @@ def fill_from_value_info(graph: Graph) -> None:
         if filled:
             # the declared sizes are for display; rules read what is proven (Shapes.info)
             attrs["proven"] = TensorInfo(inf.shape, new_dtype, inf.value, inf.sym, inf.source)
+            proven = True
         if filled or new_dtype != inf.dtype:
             attrs["info"] = TensorInfo(new_shape, new_dtype, inf.value, inf.sym, "value_info" if filled else inf.source)
+    return proven

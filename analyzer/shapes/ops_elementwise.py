@@ -328,10 +328,9 @@ def _sym_binary(op, a, b):
 )
 def binary(ctx):
     op = ctx.op.op_type
-    idx = [i for i, k in enumerate(ctx.op.inputs) if k is not None]
-    infos = [ctx.info(i) for i in idx]
+    idx, infos = ctx.present()
     # A network adds and multiplies the same shapes again and again: see _binary_key
-    key = _binary_key(op, idx, infos, ctx.dtype(0))
+    key = _binary_key(op, idx, infos, infos[0].dtype if idx and idx[0] == 0 else None)  # input 0's dtype
     if key is not None:
         got = ctx.engine.memo.get(key)
         if got is not None:

@@ -255,8 +255,7 @@ def transpose(ctx):
 @register("Concat")
 def concat(ctx):
     # measured hot (a CNN concatenates feature maps all along): loops, not generators
-    idx = [i for i, k in enumerate(ctx.op.inputs) if k is not None]
-    infos = [ctx.info(i) for i in idx]
+    idx, infos = ctx.present()
     shapes = [inf.shape for inf in infos]
     axis = ctx.attr("axis", 0)
     # A network concatenates the same shapes again and again: see _concat_key
