@@ -182,50 +182,83 @@ def _dead(model) -> dict:
     graph = model.graph
     out: dict = {}
     dead_all: set = set()
+    shared_in = graph.memo["waste:shared"] = {}  # path -> _reads()'s ``shared`` (for _cse)
     for path in _paths(model):
         if any(o in dead_all for o in _ancestor_ops(model, path)):
             continue
-        dead = _dead_in(graph, path) if _has_sink(graph, path) else None
+        sink, shared_in[path] = _reads(graph, path)
+        dead = _dead_in(graph, path) if sink else None
         if dead:
             out[path] = dead
             dead_all |= dead
     return out
 
 
-def _has_sink(graph, path) -> bool:
-    """False when no op of ``path`` is a *sink* (every op has an output that is an output
-    of the graph or that an op of the graph reads) and the graph has no cycle: then every
-    op is live (the last dead op in a topological order would be a sink), and this look,
-    one producer lookup per input, spares the walk that liveness costs (a set of live
-    ops, a stack)."""
+def _reads(graph, path) -> tuple[bool, bool]:
+    """``(sink, shared)`` of graph ``path``, from one look at what its ops read.
+
+    ``sink`` is False when no op is a *sink* (every op has an output that is an output of
+    the graph or that an op of the graph reads) and the graph has no cycle: then every op
+    is live (the last dead op in a topological order would be a sink), and this look, one
+    producer lookup per input, spares the walk that liveness costs (a set, a stack).
+
+    ``shared`` is False when no value is read twice as an input (by two ops, or twice by
+    one) and no two ops without inputs have one type: then no op can repeat another with
+    the same inputs, and common subexpressions need no numbering (a chain)."""
     from analyzer.graph.core import GraphError
 
     try:
         order = graph.topological_order(path)
     except GraphError:
-        return True  # a cycle: a dead one has no sink, the walk decides
+        return True, True  # a cycle: a dead one has no sink, the walk decides
     # an op (by index) is read when an op of ``path`` reads one of its outputs, as an
     # input or captured by a body (the graph's implicit edges), or one is a graph output
     producer = graph._producer
-    read = bytearray(len(order))
-
-    def mark(values):
-        for v in values:
-            p = producer.get(v)
-            if p is not None and p[1] == path:
-                read[p[2]] = 1
-
-    mark(graph.subgraphs[path].output_keys)
     get = producer.get
-    for op in order:  # mark(op.inputs), inline: a call per op would cost as much as its loop
+    read = bytearray(len(order))
+    shared = False
+    outer: set = set()  # values no op of path makes (inputs, initializers, enclosing graphs') read so far
+    bare: set = set()  # (domain, op type) of ops without inputs
+    ops = iter(order)
+    for op in ops:
+        some = False
+        for v in op.inputs:
+            if v is None:
+                continue
+            some = True
+            p = get(v)
+            if p is not None and p[1] == path:
+                if read[p[2]]:
+                    shared = True
+                read[p[2]] = 1
+            elif v in outer:
+                shared = True
+            else:
+                outer.add(v)
+        if not some:
+            t = (op.domain, op.op_type)
+            if t in bare:
+                shared = True
+            bare.add(t)
+        if shared:
+            break
+    for op in ops:  # shared is known: only the marks, inline (a call per op costs as much)
         for v in op.inputs:
             p = get(v)
             if p is not None and p[1] == path:
                 read[p[2]] = 1
+
+    def mark(values):
+        for v in values:
+            p = get(v)
+            if p is not None and p[1] == path:
+                read[p[2]] = 1
+
+    mark(graph.subgraphs[path].output_keys)
     for k, captured in graph._implicit.items():
         if k[1] == path:
             mark(captured)
-    return 0 in read
+    return 0 in read, shared
 
 
 def _dead_in(graph, path) -> set:
@@ -534,6 +567,7 @@ def _cse(model, budget):
 
     graph = model.graph
     dead = _all_dead(model)
+    shared_in = graph.memo.get("waste:shared", {})  # made with the dead ops
     canon: dict = {}
     for group in duplicate_initializers(model, budget)["groups"]:
         for k in group[1:]:
@@ -542,6 +576,8 @@ def _cse(model, budget):
     for path in _paths(model):
         if under_dead(model, path):
             continue
+        if not canon and not shared_in.get(path, True):
+            continue  # no value read twice, no copy of a tensor known: no op can repeat another
         try:
             order = graph.topological_order(path)
         except GraphError:  # a cycle (reported by the validity rules): no numbering there

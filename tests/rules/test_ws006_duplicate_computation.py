@@ -123,3 +123,28 @@ def test_attribute_doc_string_does_not_tell_duplicates_apart():
         m.graph.node[2].attribute[0].doc_string = doc
         (f,) = lint(m, "WS006")
         assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("conv2", "conv1"), ("relu2", "relu1")]
+
+
+def test_copies_found_where_no_tensor_is_read_twice():
+    """Each value read once: a repeat is then only possible through a copied weight (WS005's
+    groups) or between ops without inputs, and both are still found."""
+    import onnx
+
+    from analyzer.model import analyze
+    from rules._waste_graph import duplicate_components
+
+    w = weight("W", [4, 4])
+    c = onnx.TensorProto()
+    c.CopyFrom(w)
+    c.name = "Wcopy"
+    nodes = [helper.make_node("Neg", ["W"], ["a"], name="neg1"), helper.make_node("Neg", ["Wcopy"], ["b"], name="neg2")]
+    m = make_model(nodes, [], [vi("a", [4, 4]), vi("b", [4, 4])], [w, c])
+    (f,) = lint(m, "WS006")
+    assert [(d["node"], d["of"]) for d in f.details["duplicates"]] == [("neg2", "neg1")]
+
+    value = helper.make_tensor("v", TensorProto.FLOAT, [2], [1.0, 2.0])
+    nodes = [helper.make_node("Constant", [], ["k1"], name="k1", value=value),
+             helper.make_node("Constant", [], ["k2"], name="k2", value=value),
+             helper.make_node("Relu", ["k1"], ["y1"], name="r1"), helper.make_node("Relu", ["k2"], ["y2"], name="r2")]  # fmt: skip
+    am = analyze(make_model(nodes, [], [vi("y1", [2]), vi("y2", [2])]))
+    assert duplicate_components(am)["of"] == {("op", "main", 1): ("op", "main", 0), ("op", "main", 3): ("op", "main", 2)}
