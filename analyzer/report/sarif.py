@@ -12,9 +12,10 @@ notifications, with the node as logical location.
 """
 from __future__ import annotations
 
-import json
 import os
 from urllib.parse import quote
+
+from analyzer.report.json import dumps
 
 __all__ = ["render_sarif", "SARIF_SCHEMA"]
 
@@ -143,4 +144,4 @@ def render_sarif(report) -> str:
         "columnKind": "unicodeCodePoints",
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
+    return dumps(doc)  # json.dumps(indent=2, ensure_ascii=True, allow_nan=False), faster + "\n"
