@@ -21,6 +21,9 @@ __all__ = [
     "ZeroChannels",
     "chain_ops_apply",
     "channel_vector",
+    "check_budget",
+    "float16_counts",
+    "float16_counts_known",
     "init_readers",
     "is_plain_initializer",
     "macs_share",
@@ -109,13 +112,19 @@ def _read_stored(model, key, budget):
     return _budgeted_tensor(model, key, t, budget)
 
 
+def check_budget(key, proto, budget=WEIGHT_BUDGET) -> None:
+    """Raise :class:`TooLarge` when TensorProto ``proto`` (value ``key``) has more than
+    ``budget`` elements."""
+    if _numel(proto.dims) > budget:
+        raise TooLarge(f"{key[2]!r} has {_numel(proto.dims)} elements (budget {budget})")
+
+
 def _budgeted_tensor(model, key, proto, budget):
     """Value ``key`` held by TensorProto ``proto`` (an initializer or a Constant's value) and
     its dtype: the engine's constant if it kept one, else read; over ``budget``: TooLarge."""
     from analyzer.io.load import read_tensor
 
-    if _numel(proto.dims) > budget:
-        raise TooLarge(f"{key[2]!r} has {_numel(proto.dims)} elements (budget {budget})")
+    check_budget(key, proto, budget)
     v = model.constant(key)
     if v is None:
         v = read_tensor(model.loaded, proto, max_elements=budget)
@@ -239,13 +248,114 @@ def _conv_without_zero_rows(model, op, budget):
     blocks = read_tensor_blocks(model.loaded, proto, budget, block_bytes=max(1, (1 << 20) // row_bytes) * row_bytes)
     if blocks is None:
         return None
+    counts = None
     try:
-        for block in blocks:
-            if not block.reshape(-1, per_row).any(axis=1).all():
+        if proto.data_type in FLOAT16_SCANNED:
+            # the same blocks give WS015 its counts: the weight is read once, not twice
+            zero_row = []
+            counts = float16_counts(_rows_tested(blocks, per_row, zero_row), FLOAT16_MIN_ABS)
+            if zero_row:
                 return None  # a zero channel: the whole weight is wanted
+        else:
+            for block in blocks:
+                if not block.reshape(-1, per_row).any(axis=1).all():
+                    return None  # a zero channel: the whole weight is wanted
     except Exception:  # noqa: BLE001 - a failed read: read_weight decides, as before
         return None
+    finally:
+        if counts is not None:
+            model.graph.memo.setdefault(FLOAT16_MEMO, {})[(model.loaded.lazy[proto.name].offset, FLOAT16_MIN_ABS)] = counts
     return ZeroChannels(op, None, [], rows, per_row, "W[o]")
+
+
+def _rows_tested(blocks, per_row, zero_row):
+    """``blocks`` passed on; ``zero_row`` gets an entry once a block has an all-zero row."""
+    for block in blocks:
+        if not zero_row and not block.reshape(-1, per_row).any(axis=1).all():
+            zero_row.append(True)
+        yield block
+
+
+# --------------------------------------------------------------------------- float16 counts (WS015)
+
+# WS015's default threshold (its option ``min-abs``): nonzero values below it underflow
+FLOAT16_MIN_ABS = 2.0**-24
+FLOAT16_RELATIVE = 2.0**-11  # half a float16 ulp at 1.0: a value this much smaller than the largest is below its rounding
+FLOAT16_SCANNED = (1, 11)  # float32, float64: the initializers WS015 reads
+# model.graph.memo key: {(payload offset in the file, min_abs): float16_counts of that payload}
+FLOAT16_MEMO = "waste:float16_counts"
+
+
+# dtype -> (values, bool, bool) scratch buffers of float16_counts, taken while in use
+_SCRATCH: dict = {}
+
+
+def float16_counts(flat, min_abs, step=1 << 18):
+    """``(overflow, underflow)`` of WS015: how many finite values a cast to float16 makes
+    infinite, and how many nonzero values below ``min_abs`` it flushes (less those below
+    ``FLOAT16_RELATIVE`` times the largest magnitude), exactly as counted on a float64 copy.
+    Computed block by block in the stored dtype (float32 to float64 is exact, and so is
+    each comparison below once the few candidates are in float64): only values that can
+    overflow (|x| >= 65504) or be tiny (0 < |x| < min_abs) are kept, in float64.
+    ``flat``: a 1-D array, or an iterable of 1-D blocks of one dtype (a payload read a
+    block at a time: the counts do not depend on where blocks end).  A block with neither
+    (the common case) costs a few passes over it and no copy."""
+    import numpy as np
+
+    f64 = np.float64
+    blocks = (flat[i : i + step] for i in range(0, flat.size, step)) if isinstance(flat, np.ndarray) else flat
+    scratch = lo = hi = below = None
+    tiny, big = [], []
+    max_abs = None
+    for block in blocks:
+        k = block.size
+        if scratch is None or scratch.dtype != block.dtype or scratch.size < k:
+            if scratch is not None:
+                _SCRATCH[scratch.dtype] = (scratch, lo, hi)
+            # buffers kept from one call to the next: new ones for every weight came as
+            # fresh pages from the system, a page fault every 4 KB (most of the time)
+            scratch, lo, hi = _SCRATCH.pop(block.dtype, None) or (np.empty(0, block.dtype), None, None)
+            if scratch.size < k:
+                scratch, lo, hi = np.empty(k, block.dtype), np.empty(k, bool), np.empty(k, bool)
+            # every stored value below min_abs is below this (float32(min_abs) may round down)
+            below = np.nextafter(block.dtype.type(min_abs), block.dtype.type(np.inf))
+        if not k:
+            continue
+        b, small, pos = scratch[:k], lo[:k], hi[:k]
+        np.abs(block, out=b)
+        top = b.max()
+        if not np.isfinite(top):
+            finite = b[np.isfinite(b)]
+            top = finite.max() if finite.size else None
+            big.append(b[~(b < 65504)].astype(f64))  # NaN and inf too: sorted out below
+        elif not top < 65504:
+            big.append(b[~(b < 65504)].astype(f64))
+        if top is not None:
+            max_abs = top if max_abs is None else max(max_abs, top)
+        np.less(b, below, out=small)
+        np.greater(b, 0, out=pos)
+        np.logical_and(small, pos, out=small)
+        if small.any():
+            tiny.append(b[small].astype(f64))
+    if scratch is not None:
+        _SCRATCH[scratch.dtype] = (scratch, lo, hi)
+    max_abs = 0.0 if max_abs is None else float(max_abs)
+    t = np.concatenate(tiny) if tiny else np.empty(0)
+    t = t[t < min_abs]
+    negligible = int(np.count_nonzero(t < max_abs * FLOAT16_RELATIVE))
+    g = np.concatenate(big) if big else np.empty(0)
+    g = g[np.isfinite(g)]
+    with np.errstate(over="ignore"):
+        overflow = int(np.count_nonzero(np.isinf(g.astype(np.float16))))
+    return overflow, int(t.size) - negligible
+
+
+def float16_counts_known(model, proto, min_abs):
+    """The :func:`float16_counts` of initializer ``proto`` that a scan for another rule
+    already made (WS010's zero-row test reads conv weights block by block), or None."""
+    memo = model.graph.memo.get(FLOAT16_MEMO)
+    payload = model.loaded.lazy.get(proto.name) if memo else None
+    return None if payload is None else memo.get((payload.offset, min_abs))
 
 
 def _zero_channels(model, op, budget):

@@ -105,6 +105,18 @@ def _const_init(model, ww, key):
     return w
 
 
+def _may_be_const_init(model, ww, key) -> bool:
+    """False when :func:`_const_init` surely gives None (raises ``TooLarge`` as it would),
+    decided from the initializer's header alone."""
+    if key is None or not ww.is_plain_initializer(model, key):
+        return False
+    proto = model.graph.initializer(key)
+    if proto is None or model.graph.producer(key) is not None:
+        return True  # read_weight would look further: let it
+    ww.check_budget(key, proto)
+    return proto.data_type in _FLOAT
+
+
 def fold_plan(model, op):
     """The :class:`Plan` of what folds into ``op``, or None."""
     import numpy as np
@@ -116,8 +128,10 @@ def fold_plan(model, op):
     if got is None or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
     c, axis, rank = got
-    w = _const_init(model, ww, op.inputs[1])
-    if w is None or ww.init_readers(model, op.inputs[1]) != 1:
+    # The weight's values are read last, once something folds: a conv's weight is most
+    # of a model's bytes and most convs have nothing to fold.  Here only what tells,
+    # without reading, that it is no float initializer (or is over the budget: TooLarge).
+    if not _may_be_const_init(model, ww, op.inputs[1]) or ww.init_readers(model, op.inputs[1]) != 1:
         return None
     bias_key = op.inputs[2] if len(op.inputs) > 2 else None
     bias = None
@@ -126,7 +140,6 @@ def fold_plan(model, op):
         if bias is None or ww.init_readers(model, bias_key) != 1:
             return None
     plan = Plan(op, c, axis, rank)
-    plan.dtype = w.stored_type
     plan.s, plan.t = np.ones(c), np.zeros(c)
     key = op.outputs[0]
     scales = False
@@ -145,6 +158,10 @@ def fold_plan(model, op):
         return None
     if op.op_type == "MatMul" and not scales:
         return None  # MatMul + Add is how a Linear layer is exported
+    w = _const_init(model, ww, op.inputs[1])
+    if w is None:
+        return None
+    plan.dtype = w.stored_type
     if not (np.all(np.isfinite(plan.s)) and np.all(np.isfinite(plan.t))):
         return None
     shift = bool(np.any(plan.t != 0))

@@ -57,7 +57,7 @@ SEVERITY = "warning"
 READS_WEIGHTS = True
 OPTIONS = {"min-abs": "nonzero values with a smaller magnitude count as float16 underflow (default 2**-24)"}
 
-MIN_ABS = 2.0**-24
+MIN_ABS = 2.0**-24  # rules._waste_weights.FLOAT16_MIN_ABS
 RELATIVE = 2.0**-11  # half a float16 ulp at 1.0: a value this much smaller than the largest is below its rounding
 MAX_ELEMENTS = 1 << 31
 
@@ -68,14 +68,17 @@ def check(model, options=None):
     from analyzer.findings import Finding
     from analyzer.io.load import read_tensor, read_tensor_blocks
     from analyzer.io.proto import TensorProto
+    from rules._waste_weights import float16_counts_known as known
 
     min_abs = float((options or {}).get("min-abs", MIN_ABS))
     g = model.graph
     for t in model.model.graph.initializer:
         if t.data_type not in (TensorProto.FLOAT, TensorProto.DOUBLE):
             continue
+        if known(model, t, min_abs) == (0, 0):
+            continue  # counted already, on the blocks WS010 read
         if _blocks_fit_float16(np, read_tensor_blocks(model.loaded, t, MAX_ELEMENTS), min_abs):
-            continue  # a payload in the file, tested a block at a time: no array of it made
+            continue  # a payload in the file, counted a block at a time: no array of it made
         arr = read_tensor(model.loaded, t, max_elements=MAX_ELEMENTS)
         if arr is None or arr.size == 0:
             continue
@@ -128,12 +131,14 @@ def check(model, options=None):
 
 
 def _blocks_fit_float16(np, blocks, min_abs) -> bool:
-    """:func:`_fits_float16` over the blocks of a payload (None, or a failed read: False,
-    and the tensor is read whole)."""
+    """No value of a payload read a block at a time that :func:`check` would count: its
+    :func:`_float16_counts` are ``(0, 0)``, in one pass over the blocks (None, or a failed
+    read: False, and the tensor is read whole).  Most tensors fail the quick test of
+    :func:`_fits_float16` only on tiny values that are negligible next to the largest."""
     if blocks is None:
         return False
     try:
-        return all(_fits_float16(np, block, min_abs) for block in blocks)
+        return _float16_counts(np, blocks, min_abs) == (0, 0)
     except Exception:  # noqa: BLE001 - a failed read: read_tensor decides, as before
         return False
 
@@ -160,36 +165,9 @@ def _fits_float16(np, flat, min_abs, step=1 << 18):
     return True
 
 
-def _float16_counts(np, flat, min_abs, step=1 << 18):
-    """``(overflow, underflow)`` exactly as :func:`check` counts them on the float64 copy,
-    computed block by block in the stored dtype (float32 to float64 is exact, and so is
-    each comparison below once the few candidates are in float64): only values that can
-    overflow (|x| >= 65504) or be tiny (0 < |x| < min_abs) are kept, in float64."""
-    f64 = np.float64
-    n = min(step, flat.size)
-    scratch = np.empty(n, flat.dtype)
-    # every stored value below min_abs is below this (float32(min_abs) may round down)
-    below = np.nextafter(flat.dtype.type(min_abs), flat.dtype.type(np.inf))
-    tiny, big = [], []
-    max_abs = None
-    for i in range(0, flat.size, step):
-        block = flat[i : i + step]
-        b = scratch[: block.size]
-        np.abs(block, out=b)
-        top = b.max()
-        if not np.isfinite(top):
-            finite = b[np.isfinite(b)]
-            top = finite.max() if finite.size else None
-        if top is not None:
-            max_abs = top if max_abs is None else max(max_abs, top)
-        tiny.append(b[(b < below) & (b > 0)].astype(f64))
-        big.append(b[~(b < 65504)].astype(f64))  # NaN and inf too: sorted out below
-    max_abs = 0.0 if max_abs is None else float(max_abs)
-    t = np.concatenate(tiny) if tiny else np.empty(0)
-    t = t[t < min_abs]
-    negligible = int(np.count_nonzero(t < max_abs * RELATIVE))
-    g = np.concatenate(big) if big else np.empty(0)
-    g = g[np.isfinite(g)]
-    with np.errstate(over="ignore"):
-        overflow = int(np.count_nonzero(np.isinf(g.astype(np.float16))))
-    return overflow, int(t.size) - negligible
+def _float16_counts(np, flat, min_abs):
+    """``(overflow, underflow)`` exactly as :func:`check` counts them on the float64 copy
+    (``rules._waste_weights.float16_counts``, shared with WS010's read of conv weights)."""
+    from rules._waste_weights import float16_counts
+
+    return float16_counts(flat, min_abs)
