@@ -482,3 +482,141 @@ def test_zero_channel_rules_same_findings_with_blocks_and_without(tmp_path, monk
     monkeypatch.setattr(ww, "_conv_without_zero_rows", lambda *a: None)
     assert findings() == with_blocks
     assert {r for r, *_ in with_blocks} == {"WS010", "WS011"}
+
+
+def test_ws015_same_findings_when_ws010_read_the_conv_weights(tmp_path, monkeypatch):
+    """WS010's block read of conv weights also counts WS015's float16 values (one read of
+    each weight): WS015 finds the same with WS010 run before it, alone, and with every
+    weight read whole; a non-default min-abs is counted by WS015 itself."""
+    from analyzer.io import load as load_mod
+    from analyzer.linter.runner import lint
+    from rules import _waste_weights as ww
+
+    rng = np.random.default_rng(6)
+    ws = [rng.standard_normal((128, 64, 3, 3)).astype(np.float32) for _ in range(4)]
+    ws[0][3, 0, 0, :2] = [1e-30, 7e4]  # flagged: overflow and a tiny value that matters
+    ws[1][7, 1, 1, 1] = 1e-9  # tiny but negligible next to the largest: not flagged at 2**-24
+    ws[2] *= 1e-4  # uniformly small: flagged only with min-abs 2**-14
+    ws[3][9] = 0.0  # a zero channel (WS010 reads it whole)
+    inits = [numpy_helper.from_array(w, f"w{i}") for i, w in enumerate(ws)]
+    nodes = [helper.make_node("Conv", ["x" if i == 0 else f"y{i - 1}", f"w{i}"], [f"y{i}"], pads=[1, 1, 1, 1]) for i in range(4)]
+    for i in range(1, 4):  # 128 -> 64 channels: a Slice keeps the chain valid
+        nodes[i].input[0] = f"s{i - 1}"
+    slices = [helper.make_node("Slice", [f"y{i}", "st", "en", "ax"], [f"s{i}"]) for i in range(3)]
+    consts = [numpy_helper.from_array(np.array([0], np.int64), "st"), numpy_helper.from_array(np.array([64], np.int64), "en"),
+              numpy_helper.from_array(np.array([1], np.int64), "ax")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 8, 8])
+    y = helper.make_tensor_value_info("y3", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph(nodes + slices, "g", [x], [y], inits + consts), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "convs16.onnx"
+    path.write_bytes(m.SerializeToString())
+    assert set(load_mod.load(path).lazy) >= {"w0", "w1", "w2", "w3"}  # the payloads stay in the file
+
+    def ws015(select, options=None):
+        fr = lint(str(path), select=select, options=options).files[0]
+        assert fr.status == "ok", fr.error
+        return sorted((f.node, f.message, json.dumps(f.details, sort_keys=True)) for f in fr.findings if f.rule == "WS015")
+
+    counted = []
+    real = ww.float16_counts_known
+    monkeypatch.setattr(ww, "float16_counts_known", lambda *a: counted.append(real(*a)) or counted[-1])
+    together = ws015(["WS010", "WS015"])
+    assert [c for c in counted if c is not None]  # WS015 used what WS010's read counted
+    alone = ws015(["WS015"])
+    strict = ws015(["WS010", "WS015"], {"WS015": {"min-abs": 2.0**-14}})
+    monkeypatch.setattr(load_mod, "read_tensor_blocks", lambda *a, **k: None)
+    assert ws015(["WS010", "WS015"]) == together == alone
+    assert ws015(["WS015"], {"WS015": {"min-abs": 2.0**-14}}) == strict
+    assert [json.loads(d)["initializer"] for _, _, d in together] == ["w0"]
+    assert sorted(json.loads(d)["initializer"] for _, _, d in strict) == ["w0", "w2"]
+
+
+def test_float16_counts_do_not_depend_on_blocks():
+    from rules._waste_weights import float16_counts
+
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        a = (rng.standard_normal(700_000) * 0.1).astype(dtype)
+        a[[5, 400_000, 699_999]] = [1e-30, -7e4, np.nan]
+        a[300_000] = np.inf
+        a[123] = 2.0**-25
+        small = (rng.standard_normal(300_000) * 1e-7).astype(dtype)  # tiny values that matter
+        for x, want in ((a, lambda c: c[0] == 1), (small, lambda c: c == (0, c[1]) and c[1] > 1000)):
+            whole = float16_counts(x, 2.0**-24)
+            assert want(whole), whole
+            for size in (1, 4096, 262_144, 300_001):
+                assert float16_counts([x[i : i + size] for i in range(0, x.size, size)], 2.0**-24) == whole
+        assert float16_counts(np.empty(0, dtype), 2.0**-24) == (0, 0)
+
+
+def test_json_report_text_is_json_dumps():
+    """analyzer.report.json.dumps gives json.dumps(indent=2, ensure_ascii, allow_nan=False)'s
+    text, and its errors for what JSON cannot hold."""
+    import random
+
+    from analyzer.report.json import dumps
+
+    def ref(d):
+        return json.dumps(d, indent=2, ensure_ascii=True, allow_nan=False)
+
+    rnd = random.Random(1)
+    leaves = [0, -5, 10**30, 1.5, -0.0, 1e-300, 3.0, True, False, None, "", "a\"b\\\n\u00e9\u2603\U0001f600\x00", "plain"]
+
+    def gen(depth):
+        r = rnd.random()
+        if depth > 4 or r < 0.4:
+            return rnd.choice(leaves)
+        if r < 0.7:
+            return [gen(depth + 1) for _ in range(rnd.randrange(0, 5))]
+        return {rnd.choice(["k", "\u00e9", "a\nb"]) + str(i): gen(depth + 1) for i in range(rnd.randrange(0, 5))}
+
+    for _ in range(2000):
+        d = gen(0)
+        assert dumps(d) == ref(d)
+    assert dumps({1: (2, 3), "t": (4,)}) == ref({1: (2, 3), "t": (4,)})  # handed to json.dumps
+    for bad in ({"a": float("nan")}, [float("inf")], [np.int64(3)], {"a": object()}):
+        with pytest.raises((ValueError, TypeError)) as ours:
+            dumps(bad)
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            ref(bad)
+        assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps(loop)
+
+
+def test_finding_to_dict_is_asdict():
+    import dataclasses
+
+    from analyzer.findings import Finding, Unchecked
+
+    f = Finding(rule="XY001", name="n", severity="info", node="a", node_index=3, graph="main", op_type="Conv", message="m",
+                details={"list": [1, 2, [3, {"k": (4, 5)}]], "np": np.int64(7), "u": Unchecked(kind="k", message="x"), "t": (1, [2])},
+                related=[{"node": "b", "op_type": "Relu"}], waste={"weights": 5, "bytes": None})
+    d = f.to_dict()
+    assert d == dataclasses.asdict(f) and list(d) == list(dataclasses.asdict(f))
+    assert type(d["details"]["t"]) is tuple and type(d["details"]["u"]) is dict
+    d["details"]["list"][2].append(9)
+    d["related"][0]["node"] = "c"
+    assert f.details["list"][2] == [3, {"k": (4, 5)}] and f.related[0]["node"] == "b"  # a deep copy, as asdict's
+
+
+def test_python_m_analyzer_check_writes_everything_before_it_leaves(tmp_path):
+    """``python -m analyzer check`` leaves with os._exit after the report: stdout complete,
+    --output written, the exit code the in-process command returns."""
+    import io
+    from contextlib import redirect_stdout
+
+    from analyzer.cli import main
+
+    model = SAMPLES[0]
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        code = main(["check", "--format", "json", "--isolated", model])
+    p = subprocess.run([sys.executable, "-m", "analyzer", "check", "--format", "json", "--isolated", model], cwd=REPO, capture_output=True, text=True, check=False)
+    assert (p.returncode, p.stdout) == (code, buf.getvalue()) and p.stdout.endswith("}\n")
+    out = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, "-m", "analyzer", "check", "--isolated", "-o", str(out), model], cwd=REPO, capture_output=True, text=True, check=False)
+    assert p.returncode == code and out.read_text().strip() and p.stdout == ""
+    assert [f.name for f in tmp_path.iterdir()] == ["r.json"]  # no temporary file left

@@ -1,6 +1,7 @@
 """``onnxlint check PATH...``: lint model files and folders, render one report, exit by severity."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -9,6 +10,21 @@ from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
 
 def run(args) -> int:
+    """``check``, with the cyclic garbage collector paused until the first file is
+    linted: the start-up imports (every rule, numpy, networkx, onnx's classes) create
+    hundreds of thousands of objects and no garbage, and each collection meanwhile walks
+    all of them (about a tenth of a small check's time).  ``lint_file`` pauses it for
+    each file's analysis itself; between files and for the report it runs as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args, was_enabled)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(args, gc_was_enabled) -> int:
     from analyzer.findings import Report, severity_rank
     from analyzer.report import render
     from analyzer.linter.runner import lint_file
@@ -42,6 +58,8 @@ def run(args) -> int:
         fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes, config_shapes=settings.config_shapes_for(path))
         cfg.apply_per_path_ignores(fr)
         report.files.append(fr)
+        if gc_was_enabled:
+            gc.enable()  # start-up is over (lint_file pauses it for each file)
     if args.write_baseline:  # every finding of today, also with --baseline (which refreshes it)
         from analyzer.linter.baseline import write_baseline
 
