@@ -85,6 +85,21 @@ def broken_analyzer(settings):
     raise RuntimeError("cannot set up")
 
 
+def inheritance_analyzer(settings):
+    """What a fresh worker got from the forkserver, before it loads its analysis: the
+    rule discovery's result (cached) and a frozen heap; reported as an error record."""
+    import gc
+
+    from analyzer.linter import registry
+
+    inherited = f"discovered={registry.discover.cache_info().currsize} frozen={gc.get_freeze_count() > 0}"
+
+    def analyze(display, abs_path):
+        return scan_worker.error_record(display, "probe", inherited)
+
+    return analyze
+
+
 def cli(capsys, *args, cwd=None):
     old = os.getcwd()
     os.chdir(cwd or old)
@@ -251,6 +266,41 @@ def test_worker_that_cannot_start_stops_the_scan(tmp_path, capsys, monkeypatch):
     rc, out, err = cli(capsys, "scan", tmp_path, "-q")
     assert rc == 2 and out == ""
     assert "a scan worker could not start: RuntimeError: cannot set up" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers come from a forkserver (Linux)")
+def test_workers_inherit_the_rule_discovery_and_a_frozen_heap(tmp_path, capsys, monkeypatch):
+    """The forkserver discovers the rules once (with their plugins' entry points) and
+    freezes what it imported, so that workers start without either cost."""
+    monkeypatch.setattr(scan_worker, "DEFAULT_ANALYZE", "tests.test_scan:inheritance_analyzer")
+    shutil.copy(os.path.join(SAMPLES, POSITIVE), tmp_path / "m.onnx")
+    rc, out, _ = cli(capsys, "scan", tmp_path, "-q")
+    (rec,) = map(json.loads, out.splitlines())
+    assert rc == 2 and rec["error"] == {"kind": "probe", "message": "discovered=1 frozen=True"}
+
+
+def test_fallback_inference_does_not_import_the_onnx_package():
+    """onnx's shape inference (the engine's fallback) runs through onnx's C extension: the
+    package (0.6 s to import, paid by every scan worker that meets such a model) is not
+    imported, and the result is the one onnx.shape_inference gives."""
+    import onnx
+    import onnx.shape_inference
+
+    model = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "simple", "test_gradient_of_add", "model.onnx")
+    code = (
+        "import sys\n"
+        "from analyzer.io.proto import ModelProto\n"
+        "from analyzer.shapes.sandbox import onnx_inference\n"
+        f"g = onnx_inference(ModelProto.FromString(open({model!r}, 'rb').read()))\n"
+        "sys.stdout.buffer.write(g.SerializeToString()); sys.stdout.flush()\n"
+        "sys.stderr.write(str(sorted(m for m in sys.modules if m == 'onnx' or m.startswith(('onnx.helper', 'ml_dtypes')))))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0 and p.stderr.decode().splitlines()[-1] == "[]", p.stderr.decode()[-2000:]
+    expected = onnx.shape_inference.infer_shapes(onnx.load(model), data_prop=True).graph
+    assert len(expected.value_info) + len(expected.output) > 0
+    got = GraphProto.FromString(p.stdout)
+    assert list(got.value_info) == list(expected.value_info) and list(got.output) == list(expected.output)
 
 
 def test_memory_limit(tmp_path, capsys):

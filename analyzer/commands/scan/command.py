@@ -110,6 +110,10 @@ def run(args) -> int:
     from analyzer.commands.scan.summary import Summary
 
     _check_args(args)
+    if not args.dask:
+        from analyzer.commands.scan.pool import prestart
+
+        prestart()  # the workers' imports run meanwhile (about as long as what follows)
     settings, rule_codes, fail_on = _settings(args)
     timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:

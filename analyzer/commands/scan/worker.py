@@ -34,8 +34,9 @@ DEFAULT_ANALYZE = "analyzer.commands.scan.worker:make_analyzer"
 OOM_KIND = "out-of-memory"
 # What analyzer.linter.runner.lint_file reports when it catches a MemoryError.
 _RUNNER_OOM = ("too-large", "out of memory while analyzing")
-# Modules a fresh worker needs; the forkserver imports them once so workers start fast.
-PRELOAD = ["analyzer.model", "analyzer.linter.runner", "rules"]
+# Modules a fresh worker needs; the forkserver imports them once so workers start fast
+# (the last one discovers every rule, plugins included: see its docstring).
+PRELOAD = ["analyzer.model", "analyzer.linter.runner", "analyzer.commands.scan.preload"]
 
 
 @dataclass
