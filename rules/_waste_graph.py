@@ -28,6 +28,7 @@ __all__ = [
     "graph_proto",
     "init_size",
     "nested_ops",
+    "op_types",
     "remove_in_graph",
     "shown",
     "tensor_finding",
@@ -103,6 +104,18 @@ def _memo(model, key, build):
     if key not in memo:
         memo[key] = build(model)
     return memo[key]
+
+
+def op_types(model) -> frozenset:
+    """The op types of every graph (main, bodies, functions): a rule whose op types are
+    none of them has nothing to look at, and passes over no node."""
+
+    def build(m):
+        from operator import attrgetter
+
+        return frozenset(map(attrgetter("op_type"), m.graph.all_ops()))
+
+    return _memo(model, "waste:op_types", build)
 
 
 def _paths(model) -> list:

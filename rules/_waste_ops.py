@@ -275,13 +275,18 @@ def constant_components(am) -> list:
     memo = am._memo
     if "ws_components" in memo:
         return memo["ws_components"]
-    order = am.graph.topological_order(MAIN)
+    from rules._waste_graph import op_types
+
     # the main graph's dense initializers that are not graph inputs, from the graph (the
     # readers index that index() builds over the protos is not needed here)
     main = am.graph.subgraphs[MAIN]
     nodes = am.graph.nx.nodes
     inputs = {k[2] for k in main.input_keys}
     const_names = {k[2] for k in main.initializer_keys if nodes[k].get("tensor") is not None and k[2] not in inputs}
+    if not const_names and op_types(am).isdisjoint(("Constant", "Shape", "Size")):
+        memo["ws_components"] = []  # nothing constant to start from: no node can be
+        return memo["ws_components"]
+    order = am.graph.topological_order(MAIN)
     const_ops = []
     bound = sizes_bound(am)
     # One pass over every node of the graph: the test that rejects most of them (an input

@@ -65,10 +65,12 @@ def _function_of(graph, path):
 
 
 def _analysis(model):
+    from operator import attrgetter
+
     graph = model.graph
     fns = {_fkey(f): f for f in model.model.functions}
     calls: dict = {}  # caller function key (None: the model's graphs) -> called function keys
-    domains = {op.domain for op in graph.all_ops()}
+    domains = set(map(attrgetter("domain"), graph.all_ops()))
     # a call names a function by (domain, op type) first: only such ops have their
     # overload read and their graph's function looked up (a model without functions: none)
     named = {k[:2] for k in fns}

@@ -199,12 +199,16 @@ def check(model, options=None):
         waste_dict,
     )
 
+    from rules._waste_graph import op_types
+
     am = model
-    folded = folded_keys(am)
-    ix = None  # built at the first finding: a graph without one never needs it
     # the op types noop() knows; the others are passed over without a look at their inputs
     handled = {"Identity", "Dropout", "Cast", "CastLike", "Pad", "Split", "Transpose", "Slice", "Resize"}
     handled |= set(_ONE_INPUT) | set(_ARITH) | set(_SAME_SHAPE)
+    if op_types(am).isdisjoint(handled):
+        return  # none in the model: no pass over the nodes
+    folded = folded_keys(am)
+    ix = None  # built at the first finding: a graph without one never needs it
     constant = am.constant
     for op in am.graph.topological_order(MAIN):
         t = op.op_type

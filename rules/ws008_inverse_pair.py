@@ -114,9 +114,12 @@ def check(model, options=None):
         removal_waste,
         waste_dict,
     )
+    from rules._waste_graph import op_types
     from rules.ws007_no_op_operator import noop
 
     am = model
+    if op_types(am).isdisjoint(_RESHAPES | {"Transpose", "Cast"}):
+        return  # no candidate first node: no pass over the nodes
     folded = folded_keys(am)
     ix = None  # the readers index, built at the first candidate pair
     for a in am.graph.topological_order(MAIN):

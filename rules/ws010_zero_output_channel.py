@@ -67,9 +67,14 @@ MAX_LISTED = 256
 def check(model, options=None):
     from rules import _waste_weights as ww
 
+    from rules._waste_graph import op_types
+
+    kinds = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+    if op_types(model).isdisjoint(kinds):
+        return  # no such op: no pass over the nodes
     budget = int((options or {}).get("max-weight-elements", ww.WEIGHT_BUDGET))
     for op in model.graph.all_ops():
-        if op.domain != "" or op.op_type not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
+        if op.domain != "" or op.op_type not in kinds:
             continue
         try:
             zc = ww.zero_channels(model, op, budget)

@@ -62,6 +62,10 @@ MAX_VISITS = 256
 
 
 def check(model, options=None):
+    from rules._waste_graph import op_types
+
+    if op_types(model).isdisjoint(("Conv", "ConvTranspose")):
+        return  # no such op: no pass over the nodes
     seen = set()
     for op in model.graph.topological_order("main"):
         if op.domain != "" or op.op_type not in ("Conv", "ConvTranspose"):

@@ -64,8 +64,11 @@ def _fmt(dims) -> str:
 
 def check(model, options=None):
     from analyzer.findings import Finding
+    from rules._waste_graph import op_types
     from rules._waste_pools import POOLS, NotChecked, pool_taps
 
+    if op_types(model).isdisjoint(POOLS):
+        return  # no pooling op: no pass over the nodes
     for op in model.graph.all_ops():
         if op.op_type not in POOLS or op.domain not in ("", "ai.onnx"):
             continue

@@ -70,7 +70,10 @@ def _fmt(dims) -> str:
 
 def check(model, options=None):
     from analyzer.findings import Finding
+    from rules._waste_graph import op_types
 
+    if op_types(model).isdisjoint(UPSAMPLES):
+        return  # no upsample: no pass over the nodes
     for op in model.graph.all_ops():
         if op.graph != "main" or op.op_type not in UPSAMPLES or op.domain not in ("", "ai.onnx"):
             continue
