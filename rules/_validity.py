@@ -14,7 +14,8 @@ from __future__ import annotations
 __all__ = [
     "ONNX_DOMAINS", "MAIN", "finding", "value_finding", "graph_protos", "opsets_of", "model_opsets",
     "function_opsets", "opsets_for_path", "function_of_path", "known_max_version", "schema_at",
-    "normalize_domain", "is_runtime_domain", "shown",
+    "normalize_domain", "is_runtime_domain", "shown", "OpGroup", "op_groups", "op_group_index", "in_walk_order",
+    "attributed_ops", "input_reads", "has_missing_values", "graphs_in_file_order",
 ]
 
 MAIN = "main"
@@ -229,19 +230,198 @@ def undefined_elem_type(tp, limit=64) -> bool:
 
 def ops_with_schema(model):
     """``(op, opset version, schema)`` for every node of an ONNX domain whose schema at the
-    opset the node binds to (a function body: the function's own imports) is known."""
-    # (graph, domain, op_type) -> (version, schema) or None: one lookup per kind of node
-    memo = model.graph.memo.setdefault("validity:ops_with_schema", {})
+    opset the node binds to (a function body: the function's own imports) is known, in
+    ``graph.all_ops()`` order.  Rules that can decide per kind of node read
+    :func:`op_groups` instead."""
+    index = op_group_index(model)
     for op in model.graph.all_ops():
-        if op.domain not in ONNX_DOMAINS:
-            continue
-        key = (op.graph, op.domain, op.op_type)
-        if key in memo:
-            got = memo[key]
-        else:
-            version = opsets_for_path(model, op.graph).get(op.domain)
-            schema = None if version is None or version < 1 else schema_at(op.op_type, op.domain, version)
-            got = memo[key] = None if schema is None else (version, schema)
-        if got is not None:
-            yield op, got[0], got[1]
+        g = index[(op.graph, op.domain, op.op_type)]
+        if g.onnx_schema is not None:
+            yield op, g.version, g.onnx_schema
 
+
+# -- per-model indexes: what every validity rule would otherwise ask node by node ------
+
+
+class OpGroup:
+    """The nodes of one graph with one (domain, op_type), in file order, and what the
+    validity rules ask of each such node, resolved once for the group: the opset and
+    schema view the node binds to (``analyzer.analyses.schema``: ``opset``, ``schema``),
+    for an ONNX domain the opset the graph imports and onnx's schema at it
+    (``version``, ``onnx_schema``, as :func:`ops_with_schema` gives them)."""
+
+    __slots__ = ("graph", "domain", "op_type", "ops", "opset", "schema", "version", "onnx_schema")
+
+    def __init__(self, model, first):
+        from analyzer.analyses.schema import node_opset, op_schema
+
+        graph, domain, op_type = first.graph, first.domain, first.op_type
+        self.graph, self.domain, self.op_type = graph, domain, op_type
+        self.ops: list = []
+        self.opset = node_opset(model, first)  # one answer per (graph, domain)
+        self.schema = op_schema(domain, op_type, self.opset)
+        self.version = self.onnx_schema = None
+        if domain in ONNX_DOMAINS:
+            self.version = version = opsets_for_path(model, graph).get(domain)
+            if version is not None and version >= 1:
+                self.onnx_schema = schema_at(op_type, domain, version)
+
+
+def op_groups(model) -> list:
+    """The :class:`OpGroup` of every (graph, domain, op_type) of the model (main graph,
+    If/Loop/Scan bodies at any depth, model-local functions), in the order their first
+    node comes in ``graph.all_ops()``.  Made once per model: a rule that can decide for a
+    whole group (an op type it does not check, an operator onnx does not know) never
+    visits the group's nodes."""
+    memo = model.graph.memo
+    got = memo.get("validity:op_groups")
+    if got is None:
+        got = memo["validity:op_groups"] = _make_groups(model)
+    return got
+
+
+def _make_groups(model) -> list:
+    out = []
+    path = None
+    here: dict = {}
+    for op in model.graph.all_ops():
+        if op.graph != path:  # all_ops goes graph by graph
+            path = op.graph
+            here = {}
+        d = op.domain
+        k = op.op_type if not d else (d, op.op_type)  # a str key hashes once; most nodes are of ""
+        grp = here.get(k)
+        if grp is None:
+            grp = here[k] = OpGroup(model, op)
+            out.append(grp)
+        grp.ops.append(op)
+    return out
+
+
+def op_group_index(model) -> dict:
+    """``{(graph, domain, op_type): OpGroup}``, for a rule that meets single nodes."""
+    memo = model.graph.memo
+    got = memo.get("validity:op_group_index")
+    if got is None:
+        got = memo["validity:op_group_index"] = {(g.graph, g.domain, g.op_type): g for g in op_groups(model)}
+    return got
+
+
+def graph_rank(model) -> dict:
+    """``{graph path: position}`` in the order ``graph.all_ops()`` walks the graphs."""
+    memo = model.graph.memo
+    got = memo.get("validity:graph_rank")
+    if got is None:
+        got = memo["validity:graph_rank"] = {p: i for i, p in enumerate(model.graph.subgraphs)}
+    return got
+
+
+def in_walk_order(model, found: list) -> list:
+    """Node findings gathered group by group, put in the order a walk over
+    ``graph.all_ops()`` gives them (stable: one node's findings keep their order)."""
+    if len(found) > 1:
+        rank = graph_rank(model)
+        found.sort(key=lambda f: (rank.get(f.graph, -1), f.node_index))
+    return found
+
+
+def ops_in_walk_order(model, groups) -> list:
+    """The nodes of ``groups``, in the order of ``graph.all_ops()``."""
+    groups = [g for g in groups if g.ops]
+    if len(groups) == 1:
+        return list(groups[0].ops)
+    rank = graph_rank(model)
+    out = [op for g in groups for op in g.ops]
+    out.sort(key=lambda op: (rank.get(op.graph, -1), op.index))
+    return out
+
+
+def attributed_ops(model) -> list:
+    """The nodes that have at least one attribute, in ``graph.all_ops()`` order (made
+    once: four rules read attributes, and most nodes of a large graph have none)."""
+    memo = model.graph.memo
+    got = memo.get("validity:attributed_ops")
+    if got is None:
+        got = memo["validity:attributed_ops"] = [op for op in model.graph.all_ops() if len(op.proto.attribute)]
+    return got
+
+
+class InputReads:
+    """One walk over every node input, for the rules on where inputs come from:
+    ``missing`` ``{value key: [first reader, readers]}`` of values nothing defines (in
+    the order first read), ``late`` ``[(reader, value key, producer)]`` of reads of a
+    value its own graph computes at or after the reader's index, and of reads of an
+    enclosing graph's computed value (whether those are late depends on the node holding
+    the body), in walk order."""
+
+    __slots__ = ("missing", "late")
+
+    def __init__(self, missing, late):
+        self.missing = missing
+        self.late = late
+
+
+def input_reads(model) -> InputReads:
+    memo = model.graph.memo
+    got = memo.get("validity:input_reads")
+    if got is None:
+        got = memo["validity:input_reads"] = _scan_inputs(model)
+    return got
+
+
+def _scan_inputs(model) -> InputReads:
+    graph = model.graph
+    nodes = graph.nx._node
+    producer = graph.producer
+    missing: dict = {}
+    late: list = []
+    for op in graph.all_ops():
+        here = op.graph
+        index = op.index
+        for vkey in op.inputs:
+            if vkey is None:
+                continue
+            prod = producer(vkey)
+            if prod is None:
+                attrs = nodes.get(vkey)
+                if attrs is None or attrs.get("role") != "missing":
+                    continue
+                seen = missing.get(vkey)
+                if seen is None:
+                    missing[vkey] = [op, 1]
+                else:
+                    seen[1] += 1
+            elif vkey[1] != here or prod.index >= index:
+                late.append((op, vkey, prod))
+    return InputReads(missing, late)
+
+
+def has_missing_values(model) -> bool:
+    """Whether some value of the model is one nothing defines (role "missing": read by a
+    node or named as a graph output); one pass over the value nodes, no walk of the inputs."""
+    from operator import methodcaller
+
+    return "missing" in map(methodcaller("get", "role"), model.graph.nx._node.values())
+
+
+def graphs_in_file_order(model) -> bool:
+    """Whether every graph's nodes are in topological order as written, captured values
+    included (the graph's topological order, which the shape engine has made, is the
+    file order: ``analyzer.graph.core.Graph.topological_order`` returns the file order
+    exactly when every producer, of an input or of a value a body captures, comes first)."""
+    from itertools import islice
+    from operator import is_
+
+    graph = model.graph
+    walk = graph.all_ops()  # graph by graph, each in file order
+    for path, sub in graph.subgraphs.items():
+        n = len(sub.op_keys) if sub is not None else 0
+        if not n:
+            continue
+        try:
+            order = graph.topological_order(path)
+        except Exception:
+            return False  # a cycle: let the walk over the inputs tell
+        if len(order) != n or not all(map(is_, order, islice(walk, n))):
+            return False
+    return True

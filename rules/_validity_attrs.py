@@ -20,7 +20,7 @@ MAX_LIST_IN_MESSAGE = 8
 # Shape/type sources that analysis proved or the file states for a graph input or an
 # initializer; "value_info" (a declaration of a computed value) and "unknown" are not
 # trusted: a wrong declaration is SH001's business, not a reason to call a node invalid.
-_TRUSTED_SOURCES = frozenset({"inferred", "onnx", "input", "initializer"})
+TRUSTED_SOURCES = _TRUSTED_SOURCES = frozenset({"inferred", "onnx", "input", "initializer"})
 
 
 def text(s) -> str:
@@ -99,18 +99,14 @@ def in_function(op) -> bool:
 
 def nodes_with_schema(model):
     """``(op, schema view or None, opset)`` for every node of every graph (main,
-    If/Loop/Scan bodies at any depth, model-local functions)."""
-    from analyzer.analyses.schema import node_opset, op_schema
+    If/Loop/Scan bodies at any depth, model-local functions), in ``graph.all_ops()``
+    order.  Rules that can decide per kind of node read ``_validity.op_groups``."""
+    from rules._validity import op_group_index
 
-    # (graph, domain, op_type) -> (schema, opset): four rules walk every node through here
-    memo = model.graph.memo.setdefault("validity:nodes_with_schema", {})
+    index = op_group_index(model)
     for op in model.graph.all_ops():
-        key = (op.graph, op.domain, op.op_type)
-        got = memo.get(key)
-        if got is None:
-            opset = node_opset(model, op)
-            got = memo[key] = (op_schema(op.domain, op.op_type, opset), opset)
-        yield op, got[0], got[1]
+        g = index[(op.graph, op.domain, op.op_type)]
+        yield op, g.schema, g.opset
 
 
 def trusted(info) -> bool:
@@ -196,7 +192,6 @@ def located_tensors(model, sparse=False):
     ``(SparseTensorProto, TensorLocation of its values)`` for sparse initializers and
     sparse attributes instead."""
     from analyzer.io.load import text
-    from analyzer.io.proto import AttributeProto
 
     g = model.graph
     lazy = getattr(model.loaded, "lazy", None) or {}
@@ -216,11 +211,25 @@ def located_tensors(model, sparse=False):
         if fn is not None and sub.parent is None:
             for a in fn.attribute_proto:
                 yield from _attr_tensors(a, path, None, sparse, "function attribute default")
-    for op in g.all_ops():
-        for a in op.proto.attribute:
-            t = a.type
-            if t in (AttributeProto.TENSOR, AttributeProto.TENSORS, AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS) or a.HasField("t") or a.HasField("sparse_tensor") or a.tensors or a.sparse_tensors:
-                yield from _attr_tensors(a, op.graph, op, sparse, "tensor attribute")
+    for op, a in _tensor_attributes(model):
+        yield from _attr_tensors(a, op.graph, op, sparse, "tensor attribute")
+
+
+def _tensor_attributes(model) -> list:
+    """``[(op, AttributeProto)]`` of the attributes that hold (or say they hold) a tensor or
+    sparse tensor, in walk order; made once per model (MV024 and MV025 ask three times)."""
+    from analyzer.io.proto import AttributeProto
+    from rules._validity import attributed_ops
+
+    memo = model.graph.memo
+    got = memo.get("validity:tensor_attributes")
+    if got is None:
+        kinds = (AttributeProto.TENSOR, AttributeProto.TENSORS, AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS)
+        got = memo["validity:tensor_attributes"] = [
+            (op, a) for op in attributed_ops(model) for a in op.proto.attribute
+            if a.type in kinds or a.HasField("t") or a.HasField("sparse_tensor") or a.tensors or a.sparse_tensors
+        ]
+    return got
 
 
 def _attr_tensors(a, path, op, sparse, what):

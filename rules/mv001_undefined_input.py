@@ -39,24 +39,13 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import finding, shown, where
+    from rules._validity import finding, has_missing_values, input_reads, shown, where
 
     rule = sys.modules[__name__]
-    graph = model.graph
-    nodes = graph.nx._node
-    first: dict = {}  # value key -> [first reader, readers]
-    for op in graph.all_ops():
-        for vkey in op.inputs:
-            if vkey is None:
-                continue
-            attrs = nodes.get(vkey)
-            if attrs is None or attrs.get("role") != "missing":
-                continue
-            seen = first.get(vkey)
-            if seen is None:
-                first[vkey] = [op, 1]
-            else:
-                seen[1] += 1
+    if not has_missing_values(model):
+        return  # the common case, without walking every input
+    # value key -> [first reader, readers], from the walk over every input that MV005 shares
+    first = input_reads(model).missing
     for vkey, (op, readers) in first.items():
         name = vkey[2]
         more = f" (and {readers - 1} more node(s))" if readers > 1 else ""

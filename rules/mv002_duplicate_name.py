@@ -69,8 +69,15 @@ def check(model, options=None):
                     "main graph and refuses the model when it is in a subgraph or sparse)",
                     {"kind": "initializer", "name": name, "count": n},
                 )
+    # A node whose name an earlier node of its graph has gets the id <op_type>#<index>
+    # (analyzer.graph.core), so a graph where every named node's id holds no "#" has no
+    # repeated name: only graphs with such a node are counted name by name.
+    suspect = set()
+    for op in graph.all_ops():
+        if "#" in op.id and op.proto.name:
+            suspect.add(op.graph)
     for path, sub in graph.subgraphs.items():
-        if sub is None:
+        if sub is None or path not in suspect:
             continue
         first: dict = {}
         second: dict = {}

@@ -42,9 +42,11 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import finding, shown, where
+    from rules._validity import finding, graphs_in_file_order, input_reads, shown, where
 
     rule = sys.modules[__name__]
+    if graphs_in_file_order(model):
+        return  # the common case, without walking every input
     graph = model.graph
     subs = graph.subgraphs
     holder_memo: dict = {}
@@ -66,33 +68,29 @@ def check(model, options=None):
         return holder_memo[key]
 
     reported = set()
-    for op in graph.all_ops():
-        for vkey in op.inputs:
-            if vkey is None:
-                continue
-            prod = graph.producer(vkey)
-            if prod is None:
-                continue
-            if vkey[1] == op.graph:
-                hold = None
-                late = prod.index >= op.index
-            else:
-                hold = holder(op.graph, vkey[1])
-                late = hold is not None and prod.index >= hold.index
-            if not late or (op.graph, vkey) in reported:
-                continue
-            reported.add((op.graph, vkey))
-            name = vkey[2]
-            details = {
-                "tensor": name,
-                "producer": {"node": prod.id, "op_type": prod.op_type, "index": prod.index, "graph": prod.graph},
-                "holder": None if hold is None else {"node": hold.id, "op_type": hold.op_type, "index": hold.index},
-            }
-            if hold is None:
-                msg = (f"node {shown(op.id)} (index {op.index}){where(op.graph)} reads {shown(name)}, which node "
-                       f"{shown(prod.id)} computes later (index {prod.index}): nodes must be in topological order")
-            else:
-                msg = (f"node {shown(op.id)}{where(op.graph)} reads {shown(name)} of graph {shown(vkey[1])}, computed by "
-                       f"{shown(prod.id)} (index {prod.index}) after the {hold.op_type} {shown(hold.id)} (index "
-                       f"{hold.index}) that holds this body: nodes must be in topological order")
-            yield finding(rule, op=op, details=details, message=msg)
+    # the reads of a value computed at or after the reader in its graph, or in an enclosing
+    # graph, from the walk over every input that MV001 shares
+    for op, vkey, prod in input_reads(model).late:
+        if vkey[1] == op.graph:
+            hold = None
+            late = prod.index >= op.index
+        else:
+            hold = holder(op.graph, vkey[1])
+            late = hold is not None and prod.index >= hold.index
+        if not late or (op.graph, vkey) in reported:
+            continue
+        reported.add((op.graph, vkey))
+        name = vkey[2]
+        details = {
+            "tensor": name,
+            "producer": {"node": prod.id, "op_type": prod.op_type, "index": prod.index, "graph": prod.graph},
+            "holder": None if hold is None else {"node": hold.id, "op_type": hold.op_type, "index": hold.index},
+        }
+        if hold is None:
+            msg = (f"node {shown(op.id)} (index {op.index}){where(op.graph)} reads {shown(name)}, which node "
+                   f"{shown(prod.id)} computes later (index {prod.index}): nodes must be in topological order")
+        else:
+            msg = (f"node {shown(op.id)}{where(op.graph)} reads {shown(name)} of graph {shown(vkey[1])}, computed by "
+                   f"{shown(prod.id)} (index {prod.index}) after the {hold.op_type} {shown(hold.id)} (index "
+                   f"{hold.index}) that holds this body: nodes must be in topological order")
+        yield finding(rule, op=op, details=details, message=msg)

@@ -50,11 +50,12 @@ def check(model, options=None):
 
     from analyzer.io.load import text
     from rules._validity import (
-        ONNX_DOMAINS, finding, function_of_path, known_max_version, normalize_domain, shown, where,
+        ONNX_DOMAINS, finding, function_of_path, graph_rank, known_max_version, normalize_domain, op_groups, shown, where,
     )
 
     rule = sys.modules[__name__]
     graph = model.graph
+    rank = graph_rank(model)
     scopes = [("model", "main", model.model.opset_import)]
     for path, sub in graph.subgraphs.items():
         if sub is not None and sub.function is not None:
@@ -82,7 +83,11 @@ def check(model, options=None):
     model_domains = {normalize_domain(o.domain) for o in model.model.opset_import}
     fn_domains: dict = {}
     reported = set()
-    for op in graph.all_ops():
+    # one node per (graph, domain, op_type) stands for its kind: the first in walk order,
+    # and only the first node of a scope and domain is reported
+    firsts = [g.ops[0] for g in op_groups(model) if g.ops]
+    firsts.sort(key=lambda op: (rank.get(op.graph, -1), op.index))
+    for op in firsts:
         fn = function_of_path(model, op.graph)
         if fn is None:
             domains, scope = model_domains, "model"

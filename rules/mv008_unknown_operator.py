@@ -55,25 +55,27 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import ONNX_DOMAINS, finding, has_op, known_max_version, opsets_for_path, schema_at, shown, where
+    from rules._validity import ONNX_DOMAINS, finding, has_op, in_walk_order, known_max_version, op_groups, schema_at, shown, where
 
     rule = sys.modules[__name__]
-    graph = model.graph
     first_since: dict = {}
-    for op in graph.all_ops():
-        domain = op.domain
-        if domain not in ONNX_DOMAINS:
-            continue
-        version = opsets_for_path(model, op.graph).get(domain)
+    found = []
+    # every node of one (graph, domain, op_type) gets the same verdict: decided once per group
+    for grp in op_groups(model):
+        domain = grp.domain
+        if domain not in ONNX_DOMAINS or grp.onnx_schema is not None:
+            continue  # outside onnx's domains, or onnx knows the operator at this opset
+        version = grp.version
         newest = known_max_version(domain)
         if version is None or version < 1 or (newest is not None and version > newest):
             continue  # MV006's
-        op_type = op.op_type
+        op_type = grp.op_type
         in_domain = "the default domain" if domain == "" else f"domain {shown(domain)}"
         if not has_op(op_type, domain):
-            yield finding(rule, op=op, details={"kind": "unknown", "domain": domain, "opset": version, "since": None},
-                          message=f"node {shown(op.id)}{where(op.graph)}: {in_domain} has no operator {shown(op_type)}: "
-                          "onnxruntime and onnx.checker refuse the model")
+            for op in grp.ops:
+                found.append(finding(rule, op=op, details={"kind": "unknown", "domain": domain, "opset": version, "since": None},
+                                     message=f"node {shown(op.id)}{where(op.graph)}: {in_domain} has no operator {shown(op_type)}: "
+                                     "onnxruntime and onnx.checker refuse the model"))
             continue
         if schema_at(op_type, domain, version) is None:
             key = (op_type, domain)
@@ -86,6 +88,8 @@ def check(model, options=None):
                 first_since[key] = since
             since = first_since[key]
             later = f" (it is defined from opset {since})" if since else ""
-            yield finding(rule, op=op, details={"kind": "not-yet", "domain": domain, "opset": version, "since": since},
-                          message=f"node {shown(op.id)}{where(op.graph)}: operator {shown(op_type)} does not exist at "
-                          f"opset {version} of {in_domain}{later}: onnxruntime and onnx.checker refuse the model")
+            for op in grp.ops:
+                found.append(finding(rule, op=op, details={"kind": "not-yet", "domain": domain, "opset": version, "since": since},
+                                     message=f"node {shown(op.id)}{where(op.graph)}: operator {shown(op_type)} does not exist at "
+                                     f"opset {version} of {in_domain}{later}: onnxruntime and onnx.checker refuse the model"))
+    yield from in_walk_order(model, found)

@@ -38,11 +38,11 @@ def check(model, options=None):
     import sys
 
     from analyzer.io.load import text
-    from rules._validity import finding, function_of_path, shown, where
+    from rules._validity import attributed_ops, finding, function_of_path, shown, where
 
     rule = sys.modules[__name__]
     in_fn: dict = {}
-    for op in model.graph.all_ops():
+    for op in attributed_ops(model):  # a node without attributes has no reference
         if op.graph not in in_fn:
             in_fn[op.graph] = function_of_path(model, op.graph) is not None
         if in_fn[op.graph]:

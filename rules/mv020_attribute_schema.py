@@ -74,67 +74,86 @@ def check(model, options=None):
     from analyzer.analyses.schema import ATTR_TYPE_NAMES
     from analyzer.io.load import shown, text
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    for op, schema, opset in va.nodes_with_schema(model):
-        in_fn = va.in_function(op)
-        seen = set()
-        for a in op.proto.attribute:
-            name = text(a.name)
-            shown_name = shown(name)
-            base = {"attribute": name, "opset": opset}
-            if not name:
-                yield va.node_finding(rule, op, "an attribute has an empty name", {**base, "problem": "empty-name"})
-                continue
-            if name in seen:
-                yield va.node_finding(rule, op, f"attribute {shown_name} appears more than once (the IR requires unique attribute names)", {**base, "problem": "duplicate"})
-                continue
-            seen.add(name)
-            fields = value_fields(a)
-            if len(fields) > 1:
+    found = []
+    # A node without attributes can only miss a required one: only the kinds of node
+    # whose schema requires one are walked whole; of the others, the nodes with attributes.
+    whole = set()
+    for grp in v.op_groups(model):
+        schema = grp.schema
+        if schema is not None and any(required for _, required in schema.attributes.values()):
+            whole.add(id(grp))
+            for op in grp.ops:
+                found.extend(_check_node(rule, va, op, schema, grp.opset, ATTR_TYPE_NAMES, shown, text))
+    index = v.op_group_index(model)
+    for op in v.attributed_ops(model):
+        grp = index[(op.graph, op.domain, op.op_type)]
+        if id(grp) not in whole:
+            found.extend(_check_node(rule, va, op, grp.schema, grp.opset, ATTR_TYPE_NAMES, shown, text))
+    yield from v.in_walk_order(model, found)
+
+
+def _check_node(rule, va, op, schema, opset, ATTR_TYPE_NAMES, shown, text):
+    in_fn = va.in_function(op)
+    seen = set()
+    for a in op.proto.attribute:
+        name = text(a.name)
+        shown_name = shown(name)
+        base = {"attribute": name, "opset": opset}
+        if not name:
+            yield va.node_finding(rule, op, "an attribute has an empty name", {**base, "problem": "empty-name"})
+            continue
+        if name in seen:
+            yield va.node_finding(rule, op, f"attribute {shown_name} appears more than once (the IR requires unique attribute names)", {**base, "problem": "duplicate"})
+            continue
+        seen.add(name)
+        fields = value_fields(a)
+        if len(fields) > 1:
+            yield va.node_finding(
+                rule, op, f"attribute {shown_name} has {len(fields)} value fields set ({', '.join(f for f, _ in fields)}); an attribute holds exactly one value",
+                {**base, "problem": "several-values", "fields": [f for f, _ in fields]},
+            )
+            continue
+        if fields and a.HasField("type") and a.type != fields[0][1]:
+            yield va.node_finding(
+                rule, op,
+                f"attribute {shown_name} is declared {ATTR_TYPE_NAMES.get(a.type, a.type)} but its value is in field {fields[0][0]} ({ATTR_TYPE_NAMES[fields[0][1]]})",
+                {**base, "problem": "type-field-mismatch", "declared_type": ATTR_TYPE_NAMES.get(a.type, int(a.type)), "field": fields[0][0]},
+            )
+            continue
+        if a.ref_attr_name:
+            if in_fn and fields:
                 yield va.node_finding(
-                    rule, op, f"attribute {shown_name} has {len(fields)} value fields set ({', '.join(f for f, _ in fields)}); an attribute holds exactly one value",
-                    {**base, "problem": "several-values", "fields": [f for f, _ in fields]},
+                    rule, op, f"attribute {shown_name} refers to the caller's attribute {shown(text(a.ref_attr_name))} and also has a value of its own",
+                    {**base, "problem": "ref-with-value"},
                 )
-                continue
-            if fields and a.HasField("type") and a.type != fields[0][1]:
-                yield va.node_finding(
-                    rule, op,
-                    f"attribute {shown_name} is declared {ATTR_TYPE_NAMES.get(a.type, a.type)} but its value is in field {fields[0][0]} ({ATTR_TYPE_NAMES[fields[0][1]]})",
-                    {**base, "problem": "type-field-mismatch", "declared_type": ATTR_TYPE_NAMES.get(a.type, int(a.type)), "field": fields[0][0]},
-                )
-                continue
-            if a.ref_attr_name:
-                if in_fn and fields:
-                    yield va.node_finding(
-                        rule, op, f"attribute {shown_name} refers to the caller's attribute {shown(text(a.ref_attr_name))} and also has a value of its own",
-                        {**base, "problem": "ref-with-value"},
-                    )
-                continue  # a reference outside a function: the structure rules' business
-            if schema is None:
-                continue
-            spec = schema.attributes.get(name)
-            if spec is None:
-                if name.startswith("__"):
-                    continue  # onnx's internal attributes
-                yield va.node_finding(
-                    rule, op, f"attribute {shown_name} is not defined by {op.op_type}-{schema.since_version} (opset {opset})",
-                    {**base, "problem": "unknown", "known_attributes": sorted(schema.attributes)},
-                )
-                continue
-            actual = a.type if a.HasField("type") and a.type else (fields[0][1] if fields else 0)
-            if actual and actual != spec[0]:
-                yield va.node_finding(
-                    rule, op,
-                    f"attribute {shown_name} is {ATTR_TYPE_NAMES.get(actual, actual)}, {op.op_type}-{schema.since_version} defines it as {ATTR_TYPE_NAMES.get(spec[0], spec[0])}",
-                    {**base, "problem": "wrong-type", "expected_type": ATTR_TYPE_NAMES.get(spec[0]), "actual_type": ATTR_TYPE_NAMES.get(actual, int(actual))},
-                )
+            continue  # a reference outside a function: the structure rules' business
         if schema is None:
             continue
-        for name, (atype, required) in schema.attributes.items():
-            if required and name not in seen:
-                yield va.node_finding(
-                    rule, op, f"required attribute {shown(name)} ({ATTR_TYPE_NAMES.get(atype, atype)}) is missing ({op.op_type}-{schema.since_version})",
-                    {"attribute": name, "opset": opset, "problem": "missing-required", "expected_type": ATTR_TYPE_NAMES.get(atype)},
-                )
+        spec = schema.attributes.get(name)
+        if spec is None:
+            if name.startswith("__"):
+                continue  # onnx's internal attributes
+            yield va.node_finding(
+                rule, op, f"attribute {shown_name} is not defined by {op.op_type}-{schema.since_version} (opset {opset})",
+                {**base, "problem": "unknown", "known_attributes": sorted(schema.attributes)},
+            )
+            continue
+        actual = a.type if a.HasField("type") and a.type else (fields[0][1] if fields else 0)
+        if actual and actual != spec[0]:
+            yield va.node_finding(
+                rule, op,
+                f"attribute {shown_name} is {ATTR_TYPE_NAMES.get(actual, actual)}, {op.op_type}-{schema.since_version} defines it as {ATTR_TYPE_NAMES.get(spec[0], spec[0])}",
+                {**base, "problem": "wrong-type", "expected_type": ATTR_TYPE_NAMES.get(spec[0]), "actual_type": ATTR_TYPE_NAMES.get(actual, int(actual))},
+            )
+    if schema is None:
+        return
+    for name, (atype, required) in schema.attributes.items():
+        if required and name not in seen:
+            yield va.node_finding(
+                rule, op, f"required attribute {shown(name)} ({ATTR_TYPE_NAMES.get(atype, atype)}) is missing ({op.op_type}-{schema.since_version})",
+                {"attribute": name, "opset": opset, "problem": "missing-required", "expected_type": ATTR_TYPE_NAMES.get(atype)},
+            )

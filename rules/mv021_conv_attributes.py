@@ -73,16 +73,20 @@ _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 def check(model, options=None):
     import sys
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    for op in model.graph.all_ops():
-        if op.domain != "" or op.op_type not in _OPS:
+    found = []
+    for grp in v.op_groups(model):  # only the kinds of node checked here are visited
+        if grp.domain != "" or grp.op_type not in _OPS:
             continue
-        try:
-            yield from _check_op(rule, va, model, op)
-        except Exception:  # a malformed node must not stop the other checks
-            continue
+        for op in grp.ops:
+            try:
+                found.extend(_check_op(rule, va, model, op))  # what came before a failure is kept
+            except Exception:  # a malformed node must not stop the other checks
+                continue
+    yield from v.in_walk_order(model, found)
 
 
 def _check_op(rule, va, model, op):

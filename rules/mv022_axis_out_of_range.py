@@ -64,18 +64,23 @@ _AXIS_RANK = {
 def check(model, options=None):
     import sys
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    # the op types _check_op looks at; any other node is passed without reading its input
+    # the op types _check_op looks at; the nodes of any other kind are not visited
     handled = set(_AXIS_RANK) | set(_REDUCE) | {"Flatten", "CumSum", "Transpose", "Squeeze", "Unsqueeze", "Slice"}
-    for op, schema, opset in va.nodes_with_schema(model):
-        if op.op_type not in handled or op.domain != "" or va.in_function(op) or opset is None:
+    found = []
+    for grp in v.op_groups(model):
+        if grp.op_type not in handled or grp.domain != "" or grp.graph.startswith("function:") or grp.opset is None:
             continue
-        try:
-            yield from _check_op(rule, va, model, op, opset)
-        except Exception:
-            continue
+        opset = grp.opset
+        for op in grp.ops:
+            try:
+                found.extend(_check_op(rule, va, model, op, opset))  # what came before a failure is kept
+            except Exception:
+                continue
+    yield from v.in_walk_order(model, found)
 
 
 def _attr_int(op, name):

@@ -73,30 +73,50 @@ def check(model, options=None):
 
     from analyzer.io.load import shown
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    # What decides a node's findings: its schema and the dtype known for each input.
-    # Nodes alike in both that gave no finding are not checked again (a million-node
-    # graph holds a handful of such signatures).
-    clean: set = set()
-    input_info = va.input_info
-    for op, schema, opset in va.nodes_with_schema(model):
-        if schema is None or va.in_function(op):
-            continue
-        sig = [id(schema)]
-        for i, key in enumerate(op.inputs):
-            info = None if key is None else input_info(model, op, i)
-            sig.append(None if info is None else info.dtype)
-        sig = tuple(sig)
-        if sig in clean:
-            continue
-        found = False
-        for f in _check_op(rule, model, op, schema, opset, va, shown):
-            found = True
-            yield f
-        if not found:
-            clean.add(sig)
+    # What decides a node's findings: its schema (its group's) and the dtype known for each
+    # input.  Nodes of a group alike in dtypes that gave no finding are not checked again
+    # (a million-node graph holds a handful of such signatures).
+    info = model.info
+    trusted = va.TRUSTED_SOURCES
+    found = []
+    for grp in v.op_groups(model):
+        schema = grp.schema
+        if schema is None or not schema.inputs or grp.graph.startswith("function:"):
+            continue  # no schema, no formal input to check, or types that depend on the call
+        opset = grp.opset
+        clean: set = set()
+        for op in grp.ops:
+            ins = op.inputs
+            sig = None
+            if None not in ins:
+                try:  # input_info for each input, inlined: this runs once per input of the model
+                    if len(ins) == 2:
+                        a, b = map(info, ins)
+                        sig = (a.dtype if a.source in trusted else None, b.dtype if b.source in trusted else None)
+                    elif len(ins) == 1:
+                        a = info(ins[0])
+                        sig = (a.dtype if a.source in trusted else None,)
+                    else:
+                        sig = tuple([i.dtype if i.source in trusted else None for i in map(info, ins)])
+                except Exception:
+                    sig = None
+            if sig is None:
+                sig = []
+                for i, key in enumerate(ins):
+                    got = None if key is None else va.input_info(model, op, i)
+                    sig.append(None if got is None else got.dtype)
+                sig = tuple(sig)
+            if sig in clean:
+                continue
+            before = len(found)
+            found.extend(_check_op(rule, model, op, schema, opset, va, shown))
+            if len(found) == before:
+                clean.add(sig)
+    yield from v.in_walk_order(model, found)
 
 
 def _check_op(rule, model, op, schema, opset, va, shown):

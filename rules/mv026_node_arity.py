@@ -39,34 +39,44 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    for op, schema, opset in va.nodes_with_schema(model):
+    found = []
+    for grp in v.op_groups(model):
+        schema = grp.schema
         if schema is None:
             continue
-        ins, outs = op.inputs, op.outputs  # as written, None where the name is empty
-        if (schema.min_input <= len(ins) <= schema.max_input and schema.min_output <= len(outs) <= schema.max_output
-                and None not in ins and None not in outs):
-            continue  # the common case, without reading the proto
-        for kind, names, lo, hi, params in (
-            ("input", ins, schema.min_input, schema.max_input, schema.inputs),
-            ("output", outs, schema.min_output, schema.max_output, schema.outputs),
-        ):
-            n = len(names)
-            if not lo <= n <= hi:
-                rng = f"{lo}" if lo == hi else f"{lo} to {hi if hi < 2**31 - 1 else 'any number'}"
-                yield va.node_finding(
-                    rule, op, f"{n} {kind}s; {op.op_type}-{schema.since_version} takes {rng}",
-                    {"problem": kind + "s", "count": n, "range": [lo, hi], "opset": opset},
-                )
+        lo_in, hi_in, lo_out, hi_out = schema.min_input, schema.max_input, schema.min_output, schema.max_output
+        for op in grp.ops:
+            ins, outs = op.inputs, op.outputs  # as written, None where the name is empty
+            if lo_in <= len(ins) <= hi_in and lo_out <= len(outs) <= hi_out and None not in ins and None not in outs:
+                continue  # the common case, without reading the proto
+            found.extend(_check_node(rule, va, op, schema, grp.opset))
+    yield from v.in_walk_order(model, found)
+
+
+def _check_node(rule, va, op, schema, opset):
+    ins, outs = op.inputs, op.outputs
+    for kind, names, lo, hi, params in (
+        ("input", ins, schema.min_input, schema.max_input, schema.inputs),
+        ("output", outs, schema.min_output, schema.max_output, schema.outputs),
+    ):
+        n = len(names)
+        if not lo <= n <= hi:
+            rng = f"{lo}" if lo == hi else f"{lo} to {hi if hi < 2**31 - 1 else 'any number'}"
+            yield va.node_finding(
+                rule, op, f"{n} {kind}s; {op.op_type}-{schema.since_version} takes {rng}",
+                {"problem": kind + "s", "count": n, "range": [lo, hi], "opset": opset},
+            )
+            continue
+        for i, name in enumerate(names):
+            if name is not None:
                 continue
-            for i, name in enumerate(names):
-                if name is not None:
-                    continue
-                p = params[i] if i < len(params) else (params[-1] if params and params[-1].option == "variadic" else None)
-                if p is not None and p.option == "single":
-                    yield va.node_finding(
-                        rule, op, f"{kind} {i} ({p.name}) is required but left empty",
-                        {"problem": f"empty-required-{kind}", "index": i, "parameter": p.name, "opset": opset},
-                    )
+            p = params[i] if i < len(params) else (params[-1] if params and params[-1].option == "variadic" else None)
+            if p is not None and p.option == "single":
+                yield va.node_finding(
+                    rule, op, f"{kind} {i} ({p.name}) is required but left empty",
+                    {"problem": f"empty-required-{kind}", "index": i, "parameter": p.name, "opset": opset},
+                )

@@ -47,21 +47,25 @@ _SIZE_INPUTS = {"Expand": 1, "ConstantOfShape": 0, "Tile": 1}
 def check(model, options=None):
     import sys
 
+    from rules import _validity as v
     from rules import _validity_attrs as va
 
     rule = sys.modules[__name__]
-    for op in model.graph.all_ops():
-        if op.domain != "":
+    found = []
+    for grp in v.op_groups(model):  # only the kinds of node checked here are visited
+        if grp.domain != "" or (grp.op_type not in _SIZE_INPUTS and grp.op_type not in ("Reshape", "Scan")):
             continue
-        try:
-            if op.op_type == "Reshape":
-                yield from _reshape(model, rule, va, op)
-            elif op.op_type in _SIZE_INPUTS:
-                yield from _sizes(model, rule, va, op, _SIZE_INPUTS[op.op_type])
-            elif op.op_type == "Scan":
-                yield from _scan(rule, va, op)
-        except Exception:  # noqa: BLE001, S112 - one odd node must not stop the rule
-            continue
+        for op in grp.ops:
+            try:
+                if op.op_type == "Reshape":
+                    found.extend(_reshape(model, rule, va, op))
+                elif op.op_type in _SIZE_INPUTS:
+                    found.extend(_sizes(model, rule, va, op, _SIZE_INPUTS[op.op_type]))
+                elif op.op_type == "Scan":
+                    found.extend(_scan(rule, va, op))
+            except Exception:  # noqa: BLE001, S112 - one odd node must not stop the rule
+                continue
+    yield from v.in_walk_order(model, found)
 
 
 def _product(values):

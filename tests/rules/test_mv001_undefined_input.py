@@ -99,3 +99,14 @@ def test_no_validity_finding_on_valid_models():
         if fr.findings:
             bad[f] = [x.message for x in fr.findings][:3]
     assert bad == {}
+
+
+def test_missing_value_shortcut():
+    """MV001 walks the inputs only when some value is one nothing defines."""
+    import analyzer
+    from rules._validity import has_missing_values
+    from tests.rules._invalid_models import CASES
+
+    for name in ("undefined-input", "undefined-input-in-if", "undefined-input-in-function"):
+        assert has_missing_values(analyzer.analyze(CASES[name][0]())), name
+    assert not has_missing_values(analyzer.analyze(CASES["unsorted-main"][0]()))

@@ -23,3 +23,18 @@ def test_body_reading_a_later_outer_value_names_the_holder():
     found = assert_reported("body-reads-later-outer-value")  # once in each branch
     assert sorted(f.graph for f in found) == ["main/if.else_branch", "main/if.then_branch"]
     assert all(f.details["holder"]["node"] == "if" and f.details["tensor"] == "t" for f in found)
+
+
+def test_file_order_shortcut_holds_only_for_sorted_models():
+    """MV005 skips the walk over every input when each graph's topological order is its file
+    order; each unsorted case (main, body, function, a body reading a later outer value)
+    must fail that test, and the valid models pass it."""
+    import analyzer
+    from rules._validity import graphs_in_file_order
+    from tests.rules._invalid_models import CASES, VALID
+
+    for name, (build, code, _) in CASES.items():
+        if code == CODE:
+            assert not graphs_in_file_order(analyzer.analyze(build())), name
+    sorted_ok = [name for name, build in VALID.items() if graphs_in_file_order(analyzer.analyze(build()))]
+    assert sorted_ok  # the shortcut is taken on valid models

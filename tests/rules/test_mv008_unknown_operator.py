@@ -37,3 +37,44 @@ def test_runtime_and_custom_domains_are_not_reported():
                   opsets=[helper.make_opsetid(domain, 1)])
         assert not checker_rejects(m) and ort_refuses(m)
         assert [f for f in lint(m, ["MV"]).findings if f.rule.startswith("MV0")] == []
+
+
+def test_findings_of_several_kinds_come_in_node_order():
+    """The rule decides once per (graph, domain, op_type) group; its findings still come in
+    the order of the nodes (across kinds and graphs), as a node-by-node walk gives them."""
+    from onnx import helper
+
+    import analyzer
+    import rules.mv008_unknown_operator as rule
+    from tests.rules._invalid_models import if_model
+
+    body = [helper.make_node("Bar", ["x"], ["t"], name="b1"), helper.make_node("Foo", ["t"], ["u"], name="b2")]
+    m = if_model(body, [helper.make_tensor_value_info("u", 1, [2])],
+                 before=[helper.make_node("Foo", ["x"], ["p"], name="m1")],
+                 after=[helper.make_node("Bar", ["p"], ["q"], name="m3"), helper.make_node("Foo", ["q"], ["r"], name="m4")])
+    found = list(rule.check(analyzer.analyze(m)))
+    walk = [(op.graph, op.id) for op in analyzer.analyze(m).graph.all_ops() if op.op_type in ("Foo", "Bar")]
+    assert [(f.graph, f.node) for f in found] == walk
+    assert [n for _, n in walk] == ["m1", "m3", "m4", "b1", "b2", "b1", "b2"]
+
+
+def test_op_groups_partition_the_walk():
+    """Every node is in exactly one group, which holds its graph, domain, op type, and the
+    schema and opset a per-node lookup gives."""
+    import analyzer
+    from analyzer.analyses.schema import node_opset, op_schema
+    from rules import _validity as v
+    from tests.rules._invalid_models import CASES
+
+    for name in ("undefined-input-in-if", "unsorted-in-function", "op-before-its-opset"):
+        am = analyzer.analyze(CASES[name][0]())
+        groups = v.op_groups(am)
+        assert v.op_groups(am) is groups  # made once per model
+        walk = list(am.graph.all_ops())
+        assert sorted(op.key for g in groups for op in g.ops) == sorted(op.key for op in walk)
+        for g in groups:
+            assert [op.key for op in g.ops] == [op.key for op in walk if (op.graph, op.domain, op.op_type) == (g.graph, g.domain, g.op_type)]
+            assert g.opset == node_opset(am, g.ops[0])
+            fresh = op_schema(g.domain, g.op_type, g.opset)
+            assert (g.schema is None) == (fresh is None)
+        assert [op.key for op in v.ops_in_walk_order(am, groups)] == [op.key for op in walk]
