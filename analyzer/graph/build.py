@@ -12,7 +12,7 @@ between) together with the subgraphs the nodes hold, and its outputs and value_i
 from __future__ import annotations
 
 from collections import deque
-from itertools import chain
+from itertools import chain, repeat
 
 import networkx as nx
 
@@ -208,8 +208,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         _declare_graph_inputs(s, proto)
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
-    op_nodes, op_succ, graph_attrs = _declare_nodes(s, nodes)
-    _add_ops(s, op_nodes, op_succ)
+    op_nodes, op_node_attrs, op_succ, graph_attrs = _declare_nodes(s, nodes)
+    _add_ops(s, op_nodes, op_node_attrs, op_succ)
     _wire_inputs(s, op_nodes, graph_attrs, pending)
     _add_outputs(s, out_names)
     if fn is None:
@@ -264,8 +264,8 @@ def _declare_graph_inputs(s: _Scope, proto) -> None:
 def _declare_nodes(s: _Scope, nodes):
     """First pass: an OpNode per node and every node output declared (with its producer
     edge when filling directly), so that names resolve regardless of order.  Returns the
-    ops, their successor adjacencies (direct fill) and, by node index, their GRAPH/GRAPHS
-    attributes."""
+    ops, their node attribute dicts (shared by op type), their successor adjacencies
+    (direct fill) and, by node index, their GRAPH/GRAPHS attributes."""
     g, sub, path, direct = s.g, s.sub, s.path, s.direct
     node_attrs, succ, pred, new_values, vkeys, producer = s.node_attrs, s.succ, s.pred, s.new_values, s.vkeys, s.producer
     out_attrs = s.out_attrs
@@ -275,12 +275,22 @@ def _declare_nodes(s: _Scope, nodes):
     renamed = []
     op_nodes = []
     op_succ = []  # direct fill: each op's successor adjacency, built here with its outputs
-    op_types: dict = {}  # one str object per op type, not one per node
+    # Op nodes' attribute dicts are shared, one per op type (the op's id and the rest
+    # are on its OpNode, ``graph.ops[key]``): 200 bytes fewer per op.
+    op_attrs, op_node_attrs = g._op_attrs, []
+    op_types: dict = {}  # op type -> (one str object for it, not one per node; its attribute dict)
     for index, node in enumerate(nodes):
         name, op_type, domain = node.name, node.op_type, node.domain
         if name.__class__ is not str or op_type.__class__ is not str or domain.__class__ is not str:
             name, op_type, domain = text(name), text(op_type), text(domain)
-        op_type = op_types.setdefault(op_type, op_type)
+        typed = op_types.get(op_type)
+        if typed is None:
+            attrs = op_attrs.get(op_type)
+            if attrs is None:
+                attrs = op_attrs[op_type] = {"kind": "op", "op_type": op_type}
+            typed = op_types[op_type] = (op_type, attrs)
+        op_type = typed[0]
+        op_node_attrs.append(typed[1])
         if name and name not in taken:
             nid = name
         else:
@@ -301,9 +311,9 @@ def _declare_nodes(s: _Scope, nodes):
             if not out:
                 outputs.append(None)
                 continue
-            if out in vkeys:
+            vkey = ("value", path, out)
+            if vkeys.setdefault(out, vkey) is not vkey:
                 raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
-            vkey = vkeys[out] = ("value", path, out)
             if direct:
                 attrs = out_attrs.get(pos)
                 if attrs is None:
@@ -339,29 +349,22 @@ def _declare_nodes(s: _Scope, nodes):
             f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
-    return op_nodes, op_succ, graph_attrs
+    return op_nodes, op_node_attrs, op_succ, graph_attrs
 
 
-def _add_ops(s: _Scope, op_nodes, op_succ) -> None:
+def _add_ops(s: _Scope, op_nodes, op_node_attrs, op_succ) -> None:
     """The op nodes (after this graph's values) and their output edges (direct fill: the
     successor adjacencies made with the outputs; the predecessors come with the inputs)."""
     G, node_attrs, succ, pred = s.G, s.node_attrs, s.succ, s.pred
-    # Op nodes' attribute dicts are shared, one per op type (the op's id and the rest
-    # are on its OpNode, ``graph.ops[key]``): 200 bytes fewer per op.
-    op_attrs = s.g._op_attrs
-    if s.direct:
-        for op, out_edges in zip(op_nodes, op_succ):
-            key = op.key
-            attrs = op_attrs.get(op.op_type)
-            if attrs is None:
-                attrs = op_attrs[op.op_type] = {"kind": "op", "op_type": op.op_type}
-            node_attrs[key] = attrs
-            succ[key] = out_edges
-            pred[key] = NO_NEIGHBOUR
+    keys = s.sub.op_keys  # this graph's ops, in order
+    if s.direct:  # three C-level loops rather than one in Python
+        node_attrs.update(zip(keys, op_node_attrs))
+        succ.update(zip(keys, op_succ))
+        pred.update(zip(keys, repeat(NO_NEIGHBOUR)))
     else:
         out_attrs = s.out_attrs
         _add_nodes(G, s.new_values)
-        _add_nodes(G, [(op.key, op_attrs.setdefault(op.op_type, {"kind": "op", "op_type": op.op_type})) for op in op_nodes])
+        _add_nodes(G, list(zip(keys, op_node_attrs)))
         _add_edges(G, [(op.key, vkey, out_attrs.setdefault(pos, {"kind": "output", "position": pos}))
                        for op in op_nodes for pos, vkey in enumerate(op.outputs) if vkey is not None])
 
