@@ -10,11 +10,12 @@ from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
 
 def run(args) -> int:
-    """``check``, with the cyclic garbage collector paused until the first file is
-    linted: the start-up imports (every rule, numpy, networkx, onnx's classes) create
-    hundreds of thousands of objects and no garbage, and each collection meanwhile walks
-    all of them (about a tenth of a small check's time).  ``lint_file`` pauses it for
-    each file's analysis itself; between files and for the report it runs as usual."""
+    """``check``, with the cyclic garbage collector paused until the second file (for
+    one file: to the end): the start-up imports (every rule, numpy, networkx, onnx's
+    classes) create hundreds of thousands of objects and no garbage, and each collection
+    meanwhile walks all of them (about a tenth of a small check's time).  ``lint_file``
+    pauses it for each file's analysis itself; from the second file on it runs between
+    files and for the report as usual."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -54,12 +55,18 @@ def _run(args, gc_was_enabled) -> int:
             raise UsageError(str(e)) from None
     files = discover(args.paths, settings)
     report = Report()
-    for path in files:
-        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes, config_shapes=settings.config_shapes_for(path))
+    _kept = None  # the last model (see below)
+    for i, path in enumerate(files):
+        if i == 1 and gc_was_enabled:
+            gc.enable()  # start-up is over (lint_file pauses it for each file)
+        # The last file's model is kept until the command returns: the console script
+        # then leaves without freeing it (cli.entry), which for a big graph took seconds.
+        fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes,
+                       config_shapes=settings.config_shapes_for(path), keep_model=i == len(files) - 1)  # fmt: skip
+        if i == len(files) - 1:
+            fr, _kept = fr
         cfg.apply_per_path_ignores(fr)
         report.files.append(fr)
-        if gc_was_enabled:
-            gc.enable()  # start-up is over (lint_file pauses it for each file)
     if args.write_baseline:  # every finding of today, also with --baseline (which refreshes it)
         from analyzer.linter.baseline import write_baseline
 
