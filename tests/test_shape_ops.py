@@ -580,3 +580,18 @@ def test_values_of_one_shape_and_dtype_share_one_info():
     assert info("i").dtype == INT64 and info("i") is not info("a")
     assert info("t").shape == (3, "N") and info("t") is not info("a")
     assert info("s1").sym == ["N", 3] and info("s1") is not info("s2")
+
+
+def test_equal_texts_of_different_sizes_do_not_share_an_info():
+    """A dim_param named ``a*b`` prints like the product of ``a`` and ``b`` (the two are
+    equal strings): a value of one must not take the other's info (its arithmetic differs)."""
+    nodes = [
+        helper.make_node("Flatten", ["y"], ["f"], axis=0),
+        helper.make_node("Relu", ["x"], ["r"]),
+    ]
+    model = _model(nodes, [_vi("x", [1, "a*b"]), _vi("y", ["a", "b"])], [_out("f"), _out("r")])
+    _, _, shapes = _shapes_of(model)
+    f, r = shapes.info(("value", MAIN, "f")), shapes.info(("value", MAIN, "r"))
+    assert f.shape == r.shape == (1, "a*b")
+    assert f is not r and f.shape[1].lin != r.shape[1].lin
+    assert r.shape[1] is shapes.info(("value", MAIN, "x")).shape[1]

@@ -120,12 +120,14 @@ def after_op(engine, ctx):
         if all_const and fn is not None and infos:
             _evaluate(engine, ctx, fn, [None if i is None else i.value for i in infos])
             return
-        if op.graph.startswith("function:"):
+        if out_info is None:
             return
-        if t in _MOVE_OPS and fn is not None and out_info is not None and out_info.dtype in _INT_TYPES:
-            _move_sym(engine, ctx, fn)
-        elif t in _FLOAT_OPS and out_info is not None and out_info.shape is not None and len(out_info.shape) <= 1:
-            _float_sym(engine, ctx)  # (a float size is a vector or a scalar)
+        if t in _MOVE_OPS and fn is not None and out_info.dtype in _INT_TYPES:
+            if not op.graph.startswith("function:"):
+                _move_sym(engine, ctx, fn)
+        elif t in _FLOAT_OPS and out_info.shape is not None and len(out_info.shape) <= 1:
+            if not op.graph.startswith("function:"):
+                _float_sym(engine, ctx)  # (a float size is a vector or a scalar)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
         msg = str(e).splitlines()[0][:200] if str(e) else ""
         engine.note(f"{ctx.op.graph}:{ctx.op.id} ({ctx.op.op_type}): constant evaluation failed ({type(e).__name__}: {msg})")

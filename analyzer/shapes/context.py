@@ -15,14 +15,6 @@ __all__ = ["Ctx"]
 _NO_BINDINGS = MappingProxyType({})  # attribute values of no function call (read-only, shared)
 
 
-def _same_classes(a, b) -> bool:
-    """Whether equal shapes ``a`` and ``b`` also have dims of the same classes."""
-    for x, y in zip(a, b):
-        if x.__class__ is not y.__class__:
-            return False
-    return True
-
-
 class Ctx:
     """What a shape function sees of one node.
 
@@ -133,9 +125,10 @@ class Ctx:
         if value is None and sym is None and (dtype is None or dtype.__class__ is int):
             # A shape without a value: one TensorInfo per distinct (shape, dtype), shared by
             # every value that has it (a million-node chain holds one, not a million).
-            # Equal means equal dims of the same classes (1 and True, or a symbol and a
-            # plain str of the same text, are not the same dim); an equal shape was
-            # checked against the bounds when its info was made.
+            # Equal means each dim the same object or two equal plain ints (1 and True are
+            # not the same dim, nor are two symbols of the same text: a dim_param "a*b"
+            # prints like the product a*b); an equal shape was checked against the
+            # bounds when its info was made.
             if shape is not None:
                 shape = tuple(shape)
             shared_infos = self.engine._shared
@@ -147,10 +140,14 @@ class Ctx:
                 shared = shared_infos
             if inf is not None:
                 known = inf.shape
-                if known is shape or _same_classes(known, shape):
+                if known is not shape:
+                    for x, y in zip(known, shape):  # (measured hot: inlined)
+                        if x is not y and (x.__class__ is not int or y.__class__ is not int):
+                            shared = None  # equal, not the same: this one gets its own info
+                            break
+                if shared is not None:
                     self._nodes[key]["info"] = inf
                     return
-                shared = None  # equal, not the same: this one gets its own info
         if shape is not None:
             shape = tuple(shape)
             if len(shape) > MAX_RANK:
