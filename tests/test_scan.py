@@ -92,7 +92,7 @@ def inheritance_analyzer(settings):
 
     from analyzer.linter import registry
 
-    inherited = f"discovered={registry.discover.cache_info().currsize} frozen={gc.get_freeze_count() > 0}"
+    inherited = f"discovered={registry.discover.cache_info().currsize} frozen={gc.get_freeze_count() > 0} blas={os.environ.get('OPENBLAS_NUM_THREADS')}"
 
     def analyze(display, abs_path):
         return scan_worker.error_record(display, "probe", inherited)
@@ -271,12 +271,14 @@ def test_worker_that_cannot_start_stops_the_scan(tmp_path, capsys, monkeypatch):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers come from a forkserver (Linux)")
 def test_workers_inherit_the_rule_discovery_and_a_frozen_heap(tmp_path, capsys, monkeypatch):
     """The forkserver discovers the rules once (with their plugins' entry points) and
-    freezes what it imported, so that workers start without either cost."""
+    freezes what it imported, so that workers start without either cost; it imported
+    numpy with BLAS thread pools off (started before the scan reads its configuration,
+    it must still see the scan's environment)."""
     monkeypatch.setattr(scan_worker, "DEFAULT_ANALYZE", "tests.test_scan:inheritance_analyzer")
     shutil.copy(os.path.join(SAMPLES, POSITIVE), tmp_path / "m.onnx")
     rc, out, _ = cli(capsys, "scan", tmp_path, "-q")
     (rec,) = map(json.loads, out.splitlines())
-    assert rc == 2 and rec["error"] == {"kind": "probe", "message": "discovered=1 frozen=True"}
+    assert rc == 2 and rec["error"] == {"kind": "probe", "message": f"discovered=1 frozen=True blas={os.environ['OPENBLAS_NUM_THREADS']}"}
 
 
 def test_fallback_inference_does_not_import_the_onnx_package():

@@ -113,7 +113,9 @@ def run(args) -> int:
     if not args.dask:
         from analyzer.commands.scan.pool import prestart
 
-        prestart()  # the workers' imports run meanwhile (about as long as what follows)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")  # workers analyze one file each: no BLAS thread pools
+        prestart()  # the workers' imports (numpy: the variables above) run meanwhile
     settings, rule_codes, fail_on = _settings(args)
     timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
@@ -175,8 +177,6 @@ def run(args) -> int:
             else:
                 from analyzer.commands.scan.pool import WorkerPool
 
-                for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                    os.environ.setdefault(var, "1")  # workers analyze one file each: no BLAS thread pools
                 results = WorkerPool(settings, args.jobs or default_jobs(), timeout).imap(tasks)
             for cand, rec in results:
                 emit(cand, rec)
