@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "ONNX_DOMAINS", "MAIN", "finding", "value_finding", "graph_protos", "opsets_of", "model_opsets",
-    "function_opsets", "opsets_for_path", "function_of_path", "known_max_version", "schema_at",
+    "function_opsets", "opsets_for_path", "function_of_path", "known_max_version", "beyond_known", "schema_at",
     "normalize_domain", "is_runtime_domain", "shown", "OpGroup", "op_groups", "op_group_index", "in_walk_order",
     "attributed_ops", "input_reads", "has_missing_values", "graphs_in_file_order",
 ]
@@ -131,6 +131,23 @@ def known_max_version(domain: str) -> int | None:
     """The newest opset version the installed onnx knows for an ONNX domain, else None."""
     table = _max_versions()
     return table.get(domain)
+
+
+def beyond_known(domain: str, version: int) -> bool:
+    """Whether ``version`` is newer than the newest opset onnx knows for ONNX domain
+    ``domain``.  For the default domain and ai.onnx.ml the registry's version map answers
+    when ``version`` is within it (the newest known is at least that): the whole schema
+    history (tens of ms, on every check) is read only for a version beyond it."""
+    if domain in ("", "ai.onnx.ml") and _MAX is None:
+        from analyzer.io import proto
+
+        try:
+            if version <= proto.opset_version(domain):
+                return False
+        except Exception:  # noqa: BLE001 - the full table below decides
+            pass
+    newest = known_max_version(domain)
+    return newest is not None and version > newest
 
 
 def _max_versions() -> dict:

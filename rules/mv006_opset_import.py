@@ -50,7 +50,8 @@ def check(model, options=None):
 
     from analyzer.io.load import text
     from rules._validity import (
-        ONNX_DOMAINS, finding, function_of_path, graph_rank, known_max_version, normalize_domain, op_groups, shown, where,
+        ONNX_DOMAINS, beyond_known, finding, function_of_path, graph_rank, known_max_version, normalize_domain, op_groups,
+        shown, where,
     )
 
     rule = sys.modules[__name__]
@@ -72,8 +73,8 @@ def check(model, options=None):
                               details={"kind": "invalid", "domain": domain, "version": version, "scope": scope},
                               message=f"{owner} imports {shown_domain} at version {version}: opset versions start at 1")
                 continue
-            newest = known_max_version(domain)
-            if newest is not None and version > newest:
+            if beyond_known(domain, version):
+                newest = known_max_version(domain)
                 yield finding(rule, graph=path, node=f"<opset {domain or 'ai.onnx'}>",
                               details={"kind": "too-new", "domain": domain, "version": version, "newest_known": newest,
                                        "scope": scope},

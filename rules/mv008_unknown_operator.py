@@ -55,7 +55,9 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import ONNX_DOMAINS, finding, has_op, in_walk_order, known_max_version, op_groups, schema_at, shown, where
+    from rules._validity import (
+        ONNX_DOMAINS, beyond_known, finding, has_op, in_walk_order, known_max_version, op_groups, schema_at, shown, where,
+    )
 
     rule = sys.modules[__name__]
     first_since: dict = {}
@@ -66,8 +68,7 @@ def check(model, options=None):
         if domain not in ONNX_DOMAINS or grp.onnx_schema is not None:
             continue  # outside onnx's domains, or onnx knows the operator at this opset
         version = grp.version
-        newest = known_max_version(domain)
-        if version is None or version < 1 or (newest is not None and version > newest):
+        if version is None or version < 1 or beyond_known(domain, version):
             continue  # MV006's
         op_type = grp.op_type
         in_domain = "the default domain" if domain == "" else f"domain {shown(domain)}"
@@ -80,6 +81,7 @@ def check(model, options=None):
         if schema_at(op_type, domain, version) is None:
             key = (op_type, domain)
             if key not in first_since:
+                newest = known_max_version(domain)
                 since = None
                 for v in range(1, (newest or version) + 1):
                     if schema_at(op_type, domain, v) is not None:

@@ -88,15 +88,26 @@ def _field_for(data_type):
 
 
 def _SUBBYTE_TYPES():
-    from analyzer.io.proto import TensorProto as T
+    global _SUBBYTE
+    if _SUBBYTE is None:
+        from analyzer.io.proto import TensorProto as T
 
-    return {getattr(T, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2") if hasattr(T, n)}
+        _SUBBYTE = frozenset(getattr(T, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2") if hasattr(T, n))
+    return _SUBBYTE
 
 
 def _known_types():
-    from analyzer.io.proto import TensorProto
+    """The ONNX data types the installed onnx knows (made once: asked twice per tensor)."""
+    global _KNOWN
+    if _KNOWN is None:
+        from analyzer.io.proto import TensorProto
 
-    return {int(v) for v in TensorProto.DataType.values()} - {0}
+        _KNOWN = frozenset(int(v) for v in TensorProto.DataType.values()) - {0}
+    return _KNOWN
+
+
+_SUBBYTE = None
+_KNOWN = None
 
 
 def problems(loc):
