@@ -228,3 +228,21 @@ def test_scan_orders_largest_files_first(tmp_path):
     assert [t.display for t in largest_first(tasks)] == ["b", "d", "a", "c"]
     tasks[0].identity = {"size": 1000, "mtime_ns": 0}  # discovery's stat wins over the file
     assert [t.display for t in largest_first(tasks)][0] == "a"
+
+
+def test_a_chain_holds_no_dict_and_no_node_proto_per_node():
+    """What a million-node chain's memory rests on: every adjacency of a chain is the
+    compact one-neighbour (or shared no-neighbour) mapping, its edge attribute dicts are
+    one per position, and no op keeps a NodeProto wrapper alive (read on demand)."""
+    from analyzer.graph.core import NO_NEIGHBOUR, OneNeighbour
+
+    g = build_graph(models.chain(200))
+    G = g.nx
+    adjacencies = [a for table in (G._succ, G._pred) for a in table.values()]
+    assert {type(a) for a in adjacencies} == {OneNeighbour, type(NO_NEIGHBOUR)}
+    assert [k for k, a in G._pred.items() if a is NO_NEIGHBOUR] == [("value", "main", "v0")]
+    assert [k for k, a in G._succ.items() if a is NO_NEIGHBOUR] == [("value", "main", "v200")]
+    assert len({id(d) for _, _, d in G.edges(data=True)}) == 2  # one input, one output edge dict
+    for op in g.all_ops():
+        assert not any(isinstance(getattr(op, f), onnx.NodeProto) for f in type(op).__slots__)
+        assert op.proto.name == op.id  # still there when asked
