@@ -514,3 +514,38 @@ def test_ops_read_their_proto_from_the_graph_on_demand():
         assert op.proto == container[op.index]
         assert op.name == op.proto.name and op.op_type == op.proto.op_type
     assert "_nodes" not in repr(g.ops[("op", "main", 0)])
+
+
+@pytest.mark.parametrize("build", [_diamond, _if_model, _loop_model, _cycle_model], ids=lambda f: f.__name__)
+def test_attributed_ops_are_the_ops_with_attributes_in_walk_order(build):
+    g = build_graph(build())
+    expected = [op for op in g.all_ops() if len(op.proto.attribute)]
+    assert g.attributed_ops() == expected
+    if build in (_if_model, _loop_model):
+        assert expected  # their control-flow nodes hold bodies
+
+
+def test_a_node_read_before_it_is_written_wires_the_same_edges():
+    """Edges are made in the first pass while every name read is already defined; a node
+    reading a later node's output hands that node and all after it to the second pass:
+    the adjacencies must be those of a graph written in order, edge order included."""
+    def build(order):
+        nodes = [
+            helper.make_node("Relu", ["x"], ["a"], name="a"),
+            helper.make_node("Add", ["a", "b"], ["c"], name="c"),
+            helper.make_node("Neg", ["x"], ["b"], name="b"),
+            helper.make_node("Mul", ["a", "a"], ["y"], name="y"),
+        ]
+        return build_graph(_model([nodes[i] for i in order], [_vi("x", [4])], [_vi("y", [4])]))
+
+    late, early = build([0, 1, 2, 3]), build([0, 2, 1, 3])
+    for g in (late, early):
+        G = g.nx
+        assert [(u, v, d["positions"]) for u, v, d in G.in_edges(("op", "main", 3), data=True)] == [(V("a"), ("op", "main", 3), (0, 1))]
+        assert {g.ops[k].id for k in G.succ[V("a")]} == {"c", "y"}
+    c = next(op for op in late.all_ops() if op.id == "c")
+    assert c.inputs == [V("a"), V("b")] and late.producer(V("b")).id == "b"
+    assert [op.id for op in late.topological_order()] == ["a", "b", "c", "y"]
+    # the late read hands "c" and the nodes after it to the second pass: x's readers in node order
+    assert [late.ops[k].id for k in late.nx.succ[V("x")]] == ["a", "b"]
+    assert [late.ops[k].id for k in late.nx.succ[V("a")]] == ["c", "y"]

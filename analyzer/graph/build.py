@@ -12,7 +12,8 @@ between) together with the subgraphs the nodes hold, and its outputs and value_i
 from __future__ import annotations
 
 from collections import deque
-from itertools import chain, repeat
+from itertools import chain
+from operator import attrgetter
 
 import networkx as nx
 
@@ -208,9 +209,9 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         _declare_graph_inputs(s, proto)
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
-    op_nodes, op_node_attrs, op_succ, graph_attrs = _declare_nodes(s, nodes)
-    _add_ops(s, op_nodes, op_node_attrs, op_succ)
-    _wire_inputs(s, op_nodes, graph_attrs, pending)
+    op_nodes, op_node_attrs, op_succ, op_pred, graph_attrs, deferred = _declare_nodes(s, nodes)
+    _add_ops(s, op_nodes, op_node_attrs, op_succ, op_pred)
+    _wire_inputs(s, op_nodes, deferred, graph_attrs, pending)
     _add_outputs(s, out_names)
     if fn is None:
         node_attrs = s.node_attrs
@@ -261,26 +262,42 @@ def _declare_graph_inputs(s: _Scope, proto) -> None:
         initializer_keys.append(key)
 
 
+# a node's fields in one C-level call (each read of a repeated field makes a container)
+_NODE_FIELDS = attrgetter("name", "op_type", "domain", "input", "output", "attribute")
+
+
 def _declare_nodes(s: _Scope, nodes):
     """First pass: an OpNode per node and every node output declared (with its producer
-    edge when filling directly), so that names resolve regardless of order.  Returns the
-    ops, their node attribute dicts (shared by op type), their successor adjacencies
-    (direct fill) and, by node index, their GRAPH/GRAPHS attributes."""
+    edge when filling directly), so that names resolve regardless of order.  While every
+    name a node reads is already defined in this graph (exporters write nodes in
+    topological order), its input edges are made here too, with the node in cache; from
+    the first node that reads anything else on, the second pass (:func:`_wire_inputs`)
+    makes them, so edges still enter the adjacencies in node order.  Returns the ops,
+    their node attribute dicts (shared by op type), their successor and predecessor
+    adjacencies (direct fill), by node index their GRAPH/GRAPHS attributes, and the index
+    of the first op left to the second pass."""
     g, sub, path, direct = s.g, s.sub, s.path, s.direct
     node_attrs, succ, pred, new_values, vkeys, producer = s.node_attrs, s.succ, s.pred, s.new_values, s.vkeys, s.producer
-    out_attrs = s.out_attrs
-    ops, op_keys = g.ops, sub.op_keys
+    out_attrs, in_attrs = s.out_attrs, s.in_attrs
+    out0 = out_attrs.get(0)
+    if out0 is None:
+        out0 = out_attrs[0] = {"kind": "output", "position": 0}
+    in0 = in_attrs.get((0,))
+    ops, op_keys, attributed = g.ops, sub.op_keys, sub.attributed_keys
+    domains = {"": "", "ai.onnx": ""}
     taken: set = set()
     graph_attrs: dict = {}  # node index -> its GRAPH/GRAPHS attributes
     renamed = []
     op_nodes = []
     op_succ = []  # direct fill: each op's successor adjacency, built here with its outputs
+    op_pred = []  # and its predecessor adjacency, when its inputs are wired here
+    wiring = direct
+    deferred = len(nodes) if wiring else 0  # index of the first op whose inputs the second pass wires
     # Op nodes' attribute dicts are shared, one per op type (the op's id and the rest
     # are on its OpNode, ``graph.ops[key]``): 200 bytes fewer per op.
     op_attrs, op_node_attrs = g._op_attrs, []
     op_types: dict = {}  # op type -> (one str object for it, not one per node; its attribute dict)
-    for index, node in enumerate(nodes):
-        name, op_type, domain = node.name, node.op_type, node.domain
+    for index, (name, op_type, domain, inputs, outputs, attributes) in enumerate(map(_NODE_FIELDS, nodes)):
         if name.__class__ is not str or op_type.__class__ is not str or domain.__class__ is not str:
             name, op_type, domain = text(name), text(op_type), text(domain)
         typed = op_types.get(op_type)
@@ -303,64 +320,156 @@ def _declare_nodes(s: _Scope, nodes):
                 renamed.append((name, nid))
         taken.add(nid)
         key = ("op", path, index)
-        outputs = []
-        out_edges = NO_NEIGHBOUR
-        for pos, out in enumerate(node.output):
+        outputs = outputs[:]  # names, replaced in place by value keys
+        if len(outputs) == 1 and direct:  # most ops: one output
+            out = outputs[0]
             if out.__class__ is not str:
                 out = text(out)
-            if not out:
-                outputs.append(None)
-                continue
-            vkey = ("value", path, out)
-            if vkeys.setdefault(out, vkey) is not vkey:
-                raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
-            if direct:
-                attrs = out_attrs.get(pos)
-                if attrs is None:
-                    attrs = out_attrs[pos] = {"kind": "output", "position": pos}
+            if out:
+                vkey = ("value", path, out)
+                if vkeys.setdefault(out, vkey) is not vkey:
+                    raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
                 node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
                 succ[vkey] = NO_NEIGHBOUR
-                pred[vkey] = OneNeighbour(key, attrs)
-                if out_edges is NO_NEIGHBOUR:
-                    out_edges = OneNeighbour(vkey, attrs)
-                elif out_edges.__class__ is OneNeighbour:
-                    out_edges = {out_edges.key: out_edges.data, vkey: attrs}
-                else:
-                    out_edges[vkey] = attrs
+                pred[vkey] = OneNeighbour(key, out0)
+                producer[vkey] = key
+                outputs[0] = vkey
+                op_succ.append(OneNeighbour(vkey, out0))
             else:
-                new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
-            producer[vkey] = key
-            outputs.append(vkey)
-        # Input names and subgraph attributes are read now, while the node is in cache
-        # (measured: the second pass slowed 3x from 1k to 1M nodes re-reading protos);
-        # the second pass replaces each name in ``inputs`` by its value key.
-        for attr in node.attribute:
-            if attr.type in GRAPH_TYPES:
-                graph_attrs.setdefault(index, []).append(attr)
-        # key, id, index, graph, node list, inputs (names for now), outputs, op_type, domain
-        op = OpNode(key, nid, index, path, nodes, list(node.input), outputs, op_type, "" if domain == "ai.onnx" else domain)
+                outputs[0] = None
+                op_succ.append(NO_NEIGHBOUR)
+        else:
+            out_edges = NO_NEIGHBOUR
+            for pos, out in enumerate(outputs):
+                if out.__class__ is not str:
+                    out = text(out)
+                if not out:
+                    outputs[pos] = None
+                    continue
+                vkey = ("value", path, out)
+                if vkeys.setdefault(out, vkey) is not vkey:
+                    raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
+                if direct:
+                    attrs = out_attrs.get(pos)
+                    if attrs is None:
+                        attrs = out_attrs[pos] = {"kind": "output", "position": pos}
+                    node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
+                    succ[vkey] = NO_NEIGHBOUR
+                    pred[vkey] = OneNeighbour(key, attrs)
+                    if out_edges is NO_NEIGHBOUR:
+                        out_edges = OneNeighbour(vkey, attrs)
+                    elif out_edges.__class__ is OneNeighbour:
+                        out_edges = {out_edges.key: out_edges.data, vkey: attrs}
+                    else:
+                        out_edges[vkey] = attrs
+                else:
+                    new_values.append((vkey, {"kind": "value", "role": "output", "name": out}))
+                producer[vkey] = key
+                outputs[pos] = vkey
+            op_succ.append(out_edges)
+        # Subgraph attributes are read now, while the node is in cache (measured: the
+        # second pass slowed 3x from 1k to 1M nodes re-reading protos).
+        if attributes:
+            attributed.append(key)
+            for attr in attributes:
+                if attr.type in GRAPH_TYPES:
+                    graph_attrs.setdefault(index, []).append(attr)
+        inputs = inputs[:]  # names, replaced in place by value keys once wired
+        in_edges = NO_NEIGHBOUR
+        if wiring and inputs:
+            if len(inputs) == 1:  # most ops: one input, one edge
+                name = inputs[0]
+                if name.__class__ is not str:
+                    name = text(name)
+                if not name:
+                    inputs[0] = None
+                else:
+                    vkey = vkeys.get(name)
+                    if vkey is None:  # defined later, in an enclosing graph, or nowhere
+                        wiring = False
+                        deferred = index
+                    else:
+                        inputs[0] = vkey
+                        if in0 is None:
+                            in0 = in_attrs[(0,)] = {"kind": "input", "positions": (0,)}
+                        in_edges = OneNeighbour(vkey, in0)
+                        readers = succ[vkey]  # _grow, inlined
+                        if readers is NO_NEIGHBOUR:
+                            succ[vkey] = OneNeighbour(key, in0)
+                        elif readers.__class__ is OneNeighbour:
+                            succ[vkey] = {readers.key: readers.data, key: in0}
+                        else:
+                            readers[key] = in0
+            else:
+                keys = []
+                for name in inputs:
+                    if name.__class__ is not str:
+                        name = text(name)
+                    if not name:
+                        keys.append(None)
+                        continue
+                    vkey = vkeys.get(name)
+                    if vkey is None:
+                        wiring = False
+                        deferred = index
+                        break
+                    keys.append(vkey)
+                if wiring:
+                    inputs = keys
+                    in_edges = _wire_direct(s, key, keys)
+        # key, id, index, graph, node list, inputs, outputs, op_type, domain
+        op = OpNode(key, nid, index, path, nodes, inputs, outputs, op_type, domains.get(domain, domain))
         ops[key] = op
         op_keys.append(key)
         op_nodes.append(op)
-        op_succ.append(out_edges)
+        op_pred.append(in_edges)
     if renamed:
         first_name, first_id = renamed[0]
         g.notes.append(
             f"{path}: {len(renamed)} node(s) share a name with an earlier node and are reported by position "
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
-    return op_nodes, op_node_attrs, op_succ, graph_attrs
+    return op_nodes, op_node_attrs, op_succ, op_pred, graph_attrs, deferred
 
 
-def _add_ops(s: _Scope, op_nodes, op_node_attrs, op_succ) -> None:
+def _wire_direct(s: _Scope, op_key, keys):
+    """The input edges of op ``op_key`` reading the value keys ``keys`` (None for an
+    omitted input), filled directly; returns the op's predecessor adjacency."""
+    succ, in_attrs = s.succ, s.in_attrs
+    in_edges = {}
+    for pos, vkey in enumerate(keys):
+        if vkey is not None:
+            positions = in_edges.get(vkey)
+            in_edges[vkey] = (pos,) if positions is None else positions + (pos,)
+    for vkey, positions in in_edges.items():
+        attrs = in_attrs.get(positions)
+        if attrs is None:
+            attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
+        in_edges[vkey] = attrs  # the dict becomes the op's predecessors
+        readers = succ[vkey]  # _grow, inlined
+        if readers is NO_NEIGHBOUR:
+            succ[vkey] = OneNeighbour(op_key, attrs)
+        elif readers.__class__ is OneNeighbour:
+            succ[vkey] = {readers.key: readers.data, op_key: attrs}
+        else:
+            readers[op_key] = attrs
+    if not in_edges:
+        return NO_NEIGHBOUR
+    if len(in_edges) == 1:
+        ((vkey, attrs),) = in_edges.items()
+        return OneNeighbour(vkey, attrs)
+    return in_edges
+
+
+def _add_ops(s: _Scope, op_nodes, op_node_attrs, op_succ, op_pred) -> None:
     """The op nodes (after this graph's values) and their output edges (direct fill: the
-    successor adjacencies made with the outputs; the predecessors come with the inputs)."""
+    adjacencies made in the first pass; the second pass sets the predecessors it wires)."""
     G, node_attrs, succ, pred = s.G, s.node_attrs, s.succ, s.pred
     keys = s.sub.op_keys  # this graph's ops, in order
     if s.direct:  # three C-level loops rather than one in Python
         node_attrs.update(zip(keys, op_node_attrs))
         succ.update(zip(keys, op_succ))
-        pred.update(zip(keys, repeat(NO_NEIGHBOUR)))
+        pred.update(zip(keys, op_pred))
     else:
         out_attrs = s.out_attrs
         _add_nodes(G, s.new_values)
@@ -369,10 +478,11 @@ def _add_ops(s: _Scope, op_nodes, op_node_attrs, op_succ) -> None:
                        for op in op_nodes for pos, vkey in enumerate(op.outputs) if vkey is not None])
 
 
-def _wire_inputs(s: _Scope, op_nodes, graph_attrs, pending) -> None:
-    """Second pass: each op's input edges (inner graphs resolve names through enclosing
-    scopes; a name defined nowhere becomes a "missing" value with a note), and the
-    subgraphs it holds queued for building."""
+def _wire_inputs(s: _Scope, op_nodes, deferred, graph_attrs, pending) -> None:
+    """Second pass: the input edges of the ops from index ``deferred`` on (inner graphs
+    resolve names through enclosing scopes; a name defined nowhere becomes a "missing"
+    value with a note), and the subgraphs every op holds queued for building, in node
+    order."""
     g, path, direct = s.g, s.path, s.direct
     succ, pred, vkeys, in_attrs = s.succ, s.pred, s.vkeys, s.in_attrs
     missing = {}
@@ -391,9 +501,13 @@ def _wire_inputs(s: _Scope, op_nodes, graph_attrs, pending) -> None:
         vkeys[name] = vkey  # the next reader resolves it the same way
         return vkey
 
+    for index, attrs_here in graph_attrs.items():  # ops wired in the first pass: no note comes between
+        if index >= deferred:
+            break
+        _queue_subgraphs(g, path, op_nodes[index], attrs_here, pending)
     edges = []
     one = in_attrs.get((0,))
-    for op in op_nodes:
+    for op in op_nodes[deferred:]:
         inputs = op.inputs  # input names from the first pass, replaced in place by keys
         op_key = op.key
         if len(inputs) == 1 and direct:  # most ops: one input, one edge

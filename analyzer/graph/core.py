@@ -278,6 +278,7 @@ class SubGraph:
     output_keys: list = field(default_factory=list)
     initializer_keys: list = field(default_factory=list)
     op_keys: list = field(default_factory=list)
+    attributed_keys: list = field(default_factory=list)  # keys of the ops with attributes, in order
     function: object = None  # FunctionProto for function bodies
     depth: int = 0  # subgraph nesting level (main and functions: 0)
 
@@ -415,3 +416,10 @@ class Graph:
             listed = [ops[key] for sub in self.subgraphs.values() for key in sub.op_keys]
             self.memo["all_ops"] = listed
         return iter(listed)
+
+    def attributed_ops(self) -> list:
+        """The ops that have at least one attribute, in :meth:`all_ops` order (noted while
+        building: most ops of a large graph have none, and asking each op's proto costs
+        as much as the check that wants them).  A new list each time."""
+        ops = self.ops
+        return [ops[key] for sub in self.subgraphs.values() for key in sub.attributed_keys]
