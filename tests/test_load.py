@@ -480,3 +480,31 @@ def test_node_count_taken_while_loading_matches_a_separate_count(tmp_path):
         assert loaded.node_count == count_nodes(loaded.model) == len(onnx.load(sample).graph.node), sample.name
     # the report's stats carry it
     assert analyzer.lint(str(path)).files[0].stats["nodes"] == 11
+
+
+def test_iter_tensors_finds_every_tensor_past_nodes_without_attributes():
+    """iter_tensors passes over nodes without attributes in C: tensors held by attributes
+    of nodes between them, in bodies and in function nodes must all still be found, in
+    the same order as when every node was visited."""
+    from analyzer.io.tensors import iter_tensors
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array([value], np.float32), name + "_t"))
+
+    m = _nested_model()
+    g = m.graph
+    g.node.insert(0, const("k0", 1.0))
+    g.node.append(helper.make_node("Relu", ["y"], ["y2"]))
+    g.node.append(const("k1", 2.0))
+    body = next(a for a in g.node[1].attribute if a.name == "body").g
+    body.node.insert(1, const("k2", 3.0))
+    m.functions[0].node.insert(1, const("k3", 4.0))
+    g.initializer.append(numpy_helper.from_array(np.zeros(2, np.float32), "w"))
+
+    count = [0]
+    found = [t.name for t in iter_tensors(m, count)]
+    assert sorted(found) == sorted(["w", "k0_t", "k1_t", "k2_t", "k3_t"])
+    # the main graph's initializers, the functions' nodes, then the main graph's nodes last
+    # first, a body's tensors before the nodes ahead of the node holding it
+    assert found == ["w", "k3_t", "k1_t", "k2_t", "k0_t"]
+    assert count[0] == 11 + 3 + 1 + 1  # added: two Constants and a Relu in main, one in the body, one in a function

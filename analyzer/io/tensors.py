@@ -4,6 +4,7 @@ that :func:`analyzer.io.load.read_tensor` uses."""
 from __future__ import annotations
 
 import sys
+from operator import attrgetter
 
 import numpy as np
 
@@ -50,16 +51,16 @@ def iter_tensors(model: ModelProto, node_count: list | None = None):
             continue
         if node_lists:
             # its nodes' attributes, last node first, taken one node at a time (a
-            # million-node graph must not hold a million attribute lists at once)
-            attr_lists.append(reversed(node_lists.pop()))
+            # million-node graph must not hold a million attribute lists at once);
+            # nodes without attributes (most) are passed over in C
+            attr_lists.append(filter(None, map(_ATTRIBUTES, reversed(node_lists.pop()))))
             continue
         top = attr_lists[-1]
-        if top.__class__ in _NODE_ITERATORS:
-            node = next(top, None)
-            if node is None:
+        if top.__class__ is filter:
+            attrs = next(top, None)
+            if attrs is None:
                 attr_lists.pop()
                 continue
-            attrs = node.attribute
         else:
             attrs = attr_lists.pop()
         for attr in attrs:
@@ -85,8 +86,8 @@ def iter_tensors(model: ModelProto, node_count: list | None = None):
             graphs.extend(subgraphs)
 
 
-# the iterator types reversed() gives over node lists (attr_lists holds these and attribute lists)
-_NODE_ITERATORS = (type(reversed([])), type(reversed(ModelProto().graph.node)))
+# a node's attribute list (attr_lists holds iterators of the non-empty ones and attribute lists)
+_ATTRIBUTES = attrgetter("attribute")
 
 # onnx's numpy dtype of each element type numpy has natively (what onnx.helper.
 # tensor_dtype_to_np_dtype gives, known here without importing onnx.helper, whose table
