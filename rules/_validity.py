@@ -15,7 +15,7 @@ __all__ = [
     "ONNX_DOMAINS", "MAIN", "finding", "value_finding", "graph_protos", "opsets_of", "model_opsets",
     "function_opsets", "opsets_for_path", "function_of_path", "known_max_version", "beyond_known", "schema_at",
     "normalize_domain", "is_runtime_domain", "shown", "OpGroup", "op_groups", "op_group_index", "in_walk_order",
-    "attributed_ops", "input_reads", "has_missing_values", "graphs_in_file_order",
+    "attributed_ops", "input_reads", "has_missing_values", "graphs_in_file_order", "value_infos",
 ]
 
 MAIN = "main"
@@ -359,8 +359,31 @@ def attributed_ops(model) -> list:
     memo = model.graph.memo
     got = memo.get("validity:attributed_ops")
     if got is None:
-        got = memo["validity:attributed_ops"] = [op for op in model.graph.all_ops() if len(op.proto.attribute)]
+        got = memo["validity:attributed_ops"] = _attributed(model.graph)
     return got
+
+
+def _attributed(graph) -> list:
+    """The nodes with attributes, graph by graph: each graph's NodeProto list is read in one
+    C-level map (an ``op.proto`` per node, a property and an index into the list, costs
+    twice that), and the ops of a graph none of whose nodes has one are not visited."""
+    from operator import attrgetter
+
+    out: list = []
+    ops = graph.ops
+    for sub in graph.subgraphs.values():
+        keys = sub.op_keys if sub is not None else ()
+        if not keys:
+            continue
+        holder = sub.proto if sub.proto is not None else sub.function
+        nodes = getattr(holder, "node", None)
+        if nodes is None or len(nodes) != len(keys):  # not the list the ops index: ask each op
+            out.extend(op for op in map(ops.__getitem__, keys) if len(op.proto.attribute))
+            continue
+        counts = list(map(len, map(attrgetter("attribute"), nodes)))
+        if any(counts):
+            out.extend(op for op in map(ops.__getitem__, keys) if counts[op.index])
+    return out
 
 
 class InputReads:
@@ -413,11 +436,31 @@ def _scan_inputs(model) -> InputReads:
     return InputReads(missing, late)
 
 
+def value_infos(model) -> list:
+    """The TensorInfo the shape engine stored on each node of the networkx graph, in its
+    node order (None for an op node and for a value without one), read in one pass over
+    the node dicts (no key hashed): outputs without a value share a few TensorInfo
+    objects, so a rule can ask its question once per distinct info.  Made once per model.
+
+    It is what ``model.info`` gives except for a value whose sizes only the file declares
+    (source ``value_info``): ``model.info`` gives the proven info kept beside it, with the
+    same dtype and value but the source of the proof (analyzer.shapes.fallback)."""
+    memo = model.graph.memo
+    got = memo.get("rules:value_infos")
+    if got is None:
+        got = memo["rules:value_infos"] = [a.get("info") for a in model.graph.nx._node.values()]
+    return got
+
+
 def has_missing_values(model) -> bool:
     """Whether some value of the model is one nothing defines (role "missing": read by a
-    node or named as a graph output); one pass over the value nodes, no walk of the inputs."""
+    node or named as a graph output); one pass over the value nodes, no walk of the inputs.
+    The graph builder notes every such value (``Graph.notes``): a graph without a note has
+    none, and the pass is skipped (most graphs)."""
     from operator import methodcaller
 
+    if not model.graph.notes:
+        return False
     return "missing" in map(methodcaller("get", "role"), model.graph.nx._node.values())
 
 

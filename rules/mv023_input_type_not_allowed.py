@@ -82,11 +82,22 @@ def check(model, options=None):
     # (a million-node graph holds a handful of such signatures).
     info = model.info
     trusted = va.TRUSTED_SOURCES
+    only = _only_dtype(model, v, trusted)
     found = []
     for grp in v.op_groups(model):
         schema = grp.schema
         if schema is None or not schema.inputs or grp.graph.startswith("function:"):
             continue  # no schema, no formal input to check, or types that depend on the call
+        if only is not _MIXED:
+            if only is None:
+                break  # no input has a trusted dtype: nothing to check anywhere
+            # every input is of dtype ``only`` or unknown: a node of n inputs can fail only
+            # where n inputs of that dtype fail (an unknown one is skipped)
+            from operator import attrgetter
+
+            counts = set(map(len, map(attrgetter("inputs"), grp.ops)))
+            if not any(_problems(schema, (only,) * n) for n in counts):
+                continue
         opset = grp.opset
         clean: set = set()
         for op in grp.ops:
@@ -119,18 +130,38 @@ def check(model, options=None):
     yield from v.in_walk_order(model, found)
 
 
-def _check_op(rule, model, op, schema, opset, va, shown):
-    bound: dict = {}  # type variable -> (dtype string, input index, tensor name)
-    for i, key in enumerate(op.inputs):
-        if key is None:
+_MIXED = object()
+
+
+def _only_dtype(model, v, trusted):
+    """The one dtype every value with a trusted info has (None when no value has one), or
+    ``_MIXED``: one look per distinct TensorInfo of the model (``value_infos``).  The
+    dtype of a ``value_info`` one counts too: the proven info ``model.info`` gives for it
+    has that dtype, and a trusted source."""
+    infos = v.value_infos(model)
+    seen = set()
+    for inf in dict(zip(map(id, infos), infos)).values():
+        if inf is not None and (inf.source in trusted or inf.source == "value_info") and inf.dtype:
+            seen.add(inf.dtype)
+            if len(seen) > 1:
+                return _MIXED
+    return seen.pop() if seen else None
+
+
+def _problems(schema, dtypes):
+    """``(problem, i, parameter, type string, allowed, earlier binding)`` for each input
+    whose dtype (``dtypes[i]``: an onnx element type, or falsy when unknown: skipped)
+    ``schema`` does not allow, or that binds a type variable an earlier input bound to
+    another type (``earlier binding``: ``(type string, input index)``)."""
+    out = []
+    bound: dict = {}  # type variable -> (dtype string, input index)
+    for i, dtype in enumerate(dtypes):
+        if not dtype:
             continue
         p = _param_for(schema.inputs, i)
         if p is None or (p.option == "variadic" and not p.homogeneous):
             continue
-        info = va.input_info(model, op, i)
-        if info is None or not info.dtype:
-            continue
-        ts = type_string(info.dtype)
+        ts = type_string(dtype)
         if ts is None:
             continue
         allowed = schema.type_constraints.get(p.type_str)
@@ -139,20 +170,36 @@ def _check_op(rule, model, op, schema, opset, va, shown):
         if not allowed or any(not a.startswith("tensor(") for a in allowed):
             continue  # sequences, maps, optionals: our dtype does not say which
         if ts not in allowed:
+            out.append(("not-allowed", i, p, ts, allowed, None))
+            continue
+        if p.type_str in schema.type_constraints:
+            prev = bound.get(p.type_str)
+            if prev is None:
+                bound[p.type_str] = (ts, i)
+            elif prev[0] != ts:
+                out.append(("bound-twice", i, p, ts, allowed, prev))
+    return out
+
+
+def _check_op(rule, model, op, schema, opset, va, shown):
+    ins = op.inputs
+    dtypes = []
+    for i, key in enumerate(ins):
+        info = None if key is None else va.input_info(model, op, i)
+        dtypes.append(None if info is None else info.dtype)
+    for problem, i, p, ts, allowed, prev in _problems(schema, dtypes):
+        key = ins[i]
+        if problem == "not-allowed":
             yield va.node_finding(
                 rule, op,
                 f"input {i} {shown(key[2])} is {ts}, which {op.op_type}-{schema.since_version}'s {p.name} ({p.type_str}) does not allow; allowed: {', '.join(sorted(allowed))}",
                 {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts, "allowed": sorted(allowed), "problem": "not-allowed", "opset": opset},
             )
-            continue
-        if p.type_str in schema.type_constraints:
-            prev = bound.get(p.type_str)
-            if prev is None:
-                bound[p.type_str] = (ts, i, key[2])
-            elif prev[0] != ts:
-                yield va.node_finding(
-                    rule, op,
-                    f"type variable {p.type_str} is bound to {prev[0]} by input {prev[1]} {shown(prev[2])} and to {ts} by input {i} {shown(key[2])}; one node binds it to one type",
-                    {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts,
-                     "other_input": prev[2], "other_dtype": prev[0], "allowed": sorted(allowed), "problem": "bound-twice", "opset": opset},
-                )
+        else:
+            other = ins[prev[1]][2]
+            yield va.node_finding(
+                rule, op,
+                f"type variable {p.type_str} is bound to {prev[0]} by input {prev[1]} {shown(other)} and to {ts} by input {i} {shown(key[2])}; one node binds it to one type",
+                {"input": key[2], "input_index": i, "parameter": p.name, "type_variable": p.type_str, "dtype": ts,
+                 "other_input": other, "other_dtype": prev[0], "allowed": sorted(allowed), "problem": "bound-twice", "opset": opset},
+            )
