@@ -192,6 +192,7 @@ def check(model, options=None):
     from rules._waste_ops import (
         MAIN,
         bypass_blocker,
+        constant_keys,
         finding,
         folded_keys,
         index,
@@ -207,9 +208,15 @@ def check(model, options=None):
     handled |= set(_ONE_INPUT) | set(_ARITH) | set(_SAME_SHAPE)
     if op_types(am).isdisjoint(handled):
         return  # none in the model: no pass over the nodes
+    # values whose constant analysis may know (a superset, made once): noop() of an
+    # arithmetic op needs one where the neutral operand may stand
+    consts = constant_keys(am)
+    if not consts:
+        handled -= set(_ARITH)  # nothing is constant: no arithmetic op can be a no-op
+        if op_types(am).isdisjoint(handled):
+            return
     folded = folded_keys(am)
     ix = None  # built at the first finding: a graph without one never needs it
-    constant = am.constant
     for op in am.graph.topological_order(MAIN):
         t = op.op_type
         if t not in handled or op.domain != "":
@@ -218,7 +225,7 @@ def check(model, options=None):
             # noop() needs two inputs and a constant one where the neutral operand may
             # stand; most Add / Mul nodes have none, and this look costs no call into noop()
             ins = op.inputs
-            if len(ins) != 2 or (constant(ins[1]) is None and (len(_ARITH[t][0]) == 1 or constant(ins[0]) is None)):
+            if len(ins) != 2 or (ins[1] not in consts and (len(_ARITH[t][0]) == 1 or ins[0] not in consts)):
                 continue
         if op.key in folded:
             continue

@@ -101,6 +101,11 @@ def _fmt(dims) -> str:
 
 
 def check(model, options=None):
+    from analyzer.analyses.convs import CONV_KINDS
+    from rules._waste_graph import op_types
+
+    if op_types(model).isdisjoint([t for _, t in CONV_KINDS]):
+        return  # no conv op in the model: no pass over the nodes to list them
     min_dead = int((options or {}).get("min-dead-weights", 1))
     unchecked: dict[str, int] = {}
     for op in conv_ops(model):

@@ -61,6 +61,11 @@ _PASS_THROUGH = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "PRelu", "Clip", "Elu",
 
 
 def check(model, options=None):
+    from analyzer.analyses.convs import CONV_KINDS
+    from rules._waste_graph import op_types
+
+    if op_types(model).isdisjoint([t for _, t in CONV_KINDS]):
+        return  # no conv op in the model: no pass over the nodes to list them
     by_input: dict = {}
     for op in conv_ops(model):
         try:

@@ -145,3 +145,30 @@ def test_neutral_constant_as_the_first_operand_of_a_non_commutative_op():
     m = make(nodes, [vi("x", [3, 4])], [vi(n, None) for n in "abcde"], inits)
     found = analyzer.lint(m, select=[CODE]).findings
     assert [(f.node, f.details["data_input"]) for f in found] == [("over_one", 0), ("one_times", 1)]
+
+
+def _folded_one_model():
+    """Mul by a 1 no initializer holds: a Constant int 1 cast to float (folded by analysis)."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Constant", [], ["one_i"], value=helper.make_tensor("v", T.INT64, [1], [1])),
+             helper.make_node("Cast", ["one_i"], ["one"], to=T.FLOAT),
+             helper.make_node("Mul", ["one", "r"], ["y"], name="mul")]  # fmt: skip
+    return make(nodes, [vi("x", [3, 4])], [vi("y", None)])
+
+
+def test_constant_keys_holds_every_value_analysis_knows_and_nothing_when_none_is_known():
+    from rules._waste_ops import constant_keys
+
+    for m in (chain_model(), _folded_one_model()):
+        am = analyzer.analyze(m)
+        known = {k for k, d in am.graph.nx.nodes(data=True) if d.get("kind") == "value" and am.constant(k) is not None}
+        assert known and known <= constant_keys(am)
+    # the Cast's folded output is known without an initializer: the Mul by it is a no-op
+    assert [f.node for f in analyzer.lint(_folded_one_model(), select=[CODE]).findings] == ["mul"]
+    # nothing constant (no initializer, no Constant, nothing folded): the set is empty, and an
+    # Identity is still found while the Add of two computed values is passed over
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["a"], name="add"),
+             helper.make_node("Identity", ["a"], ["y"], name="identity")]  # fmt: skip
+    m = make(nodes, [vi("x", [3, 4])], [vi("y", None)])
+    assert constant_keys(analyzer.analyze(m)) == frozenset()
+    assert [f.node for f in analyzer.lint(m, select=[CODE]).findings] == ["identity"]
