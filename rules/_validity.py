@@ -359,31 +359,8 @@ def attributed_ops(model) -> list:
     memo = model.graph.memo
     got = memo.get("validity:attributed_ops")
     if got is None:
-        got = memo["validity:attributed_ops"] = _attributed(model.graph)
+        got = memo["validity:attributed_ops"] = model.graph.attributed_ops()  # noted by the graph builder
     return got
-
-
-def _attributed(graph) -> list:
-    """The nodes with attributes, graph by graph: each graph's NodeProto list is read in one
-    C-level map (an ``op.proto`` per node, a property and an index into the list, costs
-    twice that), and the ops of a graph none of whose nodes has one are not visited."""
-    from operator import attrgetter
-
-    out: list = []
-    ops = graph.ops
-    for sub in graph.subgraphs.values():
-        keys = sub.op_keys if sub is not None else ()
-        if not keys:
-            continue
-        holder = sub.proto if sub.proto is not None else sub.function
-        nodes = getattr(holder, "node", None)
-        if nodes is None or len(nodes) != len(keys):  # not the list the ops index: ask each op
-            out.extend(op for op in map(ops.__getitem__, keys) if len(op.proto.attribute))
-            continue
-        counts = list(map(len, map(attrgetter("attribute"), nodes)))
-        if any(counts):
-            out.extend(op for op in map(ops.__getitem__, keys) if counts[op.index])
-    return out
 
 
 class InputReads:

@@ -71,9 +71,10 @@ def check(model, options=None):
                 )
     # A node whose name an earlier node of its graph has gets the id <op_type>#<index>
     # (analyzer.graph.core), so a graph where every named node's id holds no "#" has no
-    # repeated name: only graphs with such a node are counted name by name.
+    # repeated name: only graphs with such a node are counted name by name.  The builder
+    # notes each graph where it renamed one (Graph.notes): with no note, no node is read.
     suspect = set()
-    for op in graph.all_ops():
+    for op in graph.all_ops() if graph.notes else ():
         if "#" in op.id and op.proto.name:
             suspect.add(op.graph)
     for path, sub in graph.subgraphs.items():

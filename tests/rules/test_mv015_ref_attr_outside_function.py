@@ -20,10 +20,10 @@ def test_silent_on_valid_near_misses():
 
 
 def test_attributed_ops_are_the_nodes_with_attributes_in_walk_order():
-    """The per-graph NodeProto pass lists exactly the nodes with an attribute, in
-    graph.all_ops() order (main graph, If/Loop/Scan bodies, function bodies)."""
+    """attributed_ops (what the graph builder noted) lists exactly the nodes with an
+    attribute, in graph.all_ops() order (main graph, If/Loop/Scan bodies, function bodies)."""
     import analyzer
-    from rules._validity import _attributed
+    from rules._validity import attributed_ops
     from tests.rules._invalid_models import CASES
 
     seen = 0
@@ -33,6 +33,6 @@ def test_attributed_ops_are_the_nodes_with_attributes_in_walk_order():
         except Exception:  # noqa: BLE001 - a model the graph refuses has no ops to list
             continue
         expected = [op for op in am.graph.all_ops() if len(op.proto.attribute)]
-        assert _attributed(am.graph) == expected, name
+        assert attributed_ops(am) == expected, name
         seen += bool(expected) and any(op.graph != "main" for op in expected)
     assert seen  # some case has attributed nodes outside the main graph
