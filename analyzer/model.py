@@ -118,8 +118,25 @@ class AnalyzedModel:
     def model(self) -> ModelProto:
         return self.loaded.model
 
-    # info / shape / constant: measured hot (rules ask per input of every node), so each
-    # is one call to the engine's lookup
+    def __post_init__(self):
+        # info / shape / constant: measured hot (rules ask per input of every node, 400k
+        # times on a 100k-node graph), so on the instance each is the engine's own lookup
+        # (a bound method of ``shapes``: one call, no frame of ours); the methods below
+        # say what they return, and serve a model whose ``shapes`` is replaced later
+        shapes = self.shapes
+        if isinstance(shapes, Shapes):
+            self.info = shapes.info
+            self.shape = shapes.shape
+            self.constant = shapes.constant
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name == "shapes" and "info" in self.__dict__:
+            # the bound lookups follow a replaced ``shapes``
+            for attr in ("info", "shape", "constant"):
+                self.__dict__.pop(attr, None)
+            self.__post_init__()
+
     def info(self, value_key) -> TensorInfo:
         return self.shapes.info(value_key)
 

@@ -69,3 +69,32 @@ def test_unknown_size_gives_none_and_stats_carry_the_total(tmp_path):
     assert model_macs(am) is None
     (fr,) = analyzer.lint(_conv_model([1, 4, 5, 5], [6, 4, 3, 3], pads=[1, 1, 1, 1])).files
     assert fr.stats["macs"] == _naive_conv_macs([1, 4, 5, 5], [6, 4, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1)
+
+
+@pytest.mark.parametrize("y_shape, total", [([2, 3], 3 * 6 + 6), ([2, "M"], None)])
+def test_element_wise_ops_count_one_per_output_element_each(y_shape, total):
+    """Element-wise ops whose outputs share one info count once each (the model total is
+    their sum); the first one of an unknown size makes the total unknown."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Relu", ["a"], ["b"]), helper.make_node("Sigmoid", ["b"], ["c"]),
+             helper.make_node("Transpose", ["c"], ["t"], perm=[1, 0]), helper.make_node("Add", ["y", "y"], ["d"])]  # fmt: skip
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("t", "d")]
+    am = analyzer.analyze(helper.make_model(helper.make_graph(nodes, "g", [x, y], outs), opset_imports=[helper.make_opsetid("", 17)]))
+    assert model_macs(am) == total
+    assert sum(op_macs(am, op) or 0 for op in am.graph.all_ops()) == 3 * 6 + (6 if total else 0)
+
+
+def test_model_lookups_are_the_shapes_and_follow_a_replaced_one():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["a"])], "g", [x], [helper.make_tensor_value_info("a", TensorProto.FLOAT, None)],
+                          initializer=[numpy_helper.from_array(np.arange(3, dtype=np.int64), "k")])  # fmt: skip
+    am = analyzer.analyze(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    a, k = ("value", "main", "a"), ("value", "main", "k")
+    assert am.shape(a) == (2, 3) and am.info(a) is am.shapes.info(a)
+    assert am.shape(None) is None and am.constant(None) is None and am.info(None).shape is None
+    assert am.constant(k).tolist() == [0, 1, 2] and am.constant(a) is None and am.ints(k) == [0, 1, 2]
+    other = analyzer.analyze(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["a"])], "g",
+                             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])], []), opset_imports=[helper.make_opsetid("", 17)]))  # fmt: skip
+    am.shapes = other.shapes
+    assert am.shape(a) == (5,) and am.info(a) is other.shapes.info(a)

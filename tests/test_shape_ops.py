@@ -595,3 +595,63 @@ def test_equal_texts_of_different_sizes_do_not_share_an_info():
     assert f.shape == r.shape == (1, "a*b")
     assert f is not r and f.shape[1].lin != r.shape[1].lin
     assert r.shape[1] is shapes.info(("value", MAIN, "x")).shape[1]
+
+
+def test_an_elementwise_op_on_the_same_input_infos_is_worked_out_once(monkeypatch):
+    """A shape-only op (unary, binary) on input infos seen before gets the output info
+    the first got, without its shape function; a different op type, dtype or input
+    works its own out, and a failure is never reused: each failing op says so."""
+    from analyzer.shapes import ops_elementwise
+
+    calls = []
+    real = ops_elementwise.binary
+
+    def counted(ctx):
+        calls.append(ctx.op.id)
+        return real(ctx)
+
+    counted.shape_only = True
+    monkeypatch.setitem(SHAPE_FUNCTIONS, ("", "Add"), counted)
+    nodes = [
+        helper.make_node("Add", ["x", "y"], ["a"], name="A1"),
+        helper.make_node("Add", ["x", "y"], ["b"], name="A2"),
+        helper.make_node("Add", ["a", "b"], ["c"], name="A3"),
+        helper.make_node("Add", ["b", "a"], ["d"], name="A4"),
+        helper.make_node("Sub", ["x", "y"], ["e"], name="S1"),
+        helper.make_node("Equal", ["x", "y"], ["q"], name="E1"),
+        helper.make_node("Add", ["x", "z"], ["bad1"], name="B1"),
+        helper.make_node("Add", ["x", "z"], ["bad2"], name="B2"),
+    ]
+    model = _model(nodes, [_vi("x", ["N", 3]), _vi("y", [1, 3]), _vi("z", [4, 5])], [_out(n) for n in ("c", "d", "e", "q", "bad1", "bad2")])
+    _, _, shapes = _shapes_of(model)
+
+    def info(name):
+        return shapes.info(("value", MAIN, name))
+
+    assert calls == ["A1", "A3", "B1", "B2"]
+    assert info("a") is info("b") and info("c") is info("d")
+    assert info("a").shape == ("N", 3) and info("a").dtype == FLOAT
+    assert info("e").shape == ("N", 3) and info("q").dtype == TensorProto.BOOL
+    assert info("bad1").shape is None and info("bad2").shape is None
+    assert sum("B1" in n for n in shapes.notes) == 1 and sum("B2" in n for n in shapes.notes) == 1
+    assert [u.node for u in shapes.unchecked if u.kind == "shape-error"] == ["B1", "B2"]
+
+
+def test_float_size_arithmetic_repeated_on_the_same_infos_runs_each_time():
+    """Two identical Shape -> Cast(float) -> Mul -> Floor -> Cast(int) size computations:
+    the float ops on vectors carry a size for each (their outputs are not reused)."""
+    nodes = []
+    for k in ("1", "2"):
+        nodes += [
+            helper.make_node("Shape", ["x"], ["s" + k]),
+            helper.make_node("Cast", ["s" + k], ["f" + k], to=FLOAT),
+            helper.make_node("Mul", ["f" + k, "half"], ["m" + k]),
+            helper.make_node("Floor", ["m" + k], ["fl" + k]),
+            helper.make_node("Cast", ["fl" + k], ["i" + k], to=INT64),
+            helper.make_node("Reshape", ["x", "i" + k], ["r" + k]),
+        ]
+    half = numpy_helper.from_array(np.array([0.5, 1.0], dtype=np.float32), "half")
+    model = _model(nodes, [_vi("x", ["N", 6])], [_out("r1"), _out("r2")], [half])
+    shape_of, _, _ = _shapes_of(model)
+    assert shape_of("r1") == shape_of("r2")
+    assert shape_of("r1")[1] == 6 and isinstance(shape_of("r1")[0], str)

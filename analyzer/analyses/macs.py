@@ -141,18 +141,42 @@ for _types, _count in ((_PER_INPUT, _per_input), (_POOLS, _pool), (_PER_ELEMENT,
     _BY_TYPE.update(dict.fromkeys(_types, _count))  # (the sets are disjoint)
 
 
+# op types that some domain counts apart (_BY_KIND): only these need the domain
+_KIND_TYPES = frozenset(t for _, t in _BY_KIND)
+
+
 def model_macs(model) -> int | None:
     """Total MACs of every op in every graph; None when any op's count is unknown."""
     memo = model.graph.memo
     if "model_macs" in memo:
         return memo["model_macs"]
     total = 0
-    by_kind, by_type = _BY_KIND, _BY_TYPE
+    by_kind, by_type, kind_types = _BY_KIND, _BY_TYPE, _KIND_TYPES
+    # measured per op (a network is mostly element-wise ops whose outputs share one
+    # TensorInfo per shape): an element-wise count is a function of the output's info,
+    # so it is worked out once per info (the memo holds the info: its id stays its own)
+    per_info: dict = {}
+    shapes = model.shapes
+    nodes, proven = shapes._nodes, shapes._proven  # (Shapes.info, inlined)
     for op in model.graph.all_ops():
-        count = by_kind.get((op.domain, op.op_type)) or by_type.get(op.op_type)
+        t = op.op_type
+        count = (by_kind.get((op.domain, t)) or by_type.get(t)) if t in kind_types else by_type.get(t)
         if count is None:
             continue  # counts 0
-        m = count(model, op)
+        if count is _per_element:
+            outs = op.outputs
+            if not outs or outs[0] is None:
+                total = None  # (as _per_element: no output, unknown)
+                break
+            attrs = nodes[outs[0]]
+            inf = (attrs.get("proven") or attrs.get("info")) if proven else attrs.get("info")
+            got = per_info.get(id(inf))
+            if got is None:
+                shape = None if inf is None else _static(inf.shape)
+                got = per_info[id(inf)] = (inf, None if shape is None else prod(shape))
+            m = got[1]
+        else:
+            m = count(model, op)
         if m is None or m >= (1 << 63):
             total = None
             break

@@ -32,6 +32,7 @@ from analyzer.graph.build import MAIN, Graph, gc_paused
 from analyzer.io.load import LoadedModel, one_line, shown, text
 from analyzer.io.proto import get_attribute_value
 from analyzer.shapes.context import Ctx
+from analyzer.shapes.consteval import _FLOAT_OPS, _MOVE_OPS
 from analyzer.shapes.consteval import after_op as _consteval
 from analyzer.shapes.fallback import OnnxFallback
 from analyzer.shapes.fallback import fill_from_value_info as _fill_from_value_info
@@ -87,7 +88,22 @@ class Shapes:
         return TensorInfo()
 
     def shape(self, value_key):
-        return self.info(value_key).shape
+        # info(value_key).shape, inlined (measured hot: rules and MACs ask per op)
+        if value_key is not None:
+            attrs = self._nodes[value_key]
+            inf = (attrs.get("proven") or attrs.get("info")) if self._proven else attrs.get("info")
+            if inf is not None:
+                return inf.shape
+        return None
+
+    def constant(self, value_key):
+        """info(value_key).value: the value when known, else None."""
+        if value_key is not None:
+            attrs = self._nodes[value_key]
+            inf = (attrs.get("proven") or attrs.get("info")) if self._proven else attrs.get("info")
+            if inf is not None:
+                return inf.value
+        return None
 
 
 class _Engine(EngineState, OnnxFallback):
@@ -115,17 +131,91 @@ class _Engine(EngineState, OnnxFallback):
         # (shape, dtype) -> the one TensorInfo without a value that outputs of that shape
         # and dtype share (context.py: Ctx.set)
         self._shared: dict = {}
+        # ((domain, op_type), id of each input's info...) -> (input infos, output info)
+        # of shape-only ops (run_op, _remember)
+        self._outputs_of: dict = {}
 
     # -- walking ---------------------------------------------------------
     def run(self, path=MAIN, attr_bindings=None):
         run_op = self.run_op
+        functions = SHAPE_FUNCTIONS
+        outputs_of = self._outputs_of
+        nodes = self._nodes
         for op in self.graph.topological_order(path):
+            kind = (op.domain, op.op_type)
+            fn = functions.get(kind)
+            if fn is not None and fn.__dict__.get("shape_only"):
+                # measured hot (every elementwise op of a network): an op whose output
+                # follows from its inputs' infos alone, seen before with the very same
+                # input infos, gets the very same output info without a Ctx (_remember)
+                ins = op.inputs
+                if len(ins) == 1:
+                    a = ins[0]
+                    got = None if a is None else outputs_of.get((kind, id(nodes[a].get("info"))))
+                elif len(ins) == 2:
+                    a, b = ins
+                    got = None if a is None or b is None else outputs_of.get((kind, id(nodes[a].get("info")), id(nodes[b].get("info"))))
+                else:
+                    got = None
+                if got is not None:
+                    # (a key is only kept for an op with output 0: see run_op; id(None)
+                    # is in no key: _remember keeps no input without an info)
+                    out = op.outputs[0] if op.outputs else None
+                    if out is not None:
+                        self.op_budget -= 1
+                        nodes[out]["info"] = got[1]
+                        continue
             run_op(op, attr_bindings)
 
     def run_op(self, op, attr_bindings=None):
         self.op_budget -= 1
-        fn = SHAPE_FUNCTIONS.get((op.domain, op.op_type))
+        kind = (op.domain, op.op_type)
+        fn = SHAPE_FUNCTIONS.get(kind)
+        if fn is not None and fn.__dict__.get("shape_only"):
+            # a shape-only op with one or two inputs, each with an info, and an output 0:
+            # what it gives is kept for the next op of its kind on the same infos (run)
+            nodes = self._nodes
+            ins = op.inputs
+            outs = op.outputs
+            if 1 <= len(ins) <= 2 and None not in ins and outs and outs[0] is not None:
+                infos = [nodes[k].get("info") for k in ins]
+                if None not in infos:
+                    if self._run_op(op, fn, attr_bindings):
+                        self._remember((kind, *map(id, infos)), op, outs[0])
+                    return
+        self._run_op(op, fn, attr_bindings)
+
+    def _remember(self, key, op, out):
+        """Keep what a shape-only op (a shape function marked ``shape_only``: its only
+        output is output 0, a pure function of its inputs' infos, no attribute read)
+        gave for these input infos, when the consteval hook did nothing and would do
+        nothing again for the same infos: one present input without a value or symbols
+        (nothing to evaluate), an output without a value or symbols (not a size vector
+        either: rank above 1 or unknown, so no float size arithmetic, consteval.py).
+        The memo holds the input infos, so their ids in the key stay theirs, and infos
+        are not changed once made."""
+        nodes = self._nodes
+        inf = nodes[out].get("info")
+        if inf is None or inf.__class__ is not TensorInfo or inf.value is not None or inf.sym is not None:
+            return
+        if op.op_type in _MOVE_OPS or inf.shape is not None and len(inf.shape) <= 1 and op.op_type in _FLOAT_OPS:
+            return
+        ins = []
+        open_input = False
+        for k in op.inputs:
+            if k is None:
+                continue
+            i = nodes[k]["info"]
+            ins.append(i)
+            if i.__class__ is TensorInfo and i.value is None and i.sym is None:
+                open_input = True
+        if open_input:
+            self._outputs_of[key] = (ins, inf)
+
+    def _run_op(self, op, fn, attr_bindings):
+        """Run one op; True when its shape function returned (no exception)."""
         ctx = Ctx(self, op, attr_bindings)
+        ok = False
         try:
             if fn is not None:
                 fn(ctx)
@@ -135,11 +225,12 @@ class _Engine(EngineState, OnnxFallback):
                     self.run_function(ctx, fpath)
                 else:
                     self.unknown_op(op)
+            ok = True
         except ShapeError as e:
             self.note(f"{op.graph}:{op.id} ({op.op_type}): {e}")
             self.record_unchecked("shape-error", f"{op.op_type} {shown(op.id)}: outputs not analyzed ({e})", op, reason=str(e))
             self.withhold_from_onnx(op)  # known invalid: onnx's fallback is not asked (fallback.py)
-            return
+            return False
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError, MemoryError) as e:
             msg = str(e).splitlines()[0][:200] if str(e) else ""
             self.note(f"{op.graph}:{op.id} ({op.op_type}): shape function failed ({type(e).__name__}: {msg})")
@@ -148,7 +239,7 @@ class _Engine(EngineState, OnnxFallback):
         if op.domain == "" or op.domain == "ai.onnx":
             _consteval(self, ctx)  # all inputs constant: evaluated; sizes through float (consteval.py)
         if fn is not None:
-            return  # ours has the last word: onnx's fallback is not asked (fill_from_onnx)
+            return ok  # ours has the last word: onnx's fallback is not asked (fill_from_onnx)
         nodes = self._nodes
         for vkey in op.outputs:
             if vkey is None:
@@ -162,6 +253,7 @@ class _Engine(EngineState, OnnxFallback):
                 if d is None:
                     self.fill_from_onnx(op, vkey, inf)
                     break
+        return ok
 
     def run_subgraph(self, path, bind):
         """Run subgraph ``path`` with its formal inputs bound to ``bind`` (list of TensorInfo)."""
@@ -235,8 +327,7 @@ class _Engine(EngineState, OnnxFallback):
         self.depth += 1
         self._active_functions.add(path)
         try:
-            for op in self.graph.topological_order(path):
-                self.run_op(op, bindings)
+            self.run(path, bindings)
         finally:
             self.depth -= 1
             self._active_functions.discard(path)

@@ -94,6 +94,11 @@ def unary(ctx):
     ctx.set(0, inf.shape, inf.dtype, value, sym)
 
 
+# output 0 only, from the inputs' infos alone (no attribute): the engine may give an op
+# the output info an earlier one got from the very same input infos (engine.run_op)
+unary.shape_only = True
+
+
 @register("RandomNormalLike", "RandomUniformLike", "Bernoulli")
 def random_like(ctx):
     ctx.set(0, ctx.shape(0), ctx.attr("dtype", None) or ctx.dtype(0))
@@ -379,6 +384,11 @@ def binary(ctx):
     ctx.set(0, shape, dtype, value, sym)
     if key is not None:
         ctx.engine.memo[key] = (shape, dtype)
+
+
+# output 0 only, from the inputs' infos and the opset alone (Mod's fmod is read only
+# when every input has a value): see unary.shape_only
+binary.shape_only = True
 
 
 def _binary_key(op, idx, infos, dtype0):
