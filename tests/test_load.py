@@ -508,3 +508,14 @@ def test_iter_tensors_finds_every_tensor_past_nodes_without_attributes():
     # first, a body's tensors before the nodes ahead of the node holding it
     assert found == ["w", "k3_t", "k1_t", "k2_t", "k0_t"]
     assert count[0] == 11 + 3 + 1 + 1  # added: two Constants and a Relu in main, one in the body, one in a function
+
+
+def test_lazy_field_walk_with_only_still_checks_the_fields_it_passes_over():
+    from analyzer.io.lazy import _fields, _Malformed
+
+    data = b"\x0a\x03abc" + b"\x2a\x02xy" + b"\x08\x07" + b"\x0a\x01z"  # node, initializer, varint 1, node
+    assert [f[:2] for f in _fields(data, 0, len(data))] == [(1, 2), (5, 2), (1, 0), (1, 2)]
+    assert list(_fields(data, 0, len(data), 5)) == [(5, 2, 5, 7, 9)]
+    cut = data + b"\x0a\x09short"  # a node field running past the end of the graph
+    with pytest.raises(_Malformed):
+        list(_fields(cut, 0, len(cut), 5))

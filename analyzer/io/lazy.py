@@ -60,8 +60,10 @@ def _encode_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _fields(src, start, end):
-    """Yield (number, wire, field_start, value_start, value_end) of a message's fields.
+def _fields(src, start, end, only=None):
+    """Yield (number, wire, field_start, value_start, value_end) of a message's fields
+    (with ``only``, of its fields with that number: the others are still walked and
+    checked, not yielded).
 
     ``src`` is ``bytes`` or a :class:`~analyzer.io.protoscan.FileSource`; of a file only a
     window around each field header is read (the values are skipped, not read)."""
@@ -96,20 +98,23 @@ def _fields(src, start, end):
             pos = vs + length
             if pos > end:
                 raise _Malformed
-            yield key >> 3, 2, fstart, vs, pos
+            if only is None or key >> 3 == only:
+                yield key >> 3, 2, fstart, vs, pos
         elif wire == 0:
             if i < stop and buf[i] < 0x80:
                 j = i + 1
             else:
                 _, j = read_varint(buf, i, stop)
             pos = j + base
-            yield key >> 3, 0, fstart, i + base, pos
+            if only is None or key >> 3 == only:
+                yield key >> 3, 0, fstart, i + base, pos
         elif wire == 1 or wire == 5:
             vs = i + base
             pos = vs + (8 if wire == 1 else 4)
             if pos > end:
                 raise _Malformed
-            yield key >> 3, wire, fstart, vs, pos
+            if only is None or key >> 3 == only:
+                yield key >> 3, wire, fstart, vs, pos
         else:
             raise _Malformed
 
@@ -174,7 +179,7 @@ def _reduce_graph(src, start, end, payloads):
     hold a payload that large and is not even decoded."""
     parts = []
     copied = start  # src[copied:fs] is still to be copied verbatim
-    for number, wire, fs, vs, ve in _fields(src, start, end):
+    for number, wire, fs, vs, ve in _fields(src, start, end, _GRAPH_INITIALIZER):  # the nodes: walked in the generator
         if number == _GRAPH_INITIALIZER and wire == 2 and ve - vs >= LAZY_MIN_BYTES and _canonical_header(number, fs, vs, ve):
             body = _reduce_tensor(src, vs, ve, payloads)
             if body is not None:
