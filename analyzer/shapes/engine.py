@@ -134,6 +134,7 @@ class _Engine(EngineState, OnnxFallback):
         # ((domain, op_type), id of each input's info...) -> (input infos, output info)
         # of shape-only ops (run_op, _remember)
         self._outputs_of: dict = {}
+        self._shape_only: dict = {}  # (domain, op_type) -> whether its shape function is shape-only
 
     # -- walking ---------------------------------------------------------
     def run(self, path=MAIN, attr_bindings=None):
@@ -141,10 +142,14 @@ class _Engine(EngineState, OnnxFallback):
         functions = SHAPE_FUNCTIONS
         outputs_of = self._outputs_of
         nodes = self._nodes
+        shape_only = self._shape_only
         for op in self.graph.topological_order(path):
             kind = (op.domain, op.op_type)
-            fn = functions.get(kind)
-            if fn is not None and fn.__dict__.get("shape_only"):
+            so = shape_only.get(kind)
+            if so is None:
+                fn = functions.get(kind)
+                so = shape_only[kind] = fn is not None and bool(fn.__dict__.get("shape_only"))
+            if so:
                 # measured hot (every elementwise op of a network): an op whose output
                 # follows from its inputs' infos alone, seen before with the very same
                 # input infos, gets the very same output info without a Ctx (_remember)
