@@ -284,17 +284,23 @@ class OpGroup:
                 self.onnx_schema = schema_at(op_type, domain, version)
 
 
+
+def memoized(model, key: str, build):
+    """``build()``, made once per model and kept in ``model.graph.memo[key]`` (the
+    per-model indexes the validity rules share)."""
+    memo = model.graph.memo
+    got = memo.get(key)
+    if got is None:
+        got = memo[key] = build()
+    return got
+
 def op_groups(model) -> list:
     """The :class:`OpGroup` of every (graph, domain, op_type) of the model (main graph,
     If/Loop/Scan bodies at any depth, model-local functions), in the order their first
     node comes in ``graph.all_ops()``.  Made once per model: a rule that can decide for a
     whole group (an op type it does not check, an operator onnx does not know) never
     visits the group's nodes."""
-    memo = model.graph.memo
-    got = memo.get("validity:op_groups")
-    if got is None:
-        got = memo["validity:op_groups"] = _make_groups(model)
-    return got
+    return memoized(model, "validity:op_groups", lambda: _make_groups(model))
 
 
 def _make_groups(model) -> list:
@@ -317,20 +323,12 @@ def _make_groups(model) -> list:
 
 def op_group_index(model) -> dict:
     """``{(graph, domain, op_type): OpGroup}``, for a rule that meets single nodes."""
-    memo = model.graph.memo
-    got = memo.get("validity:op_group_index")
-    if got is None:
-        got = memo["validity:op_group_index"] = {(g.graph, g.domain, g.op_type): g for g in op_groups(model)}
-    return got
+    return memoized(model, "validity:op_group_index", lambda: {(g.graph, g.domain, g.op_type): g for g in op_groups(model)})
 
 
 def graph_rank(model) -> dict:
     """``{graph path: position}`` in the order ``graph.all_ops()`` walks the graphs."""
-    memo = model.graph.memo
-    got = memo.get("validity:graph_rank")
-    if got is None:
-        got = memo["validity:graph_rank"] = {p: i for i, p in enumerate(model.graph.subgraphs)}
-    return got
+    return memoized(model, "validity:graph_rank", lambda: {p: i for i, p in enumerate(model.graph.subgraphs)})
 
 
 def in_walk_order(model, found: list) -> list:
@@ -353,14 +351,22 @@ def ops_in_walk_order(model, groups) -> list:
     return out
 
 
+def ops_of_groups_where(model, keep):
+    """``(op, group)`` for every node of the groups with a schema that ``keep(schema)``
+    accepts, in the order of ``graph.all_ops()`` (a rule decided per group: deprecated,
+    experimental...)."""
+    flagged = [g for g in op_groups(model) if g.onnx_schema is not None and keep(g.onnx_schema)]
+    if not flagged:
+        return
+    by_group = {(g.graph, g.domain, g.op_type): g for g in flagged}
+    for op in ops_in_walk_order(model, flagged):
+        yield op, by_group[(op.graph, op.domain, op.op_type)]
+
+
 def attributed_ops(model) -> list:
     """The nodes that have at least one attribute, in ``graph.all_ops()`` order (made
     once: four rules read attributes, and most nodes of a large graph have none)."""
-    memo = model.graph.memo
-    got = memo.get("validity:attributed_ops")
-    if got is None:
-        got = memo["validity:attributed_ops"] = model.graph.attributed_ops()  # noted by the graph builder
-    return got
+    return memoized(model, "validity:attributed_ops", lambda: model.graph.attributed_ops())  # noted by the graph builder
 
 
 class InputReads:
@@ -379,11 +385,7 @@ class InputReads:
 
 
 def input_reads(model) -> InputReads:
-    memo = model.graph.memo
-    got = memo.get("validity:input_reads")
-    if got is None:
-        got = memo["validity:input_reads"] = _scan_inputs(model)
-    return got
+    return memoized(model, "validity:input_reads", lambda: _scan_inputs(model))
 
 
 def _scan_inputs(model) -> InputReads:
@@ -422,11 +424,7 @@ def value_infos(model) -> list:
     It is what ``model.info`` gives except for a value whose sizes only the file declares
     (source ``value_info``): ``model.info`` gives the proven info kept beside it, with the
     same dtype and value but the source of the proof (analyzer.shapes.fallback)."""
-    memo = model.graph.memo
-    got = memo.get("rules:value_infos")
-    if got is None:
-        got = memo["rules:value_infos"] = [a.get("info") for a in model.graph.nx._node.values()]
-    return got
+    return memoized(model, "rules:value_infos", lambda: [a.get("info") for a in model.graph.nx._node.values()])
 
 
 def has_missing_values(model) -> bool:

@@ -40,16 +40,11 @@ SEVERITY = "error"
 def check(model, options=None):
     import sys
 
-    from rules._validity import finding, op_groups, ops_in_walk_order, shown, where
+    from rules._validity import finding, ops_of_groups_where, shown, where
 
     rule = sys.modules[__name__]
     # decided per (graph, domain, op_type): the schema is the group's
-    flagged = [g for g in op_groups(model) if g.onnx_schema is not None and g.onnx_schema.deprecated]
-    if not flagged:
-        return
-    by_group = {(g.graph, g.domain, g.op_type): g for g in flagged}
-    for op in ops_in_walk_order(model, flagged):
-        g = by_group[(op.graph, op.domain, op.op_type)]
+    for op, g in ops_of_groups_where(model, lambda schema: schema.deprecated):
         version, schema = g.version, g.onnx_schema
         since = int(schema.since_version)
         yield finding(rule, op=op, details={"domain": op.domain, "opset": version, "deprecated_since": since},

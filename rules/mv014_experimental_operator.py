@@ -34,17 +34,11 @@ SEVERITY = "warning"
 def check(model, options=None):
     import sys
 
-    from rules._validity import finding, op_groups, ops_in_walk_order, shown, where
+    from rules._validity import finding, ops_of_groups_where, shown, where
 
     rule = sys.modules[__name__]
     # decided per (graph, domain, op_type): the schema is the group's
-    flagged = [g for g in op_groups(model)
-               if g.onnx_schema is not None and g.onnx_schema.support_level == type(g.onnx_schema).SupportType.EXPERIMENTAL]
-    if not flagged:
-        return
-    by_group = {(g.graph, g.domain, g.op_type): g for g in flagged}
-    for op in ops_in_walk_order(model, flagged):
-        g = by_group[(op.graph, op.domain, op.op_type)]
+    for op, g in ops_of_groups_where(model, lambda schema: schema.support_level == type(schema).SupportType.EXPERIMENTAL):
         version, schema = g.version, g.onnx_schema
         yield finding(rule, op=op, details={"domain": op.domain, "opset": version, "since": int(schema.since_version)},
                       message=f"node {shown(op.id)}{where(op.graph)}: operator {shown(op.op_type)} is experimental at "
