@@ -158,9 +158,15 @@ def model_macs(model) -> int | None:
     per_info: dict = {}
     shapes = model.shapes
     nodes, proven = shapes._nodes, shapes._proven  # (Shapes.info, inlined)
+    # the last op's type and domain (objects: one str per op type, build.py) and count,
+    # and the last element-wise output info and its count: a network's ops come in runs
+    last_type = last_domain = count = last_inf = last_m = None
+    split = False  # whether the last op's type is counted apart in some domain
     for op in model.graph.all_ops():
         t = op.op_type
-        count = (by_kind.get((op.domain, t)) or by_type.get(t)) if t in kind_types else by_type.get(t)
+        if t is not last_type or split and op.domain is not last_domain:
+            last_type, last_domain, split = t, op.domain, t in kind_types
+            count = (by_kind.get((op.domain, t)) or by_type.get(t)) if split else by_type.get(t)
         if count is None:
             continue  # counts 0
         if count is _per_element:
@@ -170,11 +176,15 @@ def model_macs(model) -> int | None:
                 break
             attrs = nodes[outs[0]]
             inf = (attrs.get("proven") or attrs.get("info")) if proven else attrs.get("info")
-            got = per_info.get(id(inf))
-            if got is None:
-                shape = None if inf is None else _static(inf.shape)
-                got = per_info[id(inf)] = (inf, None if shape is None else prod(shape))
-            m = got[1]
+            if inf is last_inf and inf is not None:
+                m = last_m
+            else:
+                got = per_info.get(id(inf))
+                if got is None:
+                    shape = None if inf is None else _static(inf.shape)
+                    got = per_info[id(inf)] = (inf, None if shape is None else prod(shape))
+                last_inf, last_m = inf, got[1]
+                m = last_m
         else:
             m = count(model, op)
         if m is None or m >= (1 << 63):

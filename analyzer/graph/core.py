@@ -279,6 +279,11 @@ class SubGraph:
     initializer_keys: list = field(default_factory=list)
     op_keys: list = field(default_factory=list)
     attributed_keys: list = field(default_factory=list)  # keys of the ops with attributes, in order
+    # the OpNodes of op_keys, in order (graph.ops[key] for key in op_keys), and whether the
+    # builder saw every op read only values defined before it in this graph (captures by
+    # its subgraphs aside): then the file order is the topological order (Graph._toposort)
+    op_nodes: list = field(default_factory=list, repr=False)
+    wired_in_order: bool = False
     function: object = None  # FunctionProto for function bodies
     depth: int = 0  # subgraph nesting level (main and functions: 0)
 
@@ -299,6 +304,7 @@ class Graph:
         self._topo_cache: dict[str, list] = {}
         self._producer: dict[tuple, tuple] = {}  # value key -> op key
         self._implicit: dict[tuple, list] = {}  # op key -> values captured by its subgraphs
+        self._implicit_by_path: dict | None = None  # graph path -> its ops in _implicit (_toposort)
         self._subgraph_of: dict[tuple, str] = {}  # (op key, attribute name, index) -> path
         self._op_attrs: dict[str, dict] = {}  # op type -> the attribute dict its op nodes share
 
@@ -350,8 +356,31 @@ class Graph:
         return self._topo_cache[path]
 
     def _toposort(self, path):
-        keys = self.subgraphs[path].op_keys
+        sub = self.subgraphs[path]
+        keys = sub.op_keys
         producer = self._producer
+        if sub.wired_in_order and len(sub.op_nodes) == len(keys):
+            # The builder wired every op's inputs while reading the file, each to a value
+            # defined before it (an input, an initializer, an earlier op's output; build.py
+            # leaves an op reading its own output to its second pass): only what ops'
+            # subgraphs capture from this graph is left to check (measured: the check
+            # below, a producer look-up per input, took ~0.7 s on a million-node chain).
+            by_path = self._implicit_by_path
+            if by_path is None:  # (once: the graph is built)
+                by_path = self._implicit_by_path = {}
+                for owner in self._implicit:
+                    by_path.setdefault(owner[1], []).append(owner)
+            for owner in by_path.get(path, ()):
+                here = owner[2]
+                for vkey in self._implicit[owner]:
+                    prod = producer.get(vkey)
+                    if prod is not None and prod[2] >= here and prod[1] == path:
+                        break
+                else:
+                    continue
+                break
+            else:
+                return sub.op_nodes
         # Exporters write nodes in topological order: when every in-graph producer
         # comes before its reader, the file order is the answer (Kahn's algorithm
         # with the smallest index first would return it too) and no heap is needed.
@@ -413,7 +442,12 @@ class Graph:
         listed = self.memo.get("all_ops")
         if listed is None:
             ops = self.ops
-            listed = [ops[key] for sub in self.subgraphs.values() for key in sub.op_keys]
+            listed = []
+            for sub in self.subgraphs.values():
+                if len(sub.op_nodes) == len(sub.op_keys):  # (the builder's list of them)
+                    listed += sub.op_nodes
+                else:
+                    listed += [ops[key] for key in sub.op_keys]
             self.memo["all_ops"] = listed
         return iter(listed)
 

@@ -106,6 +106,9 @@ class Shapes:
         return None
 
 
+_ONE = object()  # (run: the missing second input of a one-input memo hit)
+
+
 class _Engine(EngineState, OnnxFallback):
     def __init__(self, graph: Graph, loaded: LoadedModel | None, input_shapes=None):
         self.graph = graph
@@ -143,34 +146,77 @@ class _Engine(EngineState, OnnxFallback):
         outputs_of = self._outputs_of
         nodes = self._nodes
         shape_only = self._shape_only
-        for op in self.graph.topological_order(path):
-            kind = (op.domain, op.op_type)
-            so = shape_only.get(kind)
-            if so is None:
-                fn = functions.get(kind)
-                so = shape_only[kind] = fn is not None and bool(fn.__dict__.get("shape_only"))
-            if so:
-                # measured hot (every elementwise op of a network): an op whose output
-                # follows from its inputs' infos alone, seen before with the very same
-                # input infos, gets the very same output info without a Ctx (_remember)
-                ins = op.inputs
-                if len(ins) == 1:
-                    a = ins[0]
-                    got = None if a is None else outputs_of.get((kind, id(nodes[a].get("info"))))
-                elif len(ins) == 2:
-                    a, b = ins
-                    got = None if a is None or b is None else outputs_of.get((kind, id(nodes[a].get("info")), id(nodes[b].get("info"))))
-                else:
-                    got = None
-                if got is not None:
-                    # (a key is only kept for an op with output 0: see run_op; id(None)
-                    # is in no key: _remember keeps no input without an info)
-                    out = op.outputs[0] if op.outputs else None
-                    if out is not None:
-                        self.op_budget -= 1
-                        nodes[out]["info"] = got[1]
-                        continue
-            run_op(op, attr_bindings)
+        # Measured per op (a million-node chain): what the last op had is kept in locals,
+        # so that a run of ops of one kind on one info skips the look-ups: the kind of the
+        # last op (by its op_type and domain objects: one str per op type, build.py), the
+        # last value the fast path below set and its info (most ops read the one before),
+        # the input infos of the last memo hit (_ONE for the second of one) and what it
+        # gave; op_budget is counted in ``spent``, paid before anything reads it (run_op).
+        last_type = last_domain = kind = so = None
+        last_key = last_info = None
+        hit_kind = hit_a = hit_b = got = None
+        spent = 0
+        try:
+            for op in self.graph.topological_order(path):
+                t = op.op_type
+                d = op.domain
+                if t is not last_type or d is not last_domain:
+                    last_type, last_domain = t, d
+                    kind = (d, t)
+                    so = shape_only.get(kind)
+                    if so is None:
+                        fn = functions.get(kind)
+                        so = shape_only[kind] = fn is not None and bool(fn.__dict__.get("shape_only"))
+                if so:
+                    # measured hot (every elementwise op of a network): an op whose output
+                    # follows from its inputs' infos alone, seen before with the very same
+                    # input infos, gets the very same output info without a Ctx (_remember)
+                    ins = op.inputs
+                    if len(ins) == 1:
+                        a = ins[0]
+                        if a is None:
+                            found = None
+                        else:
+                            ia = last_info if a is last_key else nodes[a].get("info")
+                            if ia is hit_a and hit_b is _ONE and kind is hit_kind:
+                                found = got
+                            else:
+                                found = outputs_of.get((kind, id(ia)))
+                                if found is not None:
+                                    hit_kind, hit_a, hit_b, got = kind, ia, _ONE, found
+                    elif len(ins) == 2:
+                        a, b = ins
+                        if a is None or b is None:
+                            found = None
+                        else:
+                            ia = last_info if a is last_key else nodes[a].get("info")
+                            ib = last_info if b is last_key else nodes[b].get("info")
+                            if ia is hit_a and ib is hit_b and kind is hit_kind:
+                                found = got
+                            else:
+                                found = outputs_of.get((kind, id(ia), id(ib)))
+                                if found is not None:
+                                    hit_kind, hit_a, hit_b, got = kind, ia, ib, found
+                    else:
+                        found = None
+                    if found is not None:
+                        # (a key is only kept for an op with output 0: see run_op; id(None)
+                        # is in no key: _remember keeps no input without an info)
+                        outs = op.outputs
+                        out = outs[0] if outs else None
+                        if out is not None:
+                            spent += 1
+                            last_info = found[1]
+                            nodes[out]["info"] = last_info
+                            last_key = out
+                            continue
+                if spent:
+                    self.op_budget -= spent
+                    spent = 0
+                last_key = None  # (run_op may set any value)
+                run_op(op, attr_bindings)
+        finally:
+            self.op_budget -= spent
 
     def run_op(self, op, attr_bindings=None):
         self.op_budget -= 1
