@@ -285,9 +285,7 @@ def _declare_nodes(s: _Scope, nodes):
     in0 = in_attrs.get((0,))
     ops, op_keys, attributed = g.ops, sub.op_keys, sub.attributed_keys
     domains = {"": "", "ai.onnx": ""}
-    taken: set = set()
     graph_attrs: dict = {}  # node index -> its GRAPH/GRAPHS attributes
-    renamed = []
     op_nodes = []
     op_succ = []  # direct fill: each op's successor adjacency, built here with its outputs
     op_pred = []  # and its predecessor adjacency, when its inputs are wired here
@@ -308,37 +306,29 @@ def _declare_nodes(s: _Scope, nodes):
             typed = op_types[op_type] = (op_type, attrs)
         op_type = typed[0]
         op_node_attrs.append(typed[1])
-        if name and name not in taken:
-            nid = name
-        else:
-            nid = f"{op_type}#{index}"
-            n = 2
-            while nid in taken:  # a node literally named like a synthesized id
-                nid = f"{op_type}#{index}~{n}"
-                n += 1
-            if name:
-                renamed.append((name, nid))
-        taken.add(nid)
+        # The id each node gets when no two ids clash (checked once at the end: see _ids)
+        nid = name or f"{op_type}#{index}"
         key = ("op", path, index)
-        outputs = outputs[:]  # names, replaced in place by value keys
-        if len(outputs) == 1 and direct:  # most ops: one output
+        if direct and len(outputs) == 1:  # most ops: one output (its name read alone, no list of names)
             out = outputs[0]
             if out.__class__ is not str:
                 out = text(out)
             if out:
                 vkey = ("value", path, out)
                 if vkeys.setdefault(out, vkey) is not vkey:
+                    nid = _fix_ids(op_nodes, nodes, index, op_type)
                     raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
                 node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
                 succ[vkey] = NO_NEIGHBOUR
                 pred[vkey] = OneNeighbour(key, out0)
                 producer[vkey] = key
-                outputs[0] = vkey
+                outputs = [vkey]
                 op_succ.append(OneNeighbour(vkey, out0))
             else:
-                outputs[0] = None
+                outputs = [None]
                 op_succ.append(NO_NEIGHBOUR)
         else:
+            outputs = outputs[:]  # names, replaced in place by value keys
             out_edges = NO_NEIGHBOUR
             for pos, out in enumerate(outputs):
                 if out.__class__ is not str:
@@ -348,6 +338,7 @@ def _declare_nodes(s: _Scope, nodes):
                     continue
                 vkey = ("value", path, out)
                 if vkeys.setdefault(out, vkey) is not vkey:
+                    nid = _fix_ids(op_nodes, nodes, index, op_type)
                     raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
                 if direct:
                     attrs = out_attrs.get(pos)
@@ -374,33 +365,34 @@ def _declare_nodes(s: _Scope, nodes):
             for attr in attributes:
                 if attr.type in GRAPH_TYPES:
                     graph_attrs.setdefault(index, []).append(attr)
-        inputs = inputs[:]  # names, replaced in place by value keys once wired
         in_edges = NO_NEIGHBOUR
-        if wiring and inputs:
-            if len(inputs) == 1:  # most ops: one input, one edge
-                name = inputs[0]
-                if name.__class__ is not str:
-                    name = text(name)
-                if not name:
-                    inputs[0] = None
-                else:
-                    vkey = vkeys.get(name)
-                    if vkey is None:  # defined later, in an enclosing graph, or nowhere
-                        wiring = False
-                        deferred = index
-                    else:
-                        inputs[0] = vkey
-                        if in0 is None:
-                            in0 = in_attrs[(0,)] = {"kind": "input", "positions": (0,)}
-                        in_edges = OneNeighbour(vkey, in0)
-                        readers = succ[vkey]  # _grow, inlined
-                        if readers is NO_NEIGHBOUR:
-                            succ[vkey] = OneNeighbour(key, in0)
-                        elif readers.__class__ is OneNeighbour:
-                            succ[vkey] = {readers.key: readers.data, key: in0}
-                        else:
-                            readers[key] = in0
+        if wiring and len(inputs) == 1:  # most ops: one input, one edge (its name read alone)
+            name = inputs[0]
+            if name.__class__ is not str:
+                name = text(name)
+            if not name:
+                inputs = [None]
             else:
+                vkey = vkeys.get(name)
+                if vkey is None:  # defined later, in an enclosing graph, or nowhere
+                    wiring = False
+                    deferred = index
+                    inputs = [name]  # the name, for the second pass
+                else:
+                    inputs = [vkey]
+                    if in0 is None:
+                        in0 = in_attrs[(0,)] = {"kind": "input", "positions": (0,)}
+                    in_edges = OneNeighbour(vkey, in0)
+                    readers = succ[vkey]  # _grow, inlined
+                    if readers is NO_NEIGHBOUR:
+                        succ[vkey] = OneNeighbour(key, in0)
+                    elif readers.__class__ is OneNeighbour:
+                        succ[vkey] = {readers.key: readers.data, key: in0}
+                    else:
+                        readers[key] = in0
+        else:
+            inputs = inputs[:]  # names, replaced in place by value keys once wired
+            if wiring and inputs:
                 keys = []
                 for name in inputs:
                     if name.__class__ is not str:
@@ -423,6 +415,7 @@ def _declare_nodes(s: _Scope, nodes):
         op_keys.append(key)
         op_nodes.append(op)
         op_pred.append(in_edges)
+    renamed = _fix_ids(op_nodes, nodes) if len(set(map(_ID, op_nodes))) != len(op_nodes) else None
     if renamed:
         first_name, first_id = renamed[0]
         g.notes.append(
@@ -430,6 +423,48 @@ def _declare_nodes(s: _Scope, nodes):
             f"(first: {shown(first_name)} as {shown(first_id)})"
         )
     return op_nodes, op_node_attrs, op_succ, op_pred, graph_attrs, deferred
+
+
+_ID = attrgetter("id")
+
+
+def _ids(names_and_types):
+    """Node ids from (name as str, op type) in node order: a node's name, or
+    ``<op_type>#<index>`` for a node without one or whose name an earlier node's id
+    already is (``~2``, ``~3``... when a node is literally named like that).  Returns the
+    ids and the (name, id) of the named nodes renamed."""
+    taken: set = set()
+    ids, renamed = [], []
+    for index, (name, op_type) in enumerate(names_and_types):
+        if name and name not in taken:
+            nid = name
+        else:
+            nid = f"{op_type}#{index}"
+            n = 2
+            while nid in taken:  # a node literally named like a synthesized id
+                nid = f"{op_type}#{index}~{n}"
+                n += 1
+            if name:
+                renamed.append((name, nid))
+        taken.add(nid)
+        ids.append(nid)
+    return ids, renamed
+
+
+def _fix_ids(op_nodes, nodes, current=None, op_type=None):
+    """The first pass gives each op its name, or ``<op_type>#<index>`` without one: the
+    ids :func:`_ids` gives when no two of them clash (one C-level set at the end instead
+    of a million-entry set grown and probed per node).  When two clash, the ops get
+    :func:`_ids`' ids; with ``current`` (the index of the node being declared, not yet in
+    ``op_nodes``, of type ``op_type``), those of the ops so far and that node's id are
+    worked out (for an error message); else the renamed (name, id) list is returned."""
+    pairs = [(text(nodes[op.index].name), op.op_type) for op in op_nodes]
+    if current is not None:
+        pairs.append((text(nodes[current].name), op_type))
+    ids, renamed = _ids(pairs)
+    for op, nid in zip(op_nodes, ids):
+        op.id = nid
+    return ids[-1] if current is not None else renamed
 
 
 def _wire_direct(s: _Scope, op_key, keys):
