@@ -445,6 +445,9 @@ class Graph:
             listed = []
             for sub in self.subgraphs.values():
                 if len(sub.op_nodes) == len(sub.op_keys):  # (the builder's list of them)
+                    if len(self.subgraphs) == 1:
+                        listed = sub.op_nodes  # not copied: a copy touches every op (~45 ms a million)
+                        break
                     listed += sub.op_nodes
                 else:
                     listed += [ops[key] for key in sub.op_keys]
