@@ -549,3 +549,56 @@ def test_a_node_read_before_it_is_written_wires_the_same_edges():
     # the late read hands "c" and the nodes after it to the second pass: x's readers in node order
     assert [late.ops[k].id for k in late.nx.succ[V("x")]] == ["a", "b"]
     assert [late.ops[k].id for k in late.nx.succ[V("a")]] == ["c", "y"]
+
+
+# --- file order noted while building -----------------------------------------------------
+
+
+def _self_read_model():
+    """Ops in order, then a Split reading one of its own outputs (a cycle), one more op."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Split", ["r", "s1"], ["s0", "s1"], name="selfish_split", axis=0),
+        helper.make_node("Abs", ["x"], ["y"], name="after"),
+    ]
+    return _model(nodes, [_vi("x", [4])], [_vi("s0", None), _vi("y", None)])
+
+
+def test_a_graph_written_in_order_is_noted_and_its_order_is_the_file_order():
+    g = build_graph(_diamond())
+    sub = g.subgraphs["main"]
+    assert sub.wired_in_order
+    assert sub.op_nodes == [g.ops[k] for k in sub.op_keys]
+    order = g.topological_order()
+    assert [op.id for op in order] == ["relu", "Sigmoid#1", "add", "Mul#3"]
+    assert list(g.all_ops()) == [g.ops[k] for s in g.subgraphs.values() for k in s.op_keys]
+
+
+def test_an_op_reading_its_own_output_is_not_noted_in_order_and_is_a_cycle():
+    g = build_graph(_self_read_model())
+    assert not g.subgraphs["main"].wired_in_order
+    with pytest.raises(GraphError) as info:
+        g.topological_order()
+    assert info.value.kind == "graph-cycle" and "selfish_split" in info.value.message
+
+
+def test_a_value_captured_from_a_later_op_orders_that_op_first():
+    """The If comes first in the file, and its branch reads the output of an op after it:
+    every op of main reads only earlier values (noted in order), yet the capture must
+    put the producer first."""
+    then_g = helper.make_graph([helper.make_node("Neg", ["late"], ["t"])], "then", [], [_vi("t", None)])
+    else_g = helper.make_graph([helper.make_node("Abs", ["x"], ["e"])], "else", [], [_vi("e", None)])
+    nodes = [
+        helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g),
+        helper.make_node("Relu", ["x"], ["late"], name="producer"),
+    ]
+    m = _model(nodes, [_vi("x", [4]), _vi("cond", [], TensorProto.BOOL)], [_vi("y", None)])
+    g = build_graph(m)
+    assert g.subgraphs["main"].wired_in_order
+    assert [op.id for op in g.topological_order()] == ["producer", "branch"]
+    _check_valid_order(g)
+
+
+@pytest.mark.parametrize("build", [_self_read_model], ids=lambda f: f.__name__)
+def test_direct_fill_equals_the_networkx_api_with_a_self_read(build, monkeypatch):
+    test_direct_fill_equals_the_networkx_api(build, monkeypatch)

@@ -210,6 +210,8 @@ def _add_graph(g: Graph, proto, path, owner, parent, fn, pending):
         nodes = proto.node
         out_names = [text(vi.name) for vi in proto.output]
     op_nodes, op_node_attrs, op_succ, op_pred, graph_attrs, deferred = _declare_nodes(s, nodes)
+    # every op wired in the first pass read values defined at or before it (Graph._toposort)
+    sub.op_nodes, sub.wired_in_order = op_nodes, s.direct and deferred == len(op_nodes)
     _add_ops(s, op_nodes, op_node_attrs, op_succ, op_pred)
     _wire_inputs(s, op_nodes, deferred, graph_attrs, pending)
     _add_outputs(s, out_names)
@@ -374,7 +376,9 @@ def _declare_nodes(s: _Scope, nodes):
                 inputs = [None]
             else:
                 vkey = vkeys.get(name)
-                if vkey is None:  # defined later, in an enclosing graph, or nowhere
+                # defined later, in an enclosing graph, or nowhere; or by this very op (a
+                # cycle): the second pass wires it, so first-pass wiring means file order
+                if vkey is None or vkey in outputs:
                     wiring = False
                     deferred = index
                     inputs = [name]  # the name, for the second pass
@@ -401,7 +405,7 @@ def _declare_nodes(s: _Scope, nodes):
                         keys.append(None)
                         continue
                     vkey = vkeys.get(name)
-                    if vkey is None:
+                    if vkey is None or vkey in outputs:
                         wiring = False
                         deferred = index
                         break
