@@ -82,6 +82,27 @@ def _fields(src, start, end, only=None):
         fstart = pos
         stop = (end if end < lim else lim) - base
         i = pos - base
+        if only is not None and i < stop:
+            # A run of fields not asked for with a one-byte key and a length of one or
+            # two bytes (a graph's nodes) is stepped over in a tight loop; the same
+            # checks as below, which take over at the first field that is anything else.
+            k0 = buf[i]
+            if k0 & 7 == 2 and k0 < 0x80 and k0 >> 3 != only:
+                last, e = stop - 2, end - base
+                while i < last and buf[i] == k0:
+                    length = buf[i + 1]
+                    if length < 0x80:
+                        j = i + 2 + length
+                    elif buf[i + 2] < 0x80:
+                        j = i + 3 + (length & 0x7F | buf[i + 2] << 7)
+                    else:
+                        break
+                    if j > e:
+                        break
+                    i = j
+                if i != pos - base:
+                    pos = i + base
+                    continue
         if i < stop and buf[i] < 0x80:
             key = buf[i]
             i += 1
