@@ -655,3 +655,34 @@ def test_float_size_arithmetic_repeated_on_the_same_infos_runs_each_time():
     shape_of, _, _ = _shapes_of(model)
     assert shape_of("r1") == shape_of("r2")
     assert shape_of("r1")[1] == 6 and isinstance(shape_of("r1")[0], str)
+
+
+def test_walk_shortcuts_give_what_each_op_gets_alone():
+    """The shape walk keeps the last value it set, the last kind and the last memo hit in
+    locals: a one-input Sum on an info seen before must not hand its memo hit to a
+    two-input Sum of the same kind whose second input has no info (a tensor nothing
+    defines), nor a value's old info to its next reader."""
+    from analyzer.graph.build import build_graph
+    from analyzer.shapes import infer_shapes
+
+    def shapes_of(nodes):
+        m = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])], [])
+        g = build_graph(m)
+        infer_shapes(g)
+        return {k[2]: (a["info"].shape, a["info"].dtype) for k, a in g.nx._node.items() if k[0] == "value" and a.get("info")}
+
+    walk = [
+        helper.make_node("Sum", ["x"], ["s1"]),
+        helper.make_node("Sum", ["x"], ["s2"]),  # the memo's hit
+        helper.make_node("Sum", ["x", "ghost"], ["s3"]),
+        helper.make_node("Relu", ["s3"], ["r1"]),
+        helper.make_node("Relu", ["r1"], ["r2"]),
+        helper.make_node("Relu", ["r2"], ["r3"]),
+        helper.make_node("Sum", ["r3", "x"], ["s4"]),
+    ]
+    got = shapes_of(walk)
+    assert got["s2"] == got["s1"] == ((2, 3), TensorProto.FLOAT)
+    assert got["s3"] == shapes_of([walk[2]])["s3"]
+    assert got["r3"] == got["s3"]
+    assert got["s3"] != got["s1"]  # (what a stale memo hit would give)
+    assert got["s4"] == shapes_of([walk[2], helper.make_node("Relu", ["s3"], ["r3"]), walk[6]])["s4"]
