@@ -216,3 +216,30 @@ def test_onnx_is_asked_only_about_ops_without_a_shape_function():
     m, _ = unnamed_batch_contradicted()
     am = analyze(m)
     assert am.shapes.onnx_runs == 0 and not am.shapes.used_onnx_fallback
+
+
+def test_declared_values_found_from_the_graphs_fill_as_the_pass_over_every_node(monkeypatch):
+    """fill_from_value_info looks up the values a graph declares when they are few; the
+    infos (shown and proven) must be those the pass over every node's dict gives."""
+    import analyzer.shapes.fallback as fb
+    from analyzer.graph.build import build_graph
+    from analyzer.shapes import infer_shapes
+
+    nodes = [helper.make_node("Relu", ["x"], ["r0"])]
+    nodes += [helper.make_node("Reshape", [f"r{i}", "shape"], [f"r{i + 1}"]) for i in range(40)]
+    m = _model(
+        nodes, [vi("x", [2, 3]), vi("shape", [2], I64)], [vi("r40", [None, 6]), vi("never", [1])],
+        value_info=[vi("r5", [3, None]), vi("r5", [3, None]), vi("r7", [2, 3], TensorProto.DOUBLE)],
+    )
+
+    def infos(declared):
+        monkeypatch.setattr(fb, "_declared", declared)
+        g = build_graph(m)
+        shapes = infer_shapes(g)
+        return shapes._proven, [(k, a.get("info"), a.get("proven")) for k, a in g.nx._node.items() if k[0] == "value"]
+
+    few = fb._declared
+    assert len(few(build_graph(m))) < len(build_graph(m).nx._node)  # the look-up path is taken here
+    proven, got = infos(few)
+    assert proven and any(p is not None for _, _, p in got)  # r5 and r40 take declared sizes
+    assert (proven, got) == infos(lambda g: g.nx._node.values())
