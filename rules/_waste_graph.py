@@ -192,86 +192,113 @@ def dead_ops(model) -> dict:
 
 
 def _dead(model) -> dict:
+    from analyzer.graph.core import GraphError
+
     graph = model.graph
     out: dict = {}
     dead_all: set = set()
-    shared_in = graph.memo["waste:shared"] = {}  # path -> _reads()'s ``shared`` (for _cse)
+    sinks = _sink_paths(model)
     for path in _paths(model):
         if any(o in dead_all for o in _ancestor_ops(model, path)):
             continue
-        sink, shared_in[path] = _reads(graph, path)
-        dead = _dead_in(graph, path) if sink else None
+        if path not in sinks:
+            try:
+                graph.topological_order(path)
+                continue  # no sink, no cycle: every op is live
+            except GraphError:
+                pass  # a cycle: a dead one has no sink, the walk decides (it follows no order)
+        dead = _dead_in(graph, path)
         if dead:
             out[path] = dead
             dead_all |= dead
     return out
 
 
-def _reads(graph, path) -> tuple[bool, bool]:
-    """``(sink, shared)`` of graph ``path``, from one look at what its ops read.
+def _empty_keys(adj) -> list:
+    """The keys of a networkx adjacency (``G._succ`` or ``G._pred``) without a neighbour,
+    in one C-level pass: the graph builder gives each the shared ``NO_NEIGHBOUR``.  A graph
+    filled through networkx instead (plain dicts, none shared) is looked at dict by dict."""
+    from itertools import compress, repeat
+    from operator import is_, not_
 
-    ``sink`` is False when no op is a *sink* (every op has an output that is an output of
-    the graph or that an op of the graph reads) and the graph has no cycle: then every op
-    is live (the last dead op in a topological order would be a sink), and this look, one
-    producer lookup per input, spares the walk that liveness costs (a set, a stack).
+    from analyzer.graph.core import NO_NEIGHBOUR
 
-    ``shared`` is False when no value is read twice as an input (by two ops, or twice by
-    one) and no two ops without inputs have one type: then no op can repeat another with
-    the same inputs, and common subexpressions need no numbering (a chain)."""
-    from analyzer.graph.core import GraphError
+    keys = list(compress(adj, map(is_, adj.values(), repeat(NO_NEIGHBOUR))))
+    if not keys and adj:  # no shared empty mapping at all: plain dicts, or none is empty
+        keys = list(compress(adj, map(not_, adj.values())))
+    return keys
 
-    try:
-        order = graph.topological_order(path)
-    except GraphError:
-        return True, True  # a cycle: a dead one has no sink, the walk decides
-    # an op (by index) is read when an op of ``path`` reads one of its outputs, as an
-    # input or captured by a body (the graph's implicit edges), or one is a graph output
-    producer = graph._producer
-    get = producer.get
-    read = bytearray(len(order))
-    shared = False
-    outer: set = set()  # values no op of path makes (inputs, initializers, enclosing graphs') read so far
-    bare: set = set()  # (domain, op type) of ops without inputs
-    ops = iter(order)
-    for op in ops:
-        some = False
-        for v in op.inputs:
-            if v is None:
-                continue
-            some = True
-            p = get(v)
-            if p is not None and p[1] == path:
-                if read[p[2]]:
-                    shared = True
-                read[p[2]] = 1
-            elif v in outer:
-                shared = True
-            else:
-                outer.add(v)
-        if not some:
-            t = (op.domain, op.op_type)
+
+def _sink_paths(model) -> set:
+    """The graphs with a *sink*: an op none of whose outputs an op of its graph reads (as
+    an input, or captured by a body: the control-flow op has an implicit edge) nor the
+    graph outputs.  A graph without a sink and without a cycle has every op live (the last
+    dead op in a topological order would be a sink): liveness needs no walk there.
+
+    Found from the values nothing reads (no successor in the graph: one C-level pass over
+    the adjacency, no op visited): an op is a sink when each of its outputs is such a value
+    and no graph output, or when it has no output (no successor either)."""
+    graph = model.graph
+    succ, producer, ops = graph.nx._succ, graph._producer, graph.ops
+    sinks: set = set()
+    outputs: dict = {}  # path -> its graph output keys, as a set (made when asked)
+    for key in _empty_keys(succ):
+        if key[0] == "op":
+            sinks.add(key[1])
+            continue
+        p = producer.get(key)
+        if p is None or p[1] in sinks:
+            continue  # a graph input, an initializer, a missing value: no op to judge
+        path = p[1]
+        outs = outputs.get(path)
+        if outs is None:
+            outs = outputs[path] = set(graph.subgraphs[path].output_keys)
+        if all(o is None or (o not in outs and not succ[o]) for o in ops[p].outputs):
+            sinks.add(path)
+    return sinks
+
+
+def _shared_paths(model) -> set:
+    """The graphs where an op may repeat another with the same inputs: a value that two
+    ops of the graph read as an input, or two ops of one (domain, op type) without any
+    input.  Elsewhere common subexpressions need no numbering (a chain): two ops with the
+    same inputs read a value twice, or both have none.  (That one op reads a value twice
+    makes no repeat.)  Found in C-level passes over the adjacencies, no op visited: a value
+    read by two ops has a dict of successors; an op without input has no predecessor, or
+    only values its bodies capture (its implicit edges)."""
+
+    def build(m):
+        from itertools import compress, repeat
+        from operator import is_
+
+        graph = m.graph
+        succ, pred, ops = graph.nx._succ, graph.nx._pred, graph.ops
+        shared: set = set()
+        wanted = set(_paths(m))  # the graphs common subexpressions are looked for in
+        for key in compress(succ, map(is_, map(type, succ.values()), repeat(dict))):
+            if key[0] != "value":
+                continue  # an op with several outputs
+            seen = set()
+            for reader, data in succ[key].items():
+                if data.get("kind") == "input":
+                    if reader[1] in seen:
+                        shared.add(reader[1])
+                    seen.add(reader[1])
+            if shared >= wanted:
+                return shared
+        bare: set = set()
+        implicit = graph._implicit
+        no_input = [k for k in _empty_keys(pred) if k[0] == "op"]
+        no_input += [k for k in implicit if all(v is None for v in ops[k].inputs)]
+        for k in no_input:
+            op = ops[k]
+            t = (k[1], op.domain, op.op_type)
             if t in bare:
-                shared = True
+                shared.add(k[1])
             bare.add(t)
-        if shared:
-            break
-    for op in ops:  # shared is known: only the marks, inline (a call per op costs as much)
-        for v in op.inputs:
-            p = get(v)
-            if p is not None and p[1] == path:
-                read[p[2]] = 1
+        return shared
 
-    def mark(values):
-        for v in values:
-            p = get(v)
-            if p is not None and p[1] == path:
-                read[p[2]] = 1
-
-    mark(graph.subgraphs[path].output_keys)
-    for k, captured in graph._implicit.items():
-        if k[1] == path:
-            mark(captured)
-    return 0 in read, shared
+    return _memo(model, "waste:shared", build)
 
 
 def _dead_in(graph, path) -> set:
@@ -580,7 +607,6 @@ def _cse(model, budget):
 
     graph = model.graph
     dead = _all_dead(model)
-    shared_in = graph.memo.get("waste:shared", {})  # made with the dead ops
     canon: dict = {}
     for group in duplicate_initializers(model, budget)["groups"]:
         for k in group[1:]:
@@ -589,8 +615,8 @@ def _cse(model, budget):
     for path in _paths(model):
         if under_dead(model, path):
             continue
-        if not canon and not shared_in.get(path, True):
-            continue  # no value read twice, no copy of a tensor known: no op can repeat another
+        if not canon and path not in _shared_paths(model):
+            continue  # no value read by two ops, no copy of a tensor known: no op can repeat another
         try:
             order = graph.topological_order(path)
         except GraphError:  # a cycle (reported by the validity rules): no numbering there

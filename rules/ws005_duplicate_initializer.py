@@ -70,7 +70,8 @@ def check(model, options=None):
         model.record_unchecked(
             "budget", f"{dups['skipped']} initializer(s) ({dups['skipped_bytes']} bytes) not compared for duplicates: "
             f"over the {budget}-byte read budget", source=CODE, reason="max-read-bytes", count=dups["skipped"])  # fmt: skip
-    owned = cse_owned_initializers(model, budget)
+    # the copies WS006's duplicate nodes own (common subexpressions: only asked when a copy is found)
+    owned = cse_owned_initializers(model, budget) if dups["groups"] else ()
     G = model.graph.nx
     for group in dups["groups"]:
         group = [k for k in group if k not in owned]
