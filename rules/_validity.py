@@ -12,10 +12,31 @@ Imports of onnx happen inside functions: importing a rule module stays cheap.
 from __future__ import annotations
 
 __all__ = [
-    "ONNX_DOMAINS", "MAIN", "finding", "value_finding", "graph_protos", "opsets_of", "model_opsets",
-    "function_opsets", "opsets_for_path", "function_of_path", "known_max_version", "beyond_known", "schema_at",
-    "normalize_domain", "is_runtime_domain", "shown", "OpGroup", "op_groups", "op_group_index", "in_walk_order",
-    "attributed_ops", "input_reads", "has_missing_values", "graphs_in_file_order", "value_infos",
+    "MAIN",
+    "ONNX_DOMAINS",
+    "OpGroup",
+    "attributed_ops",
+    "beyond_known",
+    "finding",
+    "function_of_path",
+    "function_opsets",
+    "graph_protos",
+    "graphs_in_file_order",
+    "has_missing_values",
+    "in_walk_order",
+    "input_reads",
+    "is_runtime_domain",
+    "known_max_version",
+    "model_opsets",
+    "normalize_domain",
+    "op_group_index",
+    "op_groups",
+    "opsets_for_path",
+    "opsets_of",
+    "schema_at",
+    "shown",
+    "value_finding",
+    "value_infos",
 ]
 
 MAIN = "main"
@@ -267,7 +288,7 @@ class OpGroup:
     for an ONNX domain the opset the graph imports and onnx's schema at it
     (``version``, ``onnx_schema``, as :func:`ops_with_schema` gives them)."""
 
-    __slots__ = ("graph", "domain", "op_type", "ops", "opset", "schema", "version", "onnx_schema")
+    __slots__ = ("domain", "graph", "onnx_schema", "op_type", "ops", "opset", "schema", "version")
 
     def __init__(self, model, first):
         from analyzer.analyses.schema import node_opset, op_schema
@@ -377,7 +398,7 @@ class InputReads:
     enclosing graph's computed value (whether those are late depends on the node holding
     the body), in walk order."""
 
-    __slots__ = ("missing", "late")
+    __slots__ = ("late", "missing")
 
     def __init__(self, missing, late):
         self.missing = missing
@@ -424,7 +445,10 @@ def value_infos(model) -> list:
     It is what ``model.info`` gives except for a value whose sizes only the file declares
     (source ``value_info``): ``model.info`` gives the proven info kept beside it, with the
     same dtype and value but the source of the proof (analyzer.shapes.fallback)."""
-    return memoized(model, "rules:value_infos", lambda: [a.get("info") for a in model.graph.nx._node.values()])
+    from itertools import repeat
+
+    nodes = model.graph.nx._node
+    return memoized(model, "rules:value_infos", lambda: list(map(dict.get, nodes.values(), repeat("info"))))
 
 
 def has_missing_values(model) -> bool:

@@ -72,7 +72,6 @@ def check(model, options=None):
     import sys
 
     from analyzer.io.load import shown
-
     from rules import _validity as v
     from rules import _validity_attrs as va
 
@@ -135,16 +134,17 @@ _MIXED = object()
 
 def _only_dtype(model, v, trusted):
     """The one dtype every value with a trusted info has (None when no value has one), or
-    ``_MIXED``: one look per distinct TensorInfo of the model (``value_infos``).  The
+    ``_MIXED``: one look per distinct (source, dtype) of the model's infos (``value_infos``).  The
     dtype of a ``value_info`` one counts too: the proven info ``model.info`` gives for it
     has that dtype, and a trusted source."""
-    infos = v.value_infos(model)
-    seen = set()
-    for inf in dict(zip(map(id, infos), infos)).values():
-        if inf is not None and (inf.source in trusted or inf.source == "value_info") and inf.dtype:
-            seen.add(inf.dtype)
-            if len(seen) > 1:
-                return _MIXED
+    from operator import attrgetter
+
+    # the distinct (source, dtype) pairs, in one C-level pass (None, for an op node or a
+    # value without info, is left out; a TensorInfo is always true)
+    pairs = set(map(attrgetter("source", "dtype"), filter(None, v.value_infos(model))))
+    seen = {dtype for source, dtype in pairs if dtype and (source in trusted or source == "value_info")}
+    if len(seen) > 1:
+        return _MIXED
     return seen.pop() if seen else None
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rules._invalid_models import assert_reported, assert_valid_not_reported, cases_for
+from tests.rules._invalid_models import (
+    assert_reported,
+    assert_valid_not_reported,
+    cases_for,
+)
 
 CODE = "MV008"
 
@@ -30,7 +34,13 @@ def test_runtime_and_custom_domains_are_not_reported():
     validity errors, even an unknown com.microsoft op that this onnxruntime lacks."""
     from onnx import helper
 
-    from tests.rules._invalid_models import checker_rejects, lint, model, ort_refuses, vi
+    from tests.rules._invalid_models import (
+        checker_rejects,
+        lint,
+        model,
+        ort_refuses,
+        vi,
+    )
 
     for domain, op in (("com.microsoft", "FooBar"), ("my.dom", "Foo")):
         m = model([helper.make_node(op, ["x"], ["y"], domain=domain)], [vi("x")], [vi("y")],
@@ -78,3 +88,35 @@ def test_op_groups_partition_the_walk():
             fresh = op_schema(g.domain, g.op_type, g.opset)
             assert (g.schema is None) == (fresh is None)
         assert [op.key for op in v.ops_in_walk_order(am, groups)] == [op.key for op in walk]
+
+
+def test_op_groups_of_graphs_of_one_kind_of_node():
+    """A graph whose nodes are all of one op type is one group, unless their domains differ:
+    the groups are those of a node-by-node walk, body graphs included."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    import analyzer
+    from rules import _validity as v
+
+    x = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])]
+    y = lambda n: [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2])]
+    body = helper.make_graph([helper.make_node("Neg", ["x"], ["t"], name="b1"), helper.make_node("Neg", ["t"], ["u"], name="b2")],
+                             "then", [], y("u"))  # fmt: skip
+    other = helper.make_graph([helper.make_node("Abs", ["x"], ["e"], name="e1")], "else", [], y("e"))
+    chain = [helper.make_node("Relu", ["x"], ["r0"], name="r0")] + [
+        helper.make_node("Relu", [f"r{i}"], [f"r{i + 1}"], name=f"r{i + 1}") for i in range(4)]
+    mixed = chain[:2] + [helper.make_node("Relu", ["r1"], ["r2"], name="r2", domain="custom.x")] + chain[3:]
+    cond = helper.make_node("If", ["c"], ["z"], name="if", then_branch=body, else_branch=other)
+    for nodes, extra in ((chain, []), (mixed, [helper.make_opsetid("custom.x", 1)]), ([cond], [])):
+        inputs = x + ([helper.make_tensor_value_info("c", TensorProto.BOOL, [])] if nodes[0].op_type == "If" else [])
+        g = helper.make_graph(nodes, "g", inputs, y(nodes[-1].output[0]))
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)] + extra)
+        am = analyzer.analyze(onnx.load_from_string(m.SerializeToString()))
+        walk = list(am.graph.all_ops())
+        expected: dict = {}
+        for op in walk:
+            expected.setdefault((op.graph, op.domain, op.op_type), []).append(op.key)
+        got = [((g.graph, g.domain, g.op_type), [op.key for op in g.ops]) for g in v._make_groups(am)]
+        assert got == list(expected.items())
+    assert len(got) == 3  # main's If, then's Neg (one group of two), else's Abs
