@@ -471,10 +471,11 @@ def _fix_ids(op_nodes, nodes, current=None, op_type=None):
     return ids[-1] if current is not None else renamed
 
 
-def _wire_direct(s: _Scope, op_key, keys):
-    """The input edges of op ``op_key`` reading the value keys ``keys`` (None for an
-    omitted input), filled directly; returns the op's predecessor adjacency."""
-    succ, in_attrs = s.succ, s.in_attrs
+def _input_edges(s: _Scope, keys) -> dict:
+    """``{value key: edge attrs}`` of an op reading the value keys ``keys`` (None for an
+    omitted input), in first-read order; one attrs dict per tuple of positions, shared by
+    every edge that feeds those positions."""
+    in_attrs = s.in_attrs
     in_edges = {}
     for pos, vkey in enumerate(keys):
         if vkey is not None:
@@ -484,8 +485,17 @@ def _wire_direct(s: _Scope, op_key, keys):
         attrs = in_attrs.get(positions)
         if attrs is None:
             attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
-        in_edges[vkey] = attrs  # the dict becomes the op's predecessors
-        readers = succ[vkey]  # _grow, inlined
+        in_edges[vkey] = attrs
+    return in_edges
+
+
+def _wire_direct(s: _Scope, op_key, keys):
+    """The input edges of op ``op_key`` reading the value keys ``keys`` (None for an
+    omitted input), filled directly; returns the op's predecessor adjacency."""
+    succ = s.succ
+    in_edges = _input_edges(s, keys)  # the dict becomes the op's predecessors
+    for vkey, attrs in in_edges.items():
+        readers = succ[vkey]  # _grow, inlined: the first pass's hot loop
         if readers is NO_NEIGHBOUR:
             succ[vkey] = OneNeighbour(op_key, attrs)
         elif readers.__class__ is OneNeighbour:
@@ -560,39 +570,16 @@ def _wire_inputs(s: _Scope, op_nodes, deferred, graph_attrs, pending) -> None:
                 if one is None:
                     one = in_attrs[(0,)] = {"kind": "input", "positions": (0,)}
                 pred[op_key] = OneNeighbour(vkey, one)
-                out_edges = succ[vkey]  # _grow, inlined
-                if out_edges is NO_NEIGHBOUR:
-                    succ[vkey] = OneNeighbour(op_key, one)
-                elif out_edges.__class__ is OneNeighbour:
-                    succ[vkey] = {out_edges.key: out_edges.data, op_key: one}
-                else:
-                    out_edges[op_key] = one
+                _grow(succ, vkey, op_key, one)
         else:
-            in_edges = {}
             for pos, name in enumerate(inputs):
                 if name.__class__ is not str:
                     name = text(name)
-                if not name:
-                    inputs[pos] = None
-                    continue
-                vkey = inputs[pos] = vkeys.get(name) or resolve(name, op)
-                positions = in_edges.get(vkey)
-                in_edges[vkey] = (pos,) if positions is None else positions + (pos,)
-            for vkey, positions in in_edges.items():
-                attrs = in_attrs.get(positions)
-                if attrs is None:
-                    attrs = in_attrs[positions] = {"kind": "input", "positions": positions}
-                if not direct:
-                    edges.append((vkey, op_key, attrs))
-                    continue
-                in_edges[vkey] = attrs  # the dict becomes the op's predecessors
-                _grow(succ, vkey, op_key, attrs)
-            if direct and in_edges:
-                if len(in_edges) == 1:
-                    ((vkey, attrs),) = in_edges.items()
-                    pred[op_key] = OneNeighbour(vkey, attrs)
-                else:
-                    pred[op_key] = in_edges
+                inputs[pos] = (vkeys.get(name) or resolve(name, op)) if name else None
+            if direct:
+                pred[op_key] = _wire_direct(s, op_key, inputs)
+            else:
+                edges.extend((vkey, op_key, attrs) for vkey, attrs in _input_edges(s, inputs).items())
         attrs_here = graph_attrs.get(op.index)
         if attrs_here:
             _queue_subgraphs(g, path, op, attrs_here, pending)
