@@ -682,11 +682,16 @@ _MOVE_OPS = frozenset({"Reshape", "Slice", "Transpose", "Squeeze", "Unsqueeze", 
 _ISYM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _int_syms(engine) -> dict:
-    st = _ISYM.get(engine)
+def _run_state(store: weakref.WeakKeyDictionary, engine) -> dict:
+    """``store``'s dict for this engine run (made on first use, gone with the engine)."""
+    st = store.get(engine)
     if st is None:
-        st = _ISYM[engine] = {}
+        st = store[engine] = {}
     return st
+
+
+def _int_syms(engine) -> dict:
+    return _run_state(_ISYM, engine)
 
 
 def _sym_array(engine, key, info):
@@ -777,10 +782,7 @@ _FSYM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def float_syms(engine) -> dict:
     """Per engine run: value key -> (shape, onnx float type, [FRat, ...])."""
-    st = _FSYM.get(engine)
-    if st is None:
-        st = _FSYM[engine] = {}
-    return st
+    return _run_state(_FSYM, engine)
 
 
 def fsym_of(engine, key):
