@@ -91,7 +91,7 @@ def measure(name, model, path=None, repeat=1, ort_cls=None):
     keys = agreement.compared_values(graph)
     row["values"] = len(keys)
     row["ours"] = sum(agreement._known(agreement.our_view(shapes, k)) for k in keys)
-    stripped = agreement.strip_declared(model)
+    stripped = agreement.strip_declarations(model)
     try:
         inferred, row["onnx_s"] = best_time(lambda: onnx.shape_inference.infer_shapes(stripped, data_prop=True), repeat)
         ref = agreement.reference_shapes(inferred, graph, model)
@@ -100,7 +100,7 @@ def measure(name, model, path=None, repeat=1, ort_cls=None):
         row["onnx"], row["onnx_s"], row["onnx_error"] = None, None, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
     if ort_cls is not None:
         try:
-            (out, complete), row["ort_s"] = best_time(lambda: ort_infer(ort_cls, agreement.strip_declared(model)), repeat)
+            (out, complete), row["ort_s"] = best_time(lambda: ort_infer(ort_cls, agreement.strip_declarations(model)), repeat)
             ref = agreement.reference_shapes(out, graph, model, ORT_PLACEHOLDER)
             row["ort"] = sum(agreement._known(ref.get((k[1], k[2]))) for k in keys)
             row["ort_complete"] = complete

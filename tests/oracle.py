@@ -582,6 +582,13 @@ def _single_conv_model(node: onnx.NodeProto, x: np.ndarray, w: np.ndarray, b: np
     return m
 
 
+def dead_tap_set(model_path, model: onnx.ModelProto, dims: dict, node: str) -> set:
+    """The dead taps of the one conv ``node`` by execution at ``dims``, as a set of tap
+    tuples (see :func:`dead_taps_by_execution`)."""
+    (ct,) = dead_taps_by_execution(model_path, model=model, dims=dims, nodes=[node]).values()
+    return {tuple(t) for t in ct.dead_taps}
+
+
 def dead_taps_by_execution(model_path, *, dims: dict | None = None, seed: int = 0, scale: float = 1e3,
                            rtol: float = 1e-5, nodes: Iterable | None = None, min_taps: int = 1,
                            model: onnx.ModelProto | None = None, workdir=None,

@@ -49,6 +49,7 @@ from analyzer.shapes import SHAPE_FUNCTIONS, infer_shapes
 from analyzer.shapes import engine as shape_engine
 from analyzer.shapes.dims import conv_out, dim_mul, symbol
 from analyzer.shapes.engine import _type_to_shape
+from tests.runtime_shapes import strip_declarations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONNX_DATA = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
@@ -256,23 +257,6 @@ def _walk(model_graph, graph):
                     stack.append((p, sub))
 
 
-def strip_declared(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy without value_info and without output shapes (in every graph), so that
-    what onnx gives is what it infers."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    graphs = [m.graph]
-    while graphs:
-        g = graphs.pop()
-        del g.value_info[:]
-        for out in g.output:
-            if out.type.HasField("tensor_type"):
-                out.type.tensor_type.ClearField("shape")
-        for node in g.node:
-            graphs.extend(sub for _, _, sub in _graph_attrs(node))
-    return m
-
-
 def _dim_params(model) -> set:
     out = set()
     graphs = [model.graph]
@@ -362,7 +346,7 @@ def compare(name, model=None, path=None) -> Comparison:
         if (op.domain, op.op_type) not in SHAPE_FUNCTIONS and graph.function_path(op.domain, op.op_type, op.overload) is None:
             result.missing_ops.add(f"{op.domain + '.' if op.domain else ''}{op.op_type}")
     try:
-        inferred = onnx.shape_inference.infer_shapes(strip_declared(model), data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(strip_declarations(model), data_prop=True)
     except Exception as e:
         result.onnx_error = str(e).splitlines()[0] if str(e) else type(e).__name__
         inferred = None
