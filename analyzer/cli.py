@@ -192,9 +192,19 @@ def entry() -> int:
     leave.  After ``check`` the process ends with ``os._exit`` once stdout and stderr are
     flushed: Python's own exit would free every object of the last model, module by
     module (tens of ms after a small model, seconds after a million-node graph), for
-    nothing.  Tests call :func:`main` in-process, which returns as before."""
+    nothing; the last model checked is left to it too (:data:`common.KEEP_UNTIL_EXIT`).
+    Tests call :func:`main` in-process, which returns as before."""
+    import gc
+
+    import analyzer.common as common
+
+    gc_was_enabled = gc.isenabled()
+    common.KEEP_UNTIL_EXIT = []
     code = main()
     _leave_now(code)
+    common.KEEP_UNTIL_EXIT = None  # an ordinary exit: freed and collected as usual
+    if gc_was_enabled:
+        gc.enable()
     return code
 
 

@@ -620,3 +620,30 @@ def test_python_m_analyzer_check_writes_everything_before_it_leaves(tmp_path):
     p = subprocess.run([sys.executable, "-m", "analyzer", "check", "--isolated", "-o", str(out), model], cwd=REPO, capture_output=True, text=True, check=False)
     assert p.returncode == code and out.read_text().strip() and p.stdout == ""
     assert [f.name for f in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_console_script_keeps_the_last_model_uncollected_until_it_leaves(monkeypatch):
+    """Under ``cli.entry`` the last model checked is handed to the process's end and the
+    collector stays paused until it leaves (freeing or collecting a big graph took
+    seconds); in-process ``main()`` keeps nothing and leaves the collector as it was."""
+    import gc
+
+    import analyzer.cli as cli
+    import analyzer.common as common
+    from analyzer.model import AnalyzedModel
+
+    seen = {}
+
+    def leave_now(code):
+        seen.update(code=code, gc=gc.isenabled(), kept=list(common.KEEP_UNTIL_EXIT))
+
+    monkeypatch.setattr(cli, "_leave_now", leave_now)
+    monkeypatch.setattr(sys, "argv", ["onnxlint", "check", "--isolated", "--quiet", SAMPLES[0], SAMPLES[1]])
+    assert gc.isenabled()
+    code = cli.entry()
+    assert seen["code"] == code and seen["gc"] is False
+    assert len(seen["kept"]) == 1 and isinstance(seen["kept"][0], AnalyzedModel)
+    assert os.path.samefile(seen["kept"][0].path, SAMPLES[1])  # the last file's
+    assert common.KEEP_UNTIL_EXIT is None and gc.isenabled()  # an ordinary exit: restored
+    assert cli.main(["check", "--isolated", "--quiet", SAMPLES[0]]) in (0, 1)
+    assert common.KEEP_UNTIL_EXIT is None and gc.isenabled()

@@ -5,6 +5,7 @@ import gc
 import os
 import sys
 
+from analyzer import common
 from analyzer.commands.base import discover, lint_settings, print_file_error, safe, write_output
 from analyzer.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
@@ -15,13 +16,16 @@ def run(args) -> int:
     classes) create hundreds of thousands of objects and no garbage, and each collection
     meanwhile walks all of them (about a tenth of a small check's time).  ``lint_file``
     pauses it for each file's analysis itself; from the second file on it runs between
-    files and for the report as usual."""
+    files and for the report as usual.  Under the console script (which leaves with
+    ``os._exit``, see ``cli.entry``) the last model is kept to the end and the collector
+    stays paused from its analysis on: the first collection after it would walk every
+    object of it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _run(args, was_enabled)
     finally:
-        if was_enabled:
+        if was_enabled and common.KEEP_UNTIL_EXIT is None:  # else cli.entry restores it
             gc.enable()
 
 
@@ -59,12 +63,17 @@ def _run(args, gc_was_enabled) -> int:
     for i, path in enumerate(files):
         if i == 1 and gc_was_enabled:
             gc.enable()  # start-up is over (lint_file pauses it for each file)
-        # The last file's model is kept until the command returns: the console script
-        # then leaves without freeing it (cli.entry), which for a big graph took seconds.
+        if i and i == len(files) - 1 and common.KEEP_UNTIL_EXIT is not None:
+            gc.disable()  # the console script's last model is never collected (see run)
+        # The last file's model is kept until the command returns, and past it for the
+        # console script, which leaves without freeing it (cli.entry; for a big graph
+        # freeing took seconds).
         fr = lint_file(path, rules, input_shapes, display_path=path, options=cfg.rule_options, max_nodes=max_nodes,
                        config_shapes=settings.config_shapes_for(path), keep_model=i == len(files) - 1)  # fmt: skip
         if i == len(files) - 1:
             fr, _kept = fr
+            if common.KEEP_UNTIL_EXIT is not None:
+                common.KEEP_UNTIL_EXIT.append(_kept)
         cfg.apply_per_path_ignores(fr)
         report.files.append(fr)
     if args.write_baseline:  # every finding of today, also with --baseline (which refreshes it)
