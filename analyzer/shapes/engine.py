@@ -76,6 +76,15 @@ class Shapes:
         # key when propagation declared that no value has one (infer_shapes)
         self._nodes = self.graph.nx._node
         self._proven = True
+        # What the walk of the main graph did, op by op, for analyses that would
+        # otherwise read every op's infos again (analyzer.analyses.macs): ``(ran, given,
+        # remembered)``, the ops it ran a shape function for (run_op), for each other op
+        # (in walk order) the index in ``remembered`` of the entry ``(input infos, output
+        # info, (domain, op_type), index)`` whose output info it was given (_Engine.run,
+        # _remember); None when there was no such walk.
+        # Infos of main-graph values are not changed once made (each has one writer,
+        # which the walk visits before any reader), so these hold at the end too.
+        self.main_walk = None
 
     def info(self, value_key) -> TensorInfo:
         """What is proven of a value: a size only the file declares is not in it (the
@@ -137,6 +146,7 @@ class _Engine(EngineState, OnnxFallback):
         # ((domain, op_type), id of each input's info...) -> (input infos, output info)
         # of shape-only ops (run_op, _remember)
         self._outputs_of: dict = {}
+        self._remembered: list = []  # the values of _outputs_of, in the order made (main_walk)
         self._shape_only: dict = {}  # (domain, op_type) -> whether its shape function is shape-only
 
     # -- walking ---------------------------------------------------------
@@ -156,6 +166,12 @@ class _Engine(EngineState, OnnxFallback):
         last_key = last_info = None
         hit_kind = hit_a = hit_b = got = None
         spent = 0
+        # the ops run_op ran, and the memo entry's index of each op the fast path gave its
+        # output (Shapes.main_walk; kept for the main graph only: a list append per op)
+        ran = []
+        given = []
+        ran_append = ran.append
+        given_append = given.append
         try:
             for op in self.graph.topological_order(path):
                 t = op.op_type
@@ -209,14 +225,18 @@ class _Engine(EngineState, OnnxFallback):
                             last_info = found[1]
                             nodes[out]["info"] = last_info
                             last_key = out
+                            given_append(found[3])
                             continue
                 if spent:
                     self.op_budget -= spent
                     spent = 0
                 last_key = None  # (run_op may set any value)
+                ran_append(op)
                 run_op(op, attr_bindings)
         finally:
             self.op_budget -= spent
+        if path == MAIN and self.depth == 0:
+            self.result.main_walk = (ran, given, self._remembered)
 
     def run_op(self, op, attr_bindings=None):
         self.op_budget -= 1
@@ -261,7 +281,9 @@ class _Engine(EngineState, OnnxFallback):
             if i.__class__ is TensorInfo and i.value is None and i.sym is None:
                 open_input = True
         if open_input:
-            self._outputs_of[key] = (ins, inf)
+            remembered = self._remembered
+            self._outputs_of[key] = entry = (ins, inf, key[0], len(remembered))
+            remembered.append(entry)
 
     def _run_op(self, op, fn, attr_bindings):
         """Run one op; True when its shape function returned (no exception)."""
