@@ -30,7 +30,9 @@ __all__ = [
     "model_opsets",
     "normalize_domain",
     "op_group_index",
+    "op_domains",
     "op_groups",
+    "op_types",
     "opsets_for_path",
     "opsets_of",
     "schema_at",
@@ -325,21 +327,35 @@ def op_groups(model) -> list:
 
 
 def _make_groups(model) -> list:
+    graph = model.graph
     out = []
-    path = None
-    here: dict = {}
-    for op in model.graph.all_ops():
-        if op.graph != path:  # all_ops goes graph by graph
-            path = op.graph
-            here = {}
-        d = op.domain
-        k = op.op_type if not d else (d, op.op_type)  # a str key hashes once; most nodes are of ""
-        grp = here.get(k)
-        if grp is None:
-            grp = here[k] = OpGroup(model, op)
-            out.append(grp)
-        grp.ops.append(op)
+    for sub in graph.subgraphs.values():  # graph by graph, as graph.all_ops() goes
+        if sub is None:
+            continue
+        ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
+        here: dict = {}
+        get = here.get
+        for op in ops:
+            d = op.domain
+            k = op.op_type if not d else (d, op.op_type)  # a str key hashes once; most nodes are of ""
+            grp = get(k)
+            if grp is None:
+                grp = here[k] = OpGroup(model, op)
+                out.append(grp)
+            grp.ops.append(op)
     return out
+
+
+def op_types(model) -> frozenset:
+    """The op types of every graph (main, bodies, functions), read off :func:`op_groups`
+    (no pass over the nodes of its own)."""
+    return memoized(model, "validity:op_types", lambda: frozenset([g.op_type for g in op_groups(model)]))
+
+
+def op_domains(model) -> frozenset:
+    """The domains of the nodes of every graph ("" for the default one), read off
+    :func:`op_groups`."""
+    return memoized(model, "validity:op_domains", lambda: frozenset([g.domain for g in op_groups(model)]))
 
 
 def op_group_index(model) -> dict:
@@ -468,11 +484,9 @@ def graphs_in_file_order(model) -> bool:
     included (the graph's topological order, which the shape engine has made, is the
     file order: ``analyzer.graph.core.Graph.topological_order`` returns the file order
     exactly when every producer, of an input or of a value a body captures, comes first)."""
-    from itertools import islice
     from operator import is_
 
     graph = model.graph
-    walk = graph.all_ops()  # graph by graph, each in file order
     for path, sub in graph.subgraphs.items():
         n = len(sub.op_keys) if sub is not None else 0
         if not n:
@@ -481,6 +495,10 @@ def graphs_in_file_order(model) -> bool:
             order = graph.topological_order(path)
         except Exception:
             return False  # a cycle: let the walk over the inputs tell
-        if len(order) != n or not all(map(is_, order, islice(walk, n))):
+        # the graph's nodes as graph.all_ops() walks them (graph by graph, in file order)
+        walked = sub.op_nodes if len(sub.op_nodes) == n else [graph.ops[k] for k in sub.op_keys]
+        if order is walked:
+            continue  # the builder's list itself: the graph builder saw every node wired in file order
+        if len(order) != n or not all(map(is_, order, walked)):
             return False
     return True

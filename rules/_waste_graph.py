@@ -108,14 +108,11 @@ def _memo(model, key, build):
 
 def op_types(model) -> frozenset:
     """The op types of every graph (main, bodies, functions): a rule whose op types are
-    none of them has nothing to look at, and passes over no node."""
+    none of them has nothing to look at, and passes over no node.  Read off the validity
+    rules' per-kind index of the nodes (``_validity.op_groups``), which every model gets."""
+    from rules._validity import op_types as of_groups
 
-    def build(m):
-        from operator import attrgetter
-
-        return frozenset(map(attrgetter("op_type"), m.graph.all_ops()))
-
-    return _memo(model, "waste:op_types", build)
+    return of_groups(model)
 
 
 def _paths(model) -> list:

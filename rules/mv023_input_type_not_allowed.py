@@ -91,7 +91,14 @@ def check(model, options=None):
             if only is None:
                 break  # no input has a trusted dtype: nothing to check anywhere
             # every input is of dtype ``only`` or unknown: a node of n inputs can fail only
-            # where n inputs of that dtype fail (an unknown one is skipped)
+            # where n inputs of that dtype fail (an unknown one is skipped).  What n inputs of
+            # one dtype give is a prefix of what n + 1 give (an input's problem depends on
+            # those before it), and past the formal inputs nothing new comes (an input there
+            # binds to no parameter, or to the variadic last one, already seen with this
+            # dtype): when as many inputs as the schema has formal ones fail nowhere, no node
+            # of the group fails, and its nodes are not visited
+            if not _problems(schema, (only,) * len(schema.inputs)):
+                continue
             from operator import attrgetter
 
             counts = set(map(len, map(attrgetter("inputs"), grp.ops)))
@@ -139,10 +146,16 @@ def _only_dtype(model, v, trusted):
     has that dtype, and a trusted source."""
     from operator import attrgetter
 
-    # the distinct (source, dtype) pairs, in one C-level pass (None, for an op node or a
-    # value without info, is left out; a TensorInfo is always true)
-    pairs = set(map(attrgetter("source", "dtype"), filter(None, v.value_infos(model))))
-    seen = {dtype for source, dtype in pairs if dtype and (source in trusted or source == "value_info")}
+    # the distinct sources, then dtypes (or (source, dtype) pairs), in C-level passes (None,
+    # for an op node or a value without info, is left out; a TensorInfo is always true)
+    infos = v.value_infos(model)
+    sources = set(map(attrgetter("source"), filter(None, infos)))
+    if all(source in trusted or source == "value_info" for source in sources):
+        # every info counts: its dtype alone is asked (two passes without a tuple made per info)
+        seen = set(filter(None, map(attrgetter("dtype"), filter(None, infos))))
+    else:
+        pairs = set(map(attrgetter("source", "dtype"), filter(None, infos)))
+        seen = {dtype for source, dtype in pairs if dtype and (source in trusted or source == "value_info")}
     if len(seen) > 1:
         return _MIXED
     return seen.pop() if seen else None

@@ -65,18 +65,17 @@ def _function_of(graph, path):
 
 
 def _analysis(model):
-    from operator import attrgetter
+    from rules._validity import op_domains, op_groups
 
     graph = model.graph
     fns = {_fkey(f): f for f in model.model.functions}
     calls: dict = {}  # caller function key (None: the model's graphs) -> called function keys
-    domains = set(map(attrgetter("domain"), graph.all_ops()))
-    # a call names a function by (domain, op type) first: only such ops have their
-    # overload read and their graph's function looked up (a model without functions: none)
+    domains = set(op_domains(model))  # read off the validity rules' per-kind index of the nodes
+    # a call names a function by (domain, op type) first: only the nodes of such kinds have
+    # their overload read and their graph's function looked up (a model without functions:
+    # none); what is gathered is sets, so the order the nodes come in does not matter
     named = {k[:2] for k in fns}
-    for op in graph.all_ops() if named else ():
-        if (op.domain, op.op_type) not in named:
-            continue
+    for op in (op for g in op_groups(model) if (g.domain, g.op_type) in named for op in g.ops) if named else ():
         key = (op.domain, op.op_type, op.overload)
         if key in fns:
             fn = _function_of(graph, op.graph)

@@ -55,8 +55,17 @@ _FLOAT = (1, 10, 11)  # float32, float16, float64
 
 
 def check(model, options=None):
-    for op in model.graph.topological_order("main"):
-        if op.domain != "" or op.op_type not in _PRODUCERS:
+    from itertools import compress
+    from operator import attrgetter
+
+    from rules._validity import op_groups
+
+    order = model.graph.topological_order("main")
+    if not any(g.graph == "main" and g.domain == "" and g.op_type in _PRODUCERS for g in op_groups(model)):
+        return  # no producer in the main graph (the per-kind index says so): no pass over its nodes
+    # the producers, in topological order, picked in C-level passes
+    for op in compress(order, map(frozenset(_PRODUCERS).__contains__, map(attrgetter("op_type"), order))):
+        if op.domain != "":
             continue
         try:
             plan = fold_plan(model, op)
