@@ -205,11 +205,12 @@ def test_ops_given_a_remembered_output_count_each_and_a_replaced_shapes_is_read_
     assert model_macs(fresh) == _per_op_total(fresh) == 50 * 60
 
 
-def test_shape_only_ops_are_counted_from_shapes_alone():
-    """An op the walk gives a remembered output (a shape-only shape function) must have a
-    count that reads no attribute; else ops of one entry could count differently and
-    the record would be given up (a full walk instead: right, but slow)."""
-    from analyzer.analyses.macs import _BY_KIND, _BY_TYPE, _SHAPES_ONLY
+def test_shape_only_ops_are_counted_per_output_element_or_not_at_all():
+    """An op the walk gives a remembered output (a shape-only shape function) is counted
+    from that output info alone; a shape-only op with another count (one reading
+    attributes or inputs) would make model_macs give up the record and walk every op
+    again: right, but slow."""
+    from analyzer.analyses.macs import _BY_KIND, _BY_TYPE, _per_element
     from analyzer.shapes.registry import SHAPE_FUNCTIONS
 
     analyzer.analyze(_chain([2, 3]))  # (registers every shape function)
@@ -217,4 +218,4 @@ def test_shape_only_ops_are_counted_from_shapes_alone():
     assert ("", "Relu") in kinds and ("", "Add") in kinds
     for kind in kinds:
         count = _BY_KIND.get(kind) or _BY_TYPE.get(kind[1])
-        assert count is None or count in _SHAPES_ONLY, kind
+        assert count is None or count is _per_element, kind

@@ -21,6 +21,7 @@ What counts (one MAC = one multiply and one add, the usual figure for convs and 
 """
 from __future__ import annotations
 
+from collections import Counter
 from math import prod
 
 import numpy as np
@@ -162,9 +163,6 @@ def model_macs(model) -> int | None:
 
 
 _NO_WALK = object()
-# the counts that read nothing but the shapes of the op's inputs and of its output 0 (no
-# attribute): ops given one remembered output share it (Shapes.main_walk)
-_SHAPES_ONLY = frozenset((_per_element, _matmul, _per_input))
 _CAP = 1 << 63
 
 
@@ -172,10 +170,11 @@ def _from_walk(model):
     """The total, with the main graph's ops taken from what the shape walk recorded
     (``Shapes.main_walk``): the ops it ran are counted one by one; the ops it gave a
     remembered output (most ops of a large network) are counted once per remembered
-    entry, times the number of them (their input and output infos are the entry's).
+    entry, times the number of them (their input and output infos are the entry's;
+    shape-only ops are element-wise: their count is their output info's elements).
     Measured: a second walk over every op's value nodes cost ~490 ms on a million-node
     chain.  _NO_WALK when there is no usable record (shapes made elsewhere, a replaced
-    ``model.shapes``, an op given an output whose count reads attributes)."""
+    ``model.shapes``, an op given an output whose count is not per element)."""
     shapes = model.shapes
     walk = getattr(shapes, "main_walk", None)
     graph = model.graph
@@ -189,18 +188,29 @@ def _from_walk(model):
     total = _sum(model, ran, per_info)  # (first: a count unknown early ends it)
     if total is None:
         return None
-    groups = []
     if given:
-        # how many ops each remembered entry gave its output (C-level: ~15 ms a million)
-        counts = np.bincount(np.fromiter(given, dtype=np.int64, count=len(given)))
-        for i in np.flatnonzero(counts).tolist():
-            ins, out, kind, _ = remembered[i]
+        # how many ops each remembered entry gave its output (C-level: ~15 ms a million;
+        # numpy's fixed cost is more than counting a few hundred)
+        if len(given) < 256:
+            counts = Counter(given).items()
+        else:
+            tally = np.bincount(np.fromiter(given, dtype=np.int64, count=len(given)))
+            counts = [(i, int(tally[i])) for i in np.flatnonzero(tally).tolist()]
+        for i, n in counts:
+            _, out, kind, _ = remembered[i]
             count = _BY_KIND.get(kind) or _BY_TYPE.get(kind[1])
             if count is None:
                 continue
-            if count not in _SHAPES_ONLY:
-                return _NO_WALK
-            groups.append((count(_Infos(ins, out), _Stub(kind, len(ins))), int(counts[i])))
+            if count is not _per_element:
+                return _NO_WALK  # (a count that may read more than the output info)
+            got = per_info.get(id(out))  # (as _sum: once per output info)
+            if got is None:
+                shape = _static(out.shape)
+                got = per_info[id(out)] = (out, None if shape is None else prod(shape))
+            m = got[1]
+            if m is None or m >= _CAP:
+                return None
+            total += m * n
     for path, sub in graph.subgraphs.items():
         if path != MAIN:
             ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
@@ -208,37 +218,7 @@ def _from_walk(model):
             if m is None:
                 return None
             total += m
-    for m, n in groups:
-        if m is None or m >= _CAP:
-            return None
-        total += m * n
     return None if total >= _CAP else total
-
-
-class _Infos:
-    """The shapes of a remembered entry's values, as a model's ``shape`` gives them:
-    inputs by position, the output under -1."""
-
-    __slots__ = ("_shapes",)
-
-    def __init__(self, ins, out):
-        self._shapes = {i: inf.shape for i, inf in enumerate(ins)}
-        self._shapes[-1] = out.shape
-
-    def shape(self, key):
-        return self._shapes.get(key)
-
-
-class _Stub:
-    """An op of one kind with ``n`` inputs (keys 0..n-1) and one output (key -1)."""
-
-    __slots__ = ("op_type", "domain", "inputs", "outputs", "attrs")
-
-    def __init__(self, kind, n):
-        self.domain, self.op_type = kind
-        self.inputs = list(range(n))
-        self.outputs = [-1]
-        self.attrs = {}
 
 
 def _sum(model, ops, per_info) -> int | None:
