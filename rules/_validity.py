@@ -290,7 +290,7 @@ class OpGroup:
     for an ONNX domain the opset the graph imports and onnx's schema at it
     (``version``, ``onnx_schema``, as :func:`ops_with_schema` gives them)."""
 
-    __slots__ = ("domain", "graph", "onnx_schema", "op_type", "ops", "opset", "schema", "version")
+    __slots__ = ("domain", "graph", "n_in", "n_out", "odd", "onnx_schema", "op_type", "ops", "opset", "schema", "version")
 
     def __init__(self, model, first):
         from analyzer.analyses.schema import node_opset, op_schema
@@ -298,6 +298,12 @@ class OpGroup:
         graph, domain, op_type = first.graph, first.domain, first.op_type
         self.graph, self.domain, self.op_type = graph, domain, op_type
         self.ops: list = []
+        # the arity of the group's first node (inputs, outputs as written), and the nodes
+        # (in file order) of another arity or with an omitted input or output: every other
+        # node of the group has n_in inputs and n_out outputs, none of them empty (what the
+        # rules on arity and on inputs ask of each node, noted while grouping)
+        self.n_in, self.n_out = len(first.inputs), len(first.outputs)
+        self.odd: list = []
         self.opset = node_opset(model, first)  # one answer per (graph, domain)
         self.schema = op_schema(domain, op_type, self.opset)
         self.version = self.onnx_schema = None
@@ -343,7 +349,27 @@ def _make_groups(model) -> list:
                 grp = here[k] = OpGroup(model, op)
                 out.append(grp)
             grp.ops.append(op)
+            # the node's arity, read while it is at hand (one pass over the nodes, not one
+            # per rule that asks): most nodes are of their group's and omit nothing
+            ins, outs = op.inputs, op.outputs
+            if len(ins) != grp.n_in or len(outs) != grp.n_out or None in ins or None in outs:
+                grp.odd.append(op)
     return out
+
+
+def input_counts(group) -> set:
+    """The input counts of the nodes of ``group`` (an :class:`OpGroup`), from its notes
+    (no pass over its nodes)."""
+    return {group.n_in, *[len(op.inputs) for op in group.odd]}
+
+
+def count_without_inputs(group) -> int:
+    """How many nodes of ``group`` read no input (none written, or every one omitted), from
+    its notes: with the first node's input count of 0, every node of that arity omitting
+    nothing, and those among the odd ones."""
+    odd = group.odd
+    bare = sum(1 for op in odd if all(v is None for v in op.inputs))
+    return bare + (len(group.ops) - len(odd) if group.n_in == 0 else 0)
 
 
 def op_types(model) -> frozenset:

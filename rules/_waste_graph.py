@@ -260,16 +260,15 @@ def _shared_paths(model) -> set:
     ops of the graph read as an input, or two ops of one (domain, op type) without any
     input.  Elsewhere common subexpressions need no numbering (a chain): two ops with the
     same inputs read a value twice, or both have none.  (That one op reads a value twice
-    makes no repeat.)  Found in C-level passes over the adjacencies, no op visited: a value
-    read by two ops has a dict of successors; an op without input has no predecessor, or
-    only values its bodies capture (its implicit edges)."""
+    makes no repeat.)  Found in a C-level pass over the successor adjacency, no op visited:
+    a value read by two ops has a dict of successors; and from ``_validity.op_groups``, which
+    notes the ops of another arity than their kind's first or with an omitted input."""
 
     def build(m):
         from itertools import compress, repeat
         from operator import is_
 
-        graph = m.graph
-        succ, pred, ops = graph.nx._succ, graph.nx._pred, graph.ops
+        succ = m.graph.nx._succ
         shared: set = set()
         wanted = set(_paths(m))  # the graphs common subexpressions are looked for in
         for key in compress(succ, map(is_, map(type, succ.values()), repeat(dict))):
@@ -283,16 +282,11 @@ def _shared_paths(model) -> set:
                     seen.add(reader[1])
             if shared >= wanted:
                 return shared
-        bare: set = set()
-        implicit = graph._implicit
-        no_input = [k for k in _empty_keys(pred) if k[0] == "op"]
-        no_input += [k for k in implicit if all(v is None for v in ops[k].inputs)]
-        for k in no_input:
-            op = ops[k]
-            t = (k[1], op.domain, op.op_type)
-            if t in bare:
-                shared.add(k[1])
-            bare.add(t)
+        # the ops without input, counted per (graph, domain, op type) from the notes the
+        # validity rules' per-kind index of the nodes takes while grouping (no pass over them)
+        from rules._validity import count_without_inputs, op_groups
+
+        shared.update(g.graph for g in op_groups(m) if len(g.ops) > 1 and count_without_inputs(g) > 1)
         return shared
 
     return _memo(model, "waste:shared", build)

@@ -99,10 +99,7 @@ def check(model, options=None):
             # of the group fails, and its nodes are not visited
             if not _problems(schema, (only,) * len(schema.inputs)):
                 continue
-            from operator import attrgetter
-
-            counts = set(map(len, map(attrgetter("inputs"), grp.ops)))
-            if not any(_problems(schema, (only,) * n) for n in counts):
+            if not any(_problems(schema, (only,) * n) for n in v.input_counts(grp)):
                 continue
         opset = grp.opset
         clean: set = set()
@@ -149,6 +146,16 @@ def _only_dtype(model, v, trusted):
     # the distinct sources, then dtypes (or (source, dtype) pairs), in C-level passes (None,
     # for an op node or a value without info, is left out; a TensorInfo is always true)
     infos = v.value_infos(model)
+    if len(infos) > 1:
+        # one info of each run of the same object (values next to each other mostly share
+        # one: a chain's or a DAG's millions come down to a handful), in a C-level pass that
+        # reads no info; the sets below are those of every info
+        from itertools import compress, islice
+        from operator import is_not
+
+        last = infos[-1]
+        infos = list(compress(infos, map(is_not, infos, islice(infos, 1, None))))
+        infos.append(last)
     sources = set(map(attrgetter("source"), filter(None, infos)))
     if all(source in trusted or source == "value_info" for source in sources):
         # every info counts: its dtype alone is asked (two passes without a tuple made per info)
