@@ -161,17 +161,18 @@ class _Engine(EngineState, OnnxFallback):
         # last op (by its op_type and domain objects: one str per op type, build.py), the
         # last value the fast path below set and its info (most ops read the one before),
         # the input infos of the last memo hit (_ONE for the second of one) and what it
-        # gave; op_budget is counted in ``spent``, paid before anything reads it (run_op).
+        # gave; op_budget is counted by the fast path's ops in ``given`` (``paid`` of them
+        # paid), paid before anything reads it (run_op).
         last_type = last_domain = kind = so = None
         last_key = last_info = None
         hit_kind = hit_a = hit_b = got = None
-        spent = 0
         # the ops run_op ran, and the memo entry's index of each op the fast path gave its
         # output (Shapes.main_walk; kept for the main graph only: a list append per op)
         ran = []
         given = []
         ran_append = ran.append
         given_append = given.append
+        paid = 0
         try:
             for op in self.graph.topological_order(path):
                 t = op.op_type
@@ -188,7 +189,8 @@ class _Engine(EngineState, OnnxFallback):
                     # follows from its inputs' infos alone, seen before with the very same
                     # input infos, gets the very same output info without a Ctx (_remember)
                     ins = op.inputs
-                    if len(ins) == 1:
+                    n = len(ins)
+                    if n == 1:
                         a = ins[0]
                         if a is None:
                             found = None
@@ -200,7 +202,7 @@ class _Engine(EngineState, OnnxFallback):
                                 found = outputs_of.get((kind, id(ia)))
                                 if found is not None:
                                     hit_kind, hit_a, hit_b, got = kind, ia, _ONE, found
-                    elif len(ins) == 2:
+                    elif n == 2:
                         a, b = ins
                         if a is None or b is None:
                             found = None
@@ -221,20 +223,19 @@ class _Engine(EngineState, OnnxFallback):
                         outs = op.outputs
                         out = outs[0] if outs else None
                         if out is not None:
-                            spent += 1
                             last_info = found[1]
                             nodes[out]["info"] = last_info
                             last_key = out
                             given_append(found[3])
                             continue
-                if spent:
-                    self.op_budget -= spent
-                    spent = 0
+                if len(given) != paid:
+                    self.op_budget -= len(given) - paid
+                    paid = len(given)
                 last_key = None  # (run_op may set any value)
                 ran_append(op)
                 run_op(op, attr_bindings)
         finally:
-            self.op_budget -= spent
+            self.op_budget -= len(given) - paid
         if path == MAIN and self.depth == 0:
             self.result.main_walk = (ran, given, self._remembered)
 
