@@ -339,21 +339,27 @@ def _make_groups(model) -> list:
         if sub is None:
             continue
         ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
-        here: dict = {}
+        here: dict = {}  # group key -> (append to its ops, its n_in, its n_out, append to its odd)
         get = here.get
         for op in ops:
             d = op.domain
             k = op.op_type if not d else (d, op.op_type)  # a str key hashes once; most nodes are of ""
             grp = get(k)
             if grp is None:
-                grp = here[k] = OpGroup(model, op)
-                out.append(grp)
-            grp.ops.append(op)
+                g = OpGroup(model, op)
+                out.append(g)
+                grp = here[k] = (g.ops.append, g.n_in, g.n_out, g.odd.append)
+            add, n_in, n_out, odd = grp
+            add(op)
             # the node's arity, read while it is at hand (one pass over the nodes, not one
             # per rule that asks): most nodes are of their group's and omit nothing
-            ins, outs = op.inputs, op.outputs
-            if len(ins) != grp.n_in or len(outs) != grp.n_out or None in ins or None in outs:
-                grp.odd.append(op)
+            ins = op.inputs
+            if len(ins) != n_in or None in ins:
+                odd(op)
+                continue
+            outs = op.outputs
+            if len(outs) != n_out or None in outs:
+                odd(op)
     return out
 
 
