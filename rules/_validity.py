@@ -338,6 +338,16 @@ def _make_groups(model) -> list:
     for sub in graph.subgraphs.values():  # graph by graph, as graph.all_ops() goes
         if sub is None:
             continue
+        kinds = getattr(sub, "kinds", None)
+        if kinds and len(sub.op_nodes) == len(sub.op_keys):
+            # the graph builder noted the kinds with their arity (SubGraph.kinds): the
+            # same groups and notes as the walk below, without a pass over the ops
+            for _domain, _op_type, ops, _n_in, _n_out, odd in kinds:
+                g = OpGroup(model, ops[0])
+                g.ops[:] = ops
+                g.odd[:] = odd
+                out.append(g)
+            continue
         ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
         here: dict = {}  # group key -> (append to its ops, its n_in, its n_out, append to its odd)
         get = here.get

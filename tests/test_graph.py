@@ -525,6 +525,61 @@ def test_attributed_ops_are_the_ops_with_attributes_in_walk_order(build):
         assert expected  # their control-flow nodes hold bodies
 
 
+def _kinds_model():
+    """Kinds with several arities and omitted inputs and outputs, ops the second pass wires
+    (a read before the write, with an omitted input), "ai.onnx" written out, a custom
+    domain, an If body and a local function."""
+    then = helper.make_graph([helper.make_node("Clip", ["x", "", ""], ["t"], name="bclip")], "then", [], [_vi("t", [4])])
+    other = helper.make_graph([helper.make_node("Clip", ["x"], ["e"], name="bclip1")], "else", [], [_vi("e", [4])])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="r1"),
+        helper.make_node("Clip", ["a", "", "hi"], ["b"], name="clip_no_min"),
+        helper.make_node("Relu", ["b"], ["c"], name="r2", domain="ai.onnx"),
+        helper.make_node("Clip", ["later", "", ""], ["d"], name="clip_late"),  # the second pass wires it and all after
+        helper.make_node("Dropout", ["d"], ["e", ""], name="drop_no_mask"),
+        helper.make_node("Neg", ["c"], ["later"], name="later"),
+        helper.make_node("Dropout", ["e"], ["f", "m"], name="drop2"),
+        helper.make_node("Clip", ["f"], ["g"], name="clip1"),
+        helper.make_node("If", ["cond"], ["h"], name="if", then_branch=then, else_branch=other),
+        helper.make_node("Fn", ["g", "h"], ["y"], name="call", domain="local"),
+        helper.make_node("Relu", ["y"], ["z"], name="r3", domain=""),
+    ]
+    fn = helper.make_function("local", "Fn", ["p", "q"], ["r"], [
+        helper.make_node("Add", ["p", "q"], ["s"], name="fadd"),
+        helper.make_node("Add", ["s", ""], ["r"], name="fadd_omitted"),
+    ], [helper.make_opsetid("", 17)])  # fmt: skip
+    m = _model(nodes, [_vi("x", [4]), _vi("hi", []), _vi("cond", [], TensorProto.BOOL)], [_vi("z", [4])])
+    m.functions.append(fn)
+    m.opset_import.append(helper.make_opsetid("local", 1))
+    return m
+
+
+@pytest.mark.parametrize("build", [_kinds_model, _diamond, _if_model, _loop_model, _cycle_model], ids=lambda f: f.__name__)
+def test_kinds_noted_while_building_are_those_of_a_walk(build):
+    """SubGraph.kinds: per graph, each (domain, op_type) in first-op order with its ops,
+    its first op's arity and the ops of another arity or omitting an input or output --
+    what a walk over the built ops gives."""
+    g = build_graph(build())
+    for path, sub in g.subgraphs.items():
+        expected: dict = {}
+        for op in sub.op_nodes:
+            expected.setdefault((op.domain, op.op_type), []).append(op)
+        assert [(d, t) for d, t, *_ in sub.kinds] == list(expected), path
+        for d, t, ops, n_in, n_out, odd in sub.kinds:
+            assert all(a is b for a, b in zip(ops, expected[(d, t)])) and len(ops) == len(expected[(d, t)])
+            assert (n_in, n_out) == (len(ops[0].inputs), len(ops[0].outputs))
+            walk_odd = [op for op in ops if (len(op.inputs), len(op.outputs)) != (n_in, n_out) or None in op.inputs or None in op.outputs]
+            assert [op.key for op in odd] == [op.key for op in walk_odd], (path, t)
+    if build is _kinds_model:
+        kinds = {(d, t): (ops, odd) for d, t, ops, _, _, odd in g.subgraphs["main"].kinds}
+        assert [op.id for op in kinds[("", "Relu")][0]] == ["r1", "r2", "r3"]  # "ai.onnx" is the default domain
+        assert [op.id for op in kinds[("", "Clip")][1]] == ["clip_no_min", "clip_late", "clip1"]  # omitted inputs (one wired in the second pass), arity
+        assert [op.id for op in kinds[("", "Dropout")][1]] == ["drop_no_mask"]  # an omitted output (drop2: same arity)
+        assert ("local", "Fn") in kinds and not g.subgraphs["main"].wired_in_order
+        fn = next(sub for p, sub in g.subgraphs.items() if p.startswith("function:"))
+        assert [[op.id for op in odd] for *_, odd in fn.kinds] == [["fadd_omitted"]]
+
+
 def test_a_node_read_before_it_is_written_wires_the_same_edges():
     """Edges are made in the first pass while every name read is already defined; a node
     reading a later node's output hands that node and all after it to the second pass:

@@ -296,21 +296,29 @@ def _declare_nodes(s: _Scope, nodes):
     # Op nodes' attribute dicts are shared, one per op type (the op's id and the rest
     # are on its OpNode, ``graph.ops[key]``): 200 bytes fewer per op.
     op_attrs, op_node_attrs = g._op_attrs, []
-    op_types: dict = {}  # op type -> (one str object for it, not one per node; its attribute dict)
+    # op_type, or (domain, op_type) outside the default domain -> (one str object for the
+    # op type, not one per node; its attribute dict; the kind's ops.append, first input
+    # and output counts, odd.append: SubGraph.kinds)
+    kinds: dict = {}
     for index, (name, op_type, domain, inputs, outputs, attributes) in enumerate(map(_NODE_FIELDS, nodes)):
         if name.__class__ is not str or op_type.__class__ is not str or domain.__class__ is not str:
             name, op_type, domain = text(name), text(op_type), text(domain)
-        typed = op_types.get(op_type)
-        if typed is None:
+        if domain:
+            domain = domains.get(domain, domain)
+        kind = kinds.get((domain, op_type) if domain else op_type)
+        if kind is None:
             attrs = op_attrs.get(op_type)
             if attrs is None:
                 attrs = op_attrs[op_type] = {"kind": "op", "op_type": op_type}
-            typed = op_types[op_type] = (op_type, attrs)
-        op_type = typed[0]
-        op_node_attrs.append(typed[1])
+            ops_of, odd = [], []
+            sub.kinds.append((domain, op_type, ops_of, len(inputs), len(outputs), odd))
+            kind = kinds[(domain, op_type) if domain else op_type] = (op_type, attrs, ops_of.append, len(inputs), len(outputs), odd.append)
+        op_type, attrs, kind_append, n_in, n_out, odd_append = kind
+        op_node_attrs.append(attrs)
         # The id each node gets when no two ids clash (checked once at the end: see _ids)
         nid = name or f"{op_type}#{index}"
         key = ("op", path, index)
+        omits = False  # whether the op omits an input or an output (an empty name)
         if direct and len(outputs) == 1:  # most ops: one output (its name read alone, no list of names)
             out = outputs[0]
             if out.__class__ is not str:
@@ -328,6 +336,7 @@ def _declare_nodes(s: _Scope, nodes):
                 op_succ.append(OneNeighbour(vkey, out0))
             else:
                 outputs = [None]
+                omits = True
                 op_succ.append(NO_NEIGHBOUR)
         else:
             outputs = outputs[:]  # names, replaced in place by value keys
@@ -337,6 +346,7 @@ def _declare_nodes(s: _Scope, nodes):
                     out = text(out)
                 if not out:
                     outputs[pos] = None
+                    omits = True
                     continue
                 vkey = ("value", path, out)
                 if vkeys.setdefault(out, vkey) is not vkey:
@@ -374,6 +384,7 @@ def _declare_nodes(s: _Scope, nodes):
                 name = text(name)
             if not name:
                 inputs = [None]
+                omits = True
             else:
                 vkey = vkeys.get(name)
                 # defined later, in an enclosing graph, or nowhere; or by this very op (a
@@ -403,6 +414,7 @@ def _declare_nodes(s: _Scope, nodes):
                         name = text(name)
                     if not name:
                         keys.append(None)
+                        omits = True
                         continue
                     vkey = vkeys.get(name)
                     if vkey is None or vkey in outputs:
@@ -413,12 +425,17 @@ def _declare_nodes(s: _Scope, nodes):
                 if wiring:
                     inputs = keys
                     in_edges = _wire_direct(s, key, keys)
+            if not wiring and not all(inputs):  # names for the second pass: an empty one is omitted
+                omits = True
         # key, id, index, graph, node list, inputs, outputs, op_type, domain
-        op = OpNode(key, nid, index, path, nodes, inputs, outputs, op_type, domains.get(domain, domain))
+        op = OpNode(key, nid, index, path, nodes, inputs, outputs, op_type, domain)
         ops[key] = op
         op_keys.append(key)
         op_nodes.append(op)
         op_pred.append(in_edges)
+        kind_append(op)
+        if omits or len(inputs) != n_in or len(outputs) != n_out:
+            odd_append(op)
     renamed = _fix_ids(op_nodes, nodes) if len(set(map(_ID, op_nodes))) != len(op_nodes) else None
     if renamed:
         first_name, first_id = renamed[0]

@@ -284,6 +284,13 @@ class SubGraph:
     # its subgraphs aside): then the file order is the topological order (Graph._toposort)
     op_nodes: list = field(default_factory=list, repr=False)
     wired_in_order: bool = False
+    # the ops by kind, noted while building (each op is at hand then; a pass over a
+    # million ops afterwards touches each OpNode and its lists again): for each (domain,
+    # op_type) in the order its first op comes, ``(domain, op_type, ops, n_in, n_out, odd)``
+    # -- its ops in file order, the first one's input and output counts (as written,
+    # omitted ones included), and the ops (in order) of another arity or with an omitted
+    # (empty) input or output.  Read-only, like the graph.
+    kinds: list = field(default_factory=list, repr=False)
     function: object = None  # FunctionProto for function bodies
     depth: int = 0  # subgraph nesting level (main and functions: 0)
 
