@@ -543,6 +543,7 @@ def _kinds_model():
         helper.make_node("If", ["cond"], ["h"], name="if", then_branch=then, else_branch=other),
         helper.make_node("Fn", ["g", "h"], ["y"], name="call", domain="local"),
         helper.make_node("Relu", ["y"], ["z"], name="r3", domain=""),
+        helper.make_node("Split", ["z"], ["", "s2"], name="split_omits_0", axis=0),
     ]
     fn = helper.make_function("local", "Fn", ["p", "q"], ["r"], [
         helper.make_node("Add", ["p", "q"], ["s"], name="fadd"),
@@ -578,6 +579,25 @@ def test_kinds_noted_while_building_are_those_of_a_walk(build):
         assert ("local", "Fn") in kinds and not g.subgraphs["main"].wired_in_order
         fn = next(sub for p, sub in g.subgraphs.items() if p.startswith("function:"))
         assert [[op.id for op in odd] for *_, odd in fn.kinds] == [["fadd_omitted"]]
+
+
+@pytest.mark.parametrize("build", [_kinds_model, _diamond, _if_model, _loop_model, _cycle_model], ids=lambda f: f.__name__)
+def test_out0_is_the_graph_node_dict_of_output_0(build):
+    """OpNode.out0 is the very attribute dict networkx holds for the op's output 0 (what the
+    shape walk writes the output's info into), None when output 0 is omitted or absent."""
+    g = build_graph(build())
+    nodes = g.nx.nodes
+    seen = 0
+    for op in g.all_ops():
+        if op.outputs and op.outputs[0] is not None:
+            assert op.out0 is nodes[op.outputs[0]], op.id
+            seen += 1
+        else:
+            assert op.out0 is None, op.id
+    assert seen
+    if build is _kinds_model:
+        split = next(op for op in g.all_ops() if op.id == "split_omits_0")
+        assert split.out0 is None and split.outputs[1] is not None
 
 
 def test_a_node_read_before_it_is_written_wires_the_same_edges():

@@ -319,6 +319,7 @@ def _declare_nodes(s: _Scope, nodes):
         nid = name or f"{op_type}#{index}"
         key = ("op", path, index)
         omits = False  # whether the op omits an input or an output (an empty name)
+        out0_attrs = None  # output 0's node attribute dict (OpNode.out0)
         if direct and len(outputs) == 1:  # most ops: one output (its name read alone, no list of names)
             out = outputs[0]
             if out.__class__ is not str:
@@ -328,7 +329,7 @@ def _declare_nodes(s: _Scope, nodes):
                 if vkeys.setdefault(out, vkey) is not vkey:
                     nid = _fix_ids(op_nodes, nodes, index, op_type)
                     raise _duplicate(path, out, s.definer(out, (key, nid)), _what((nid,)))
-                node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
+                node_attrs[vkey] = out0_attrs = {"kind": "value", "role": "output", "name": out}
                 succ[vkey] = NO_NEIGHBOUR
                 pred[vkey] = OneNeighbour(key, out0)
                 producer[vkey] = key
@@ -356,7 +357,9 @@ def _declare_nodes(s: _Scope, nodes):
                     attrs = out_attrs.get(pos)
                     if attrs is None:
                         attrs = out_attrs[pos] = {"kind": "output", "position": pos}
-                    node_attrs[vkey] = {"kind": "value", "role": "output", "name": out}
+                    node_attrs[vkey] = value_attrs = {"kind": "value", "role": "output", "name": out}
+                    if not pos:
+                        out0_attrs = value_attrs
                     succ[vkey] = NO_NEIGHBOUR
                     pred[vkey] = OneNeighbour(key, attrs)
                     if out_edges is NO_NEIGHBOUR:
@@ -427,8 +430,8 @@ def _declare_nodes(s: _Scope, nodes):
                     in_edges = _wire_direct(s, key, keys)
             if not wiring and not all(inputs):  # names for the second pass: an empty one is omitted
                 omits = True
-        # key, id, index, graph, node list, inputs, outputs, op_type, domain
-        op = OpNode(key, nid, index, path, nodes, inputs, outputs, op_type, domain)
+        # key, id, index, graph, node list, inputs, outputs, op_type, domain, out0
+        op = OpNode(key, nid, index, path, nodes, inputs, outputs, op_type, domain, out0_attrs)
         ops[key] = op
         op_keys.append(key)
         op_nodes.append(op)

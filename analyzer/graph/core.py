@@ -180,6 +180,10 @@ class OpNode:
     outputs: list  # value keys; None for an omitted optional output
     op_type: str = ""  # decoded from the proto (always str)
     domain: str = ""  # "" for the default domain (also when written "ai.onnx")
+    # the attribute dict of output 0's value node, the graph's own (``G.nodes[outputs[0]]``)
+    # when the builder filled the graph directly, else None: the shape walk writes each
+    # op's output info without a look-up in the graph's node table
+    out0: dict | None = field(default=None, repr=False, compare=False)
     _attrs: dict | None = None
     _refs: dict | None = None  # raw attribute name -> ref_attr_name (function bodies)
 

@@ -224,7 +224,7 @@ class _Engine(EngineState, OnnxFallback):
                         out = outs[0] if outs else None
                         if out is not None:
                             last_info = found[1]
-                            nodes[out]["info"] = last_info
+                            (op.out0 or nodes[out])["info"] = last_info  # (the node's dict: OpNode.out0)
                             last_key = out
                             given_append(found[3])
                             continue
