@@ -1,4 +1,4 @@
-"""The per-model indexes the rules share (rules/_validity.py, rules/_waste_graph.py): each
+"""The per-model indexes the rules share (rules/_validity.py, rules/_waste_graph.py; not one rule's, so beside tests/rules/): each
 must give what the straightforward walk over every node gives, on models with bodies,
 functions and several domains."""
 from __future__ import annotations
