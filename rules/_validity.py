@@ -301,7 +301,7 @@ class OpGroup:
         # the arity of the group's first node (inputs, outputs as written), and the nodes
         # (in file order) of another arity or with an omitted input or output: every other
         # node of the group has n_in inputs and n_out outputs, none of them empty (what the
-        # rules on arity and on inputs ask of each node, noted while grouping)
+        # rules on arity and on inputs ask of each node, noted by the graph builder: SubGraph.kinds)
         self.n_in, self.n_out = len(first.inputs), len(first.outputs)
         self.odd: list = []
         self.opset = node_opset(model, first)  # one answer per (graph, domain)
@@ -338,38 +338,13 @@ def _make_groups(model) -> list:
     for sub in graph.subgraphs.values():  # graph by graph, as graph.all_ops() goes
         if sub is None:
             continue
-        kinds = getattr(sub, "kinds", None)
-        if kinds and len(sub.op_nodes) == len(sub.op_keys):
-            # the graph builder noted the kinds with their arity (SubGraph.kinds): the
-            # same groups and notes as the walk below, without a pass over the ops
-            for _domain, _op_type, ops, _n_in, _n_out, odd in kinds:
-                g = OpGroup(model, ops[0])
-                g.ops[:] = ops
-                g.odd[:] = odd
-                out.append(g)
-            continue
-        ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
-        here: dict = {}  # group key -> (append to its ops, its n_in, its n_out, append to its odd)
-        get = here.get
-        for op in ops:
-            d = op.domain
-            k = op.op_type if not d else (d, op.op_type)  # a str key hashes once; most nodes are of ""
-            grp = get(k)
-            if grp is None:
-                g = OpGroup(model, op)
-                out.append(g)
-                grp = here[k] = (g.ops.append, g.n_in, g.n_out, g.odd.append)
-            add, n_in, n_out, odd = grp
-            add(op)
-            # the node's arity, read while it is at hand (one pass over the nodes, not one
-            # per rule that asks): most nodes are of their group's and omit nothing
-            ins = op.inputs
-            if len(ins) != n_in or None in ins:
-                odd(op)
-                continue
-            outs = op.outputs
-            if len(outs) != n_out or None in outs:
-                odd(op)
+        # the graph builder notes each kind with its arity while it reads the nodes
+        # (SubGraph.kinds): no pass over the ops here
+        for _domain, _op_type, ops, _n_in, _n_out, odd in sub.kinds:
+            g = OpGroup(model, ops[0])
+            g.ops[:] = ops
+            g.odd[:] = odd
+            out.append(g)
     return out
 
 
@@ -538,7 +513,7 @@ def graphs_in_file_order(model) -> bool:
         except Exception:
             return False  # a cycle: let the walk over the inputs tell
         # the graph's nodes as graph.all_ops() walks them (graph by graph, in file order)
-        walked = sub.op_nodes if len(sub.op_nodes) == n else [graph.ops[k] for k in sub.op_keys]
+        walked = graph.graph_ops(path)
         if order is walked:
             continue  # the builder's list itself: the graph builder saw every node wired in file order
         if len(order) != n or not all(map(is_, order, walked)):

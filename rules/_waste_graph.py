@@ -282,8 +282,8 @@ def _shared_paths(model) -> set:
                     seen.add(reader[1])
             if shared >= wanted:
                 return shared
-        # the ops without input, counted per (graph, domain, op type) from the notes the
-        # validity rules' per-kind index of the nodes takes while grouping (no pass over them)
+        # the ops without input, counted per (graph, domain, op type) from the arity notes of
+        # the validity rules' per-kind index (the graph builder's: no pass over the ops)
         from rules._validity import count_without_inputs, op_groups
 
         shared.update(g.graph for g in op_groups(m) if len(g.ops) > 1 and count_without_inputs(g) > 1)

@@ -60,9 +60,9 @@ def check(model, options=None):
 
     from rules._validity import op_groups
 
-    order = model.graph.topological_order("main")
     if not any(g.graph == "main" and g.domain == "" and g.op_type in _PRODUCERS for g in op_groups(model)):
         return  # no producer in the main graph (the per-kind index says so): no pass over its nodes
+    order = model.graph.topological_order("main")
     # the producers, in topological order, picked in C-level passes
     for op in compress(order, map(frozenset(_PRODUCERS).__contains__, map(attrgetter("op_type"), order))):
         if op.domain != "":

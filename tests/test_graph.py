@@ -563,6 +563,7 @@ def test_kinds_noted_while_building_are_those_of_a_walk(build):
     g = build_graph(build())
     for path, sub in g.subgraphs.items():
         expected: dict = {}
+        assert g.graph_ops(path) == [g.ops[k] for k in sub.op_keys]
         for op in sub.op_nodes:
             expected.setdefault((op.domain, op.op_type), []).append(op)
         assert [(d, t) for d, t, *_ in sub.kinds] == list(expected), path
@@ -644,6 +645,7 @@ def test_a_graph_written_in_order_is_noted_and_its_order_is_the_file_order():
     sub = g.subgraphs["main"]
     assert sub.wired_in_order
     assert sub.op_nodes == [g.ops[k] for k in sub.op_keys]
+    assert g.graph_ops("main") is sub.op_nodes  # the builder's list, not a copy
     order = g.topological_order()
     assert [op.id for op in order] == ["relu", "Sigmoid#1", "add", "Mul#3"]
     assert list(g.all_ops()) == [g.ops[k] for s in g.subgraphs.values() for k in s.op_keys]

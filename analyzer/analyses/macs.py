@@ -211,10 +211,9 @@ def _from_walk(model):
             if m is None or m >= _CAP:
                 return None
             total += m * n
-    for path, sub in graph.subgraphs.items():
+    for path in graph.subgraphs:
         if path != MAIN:
-            ops = sub.op_nodes if len(sub.op_nodes) == len(sub.op_keys) else [graph.ops[k] for k in sub.op_keys]
-            m = _sum(model, ops, per_info)
+            m = _sum(model, graph.graph_ops(path), per_info)
             if m is None:
                 return None
             total += m

@@ -305,14 +305,15 @@ def _declare_nodes(s: _Scope, nodes):
             name, op_type, domain = text(name), text(op_type), text(domain)
         if domain:
             domain = domains.get(domain, domain)
-        kind = kinds.get((domain, op_type) if domain else op_type)
+        kind_key = (domain, op_type) if domain else op_type
+        kind = kinds.get(kind_key)
         if kind is None:
             attrs = op_attrs.get(op_type)
             if attrs is None:
                 attrs = op_attrs[op_type] = {"kind": "op", "op_type": op_type}
             ops_of, odd = [], []
             sub.kinds.append((domain, op_type, ops_of, len(inputs), len(outputs), odd))
-            kind = kinds[(domain, op_type) if domain else op_type] = (op_type, attrs, ops_of.append, len(inputs), len(outputs), odd.append)
+            kind = kinds[kind_key] = (op_type, attrs, ops_of.append, len(inputs), len(outputs), odd.append)
         op_type, attrs, kind_append, n_in, n_out, odd_append = kind
         op_node_attrs.append(attrs)
         # The id each node gets when no two ids clash (checked once at the end: see _ids)

@@ -444,6 +444,15 @@ class Graph:
             raise GraphError("graph-cycle", f"graph {shown(path)} has a cycle through nodes {names}")
         return order
 
+    def graph_ops(self, path: str = MAIN) -> list:
+        """The ops of one graph (not its subgraphs), in file order: the builder's list of
+        them (``SubGraph.op_nodes``, not a copy: read-only), or looked up from ``op_keys``
+        for a graph filled otherwise."""
+        sub = self.subgraphs[path]
+        if len(sub.op_nodes) == len(sub.op_keys):
+            return sub.op_nodes
+        return [self.ops[key] for key in sub.op_keys]
+
     def all_ops(self):
         """Every op of every graph (main, subgraphs, functions), graph by graph.
 
@@ -452,16 +461,12 @@ class Graph:
         more than its own check on a million-node chain."""
         listed = self.memo.get("all_ops")
         if listed is None:
-            ops = self.ops
-            listed = []
-            for sub in self.subgraphs.values():
-                if len(sub.op_nodes) == len(sub.op_keys):  # (the builder's list of them)
-                    if len(self.subgraphs) == 1:
-                        listed = sub.op_nodes  # not copied: a copy touches every op (~45 ms a million)
-                        break
-                    listed += sub.op_nodes
-                else:
-                    listed += [ops[key] for key in sub.op_keys]
+            if len(self.subgraphs) == 1:
+                listed = self.graph_ops(next(iter(self.subgraphs)))  # not copied: a copy touches every op (~45 ms a million)
+            else:
+                listed = []
+                for path in self.subgraphs:
+                    listed += self.graph_ops(path)
             self.memo["all_ops"] = listed
         return iter(listed)
 
